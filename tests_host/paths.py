@@ -1,0 +1,37 @@
+"""Where things are, for CPython-side test code and tools (not used on MicroPython)."""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+FIRMWARE_LIB = FIRMWARE / "lib"
+TESTS_HOST = ROOT / "tests_host"
+SHIMS = TESTS_HOST / "shims"
+
+# Import path shared by both runtimes: shims first (machine, network), then the board's /lib
+# and / (as on a device, where sys.path is ['', '.frozen', '/lib']), then the test helpers.
+IMPORT_PATH = [SHIMS, FIRMWARE_LIB, FIRMWARE, TESTS_HOST]
+
+
+def micropython_binary():
+    """The provisioned unix-port interpreter (tools/provision_micropython.py builds it)."""
+    path = os.environ.get("MICROPYTHON")
+    if path and os.path.exists(path):
+        return path
+    sys.path.insert(0, str(ROOT / "tools"))
+    import provision_micropython
+
+    path = provision_micropython.interpreter_path()
+    if not os.path.exists(path):
+        path = provision_micropython.build()
+    return path
+
+
+def micropython_env(extra_paths=()):
+    """Environment for the unix port: MICROPYPATH replaces the default path, keep .frozen first
+    (that is where asyncio lives)."""
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ":".join([".frozen"] + [str(p) for p in list(extra_paths) + IMPORT_PATH])
+    return env
