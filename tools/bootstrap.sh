@@ -51,7 +51,7 @@ if [ "$want_typings" = 1 ]; then
       say "installing micropython-$port-stubs==$STUBS_VERSION into typings/$port"
       rm -rf "$dir"
       "$VENV/bin/python" -m pip install -q --no-deps --target "$dir" \
-        "micropython-$port-stubs==$STUBS_VERSION" "micropython-stdlib-stubs" \
+        "micropython-$port-stubs==$STUBS_VERSION" "micropython-stdlib-stubs==1.25.0" \
         || die "could not install the $port stubs"
       touch "$dir/.version-$STUBS_VERSION"
     fi
