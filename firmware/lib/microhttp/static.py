@@ -1,0 +1,349 @@
+"""Static files from flash: chunked reads, MIME types, gzip variants, ETag/304, Range/206/416.
+
+    from microhttp.static import Static
+    app.mount(Static("/www", max_age=3600), "/static")     # or, from a route:
+    www = Static("/www")
+    @app.get("/files/<path:name>")
+    async def files(request, name):
+        return www.serve(request, name)
+
+Files are never read whole: the response body is a small object with ``readinto`` that the
+server drains through its shared per-connection buffer, with ``Content-Length`` set.
+"""
+
+import os
+
+from microhttp import App, HTTPError, Response
+
+# Extension -> media type, one compact string (a dict would cost ~1 KB of heap per import).
+# Each entry is "\n<ext> <type>"; textual types carry their charset (RFC 9110 §8.3.2).
+_MIME = (
+    "\nhtml text/html; charset=utf-8\nhtm text/html; charset=utf-8"
+    "\ncss text/css; charset=utf-8\njs text/javascript; charset=utf-8"
+    "\nmjs text/javascript; charset=utf-8\njson application/json"
+    "\nsvg image/svg+xml\npng image/png\njpg image/jpeg\njpeg image/jpeg\ngif image/gif"
+    "\nico image/x-icon\nwebp image/webp\nwoff2 font/woff2\nwoff font/woff"
+    "\ntxt text/plain; charset=utf-8\nwasm application/wasm"
+    "\nwebmanifest application/manifest+json\nxml application/xml\npdf application/pdf"
+    "\nmp3 audio/mpeg\ncsv text/csv; charset=utf-8\nmap application/json"
+    "\nbin application/octet-stream\n"
+)
+DEFAULT_TYPE = "application/octet-stream"
+
+MAX_PATH = 128  # bytes of the (still encoded) relative path; longer is rejected before decoding
+MAX_SEGMENTS = 8
+
+_S_IFDIR = 0x4000
+
+
+def mime_type(name):
+    """Media type for a file name, from its extension (case-insensitive)."""
+    dot = name.rfind(".")
+    if dot < 0 or dot < name.rfind("/") or len(name) - dot > 12:
+        return DEFAULT_TYPE
+    key = "\n" + name[dot + 1:].lower() + " "
+    i = _MIME.find(key)
+    if i < 0:
+        return DEFAULT_TYPE
+    i += len(key)
+    return _MIME[i:_MIME.find("\n", i)]
+
+
+def _hex(c):
+    if 48 <= c <= 57:
+        return c - 48
+    c |= 0x20
+    if 97 <= c <= 102:
+        return c - 87
+    return -1
+
+
+def safe_path(path, max_path=MAX_PATH):
+    """Return ``path`` (URL form, relative to the static root) as a safe relative file path.
+
+    Returns None when the path must not reach the filesystem. Percent-escapes are decoded once
+    (RFC 3986 §2.1), *then* every segment is checked, so ``%2e%2e`` and ``%2f`` get no further
+    than a literal ``..`` or ``/``. Rejected: over-long paths, NUL and control bytes,
+    backslashes, drive colons, absolute paths (a leading ``/``), empty segments (``a//b``), and
+    any segment starting with ``.`` (``.``, ``..``, hidden files). A trailing ``/`` is kept so
+    the caller can add the index file. Returns "" for the root itself.
+    """
+    if isinstance(path, str):
+        path = path.encode()
+    if len(path) > max_path:
+        return None
+    if b"%" in path:
+        out = bytearray(len(path))
+        n = i = 0
+        while i < len(path):
+            c = path[i]
+            if c == 37:  # '%'
+                if i + 2 >= len(path):
+                    return None  # truncated escape
+                hi = _hex(path[i + 1])
+                lo = _hex(path[i + 2])
+                if hi < 0 or lo < 0:
+                    return None
+                c = hi * 16 + lo
+                i += 3
+            else:
+                i += 1
+            out[n] = c
+            n += 1
+        path = bytes(out[:n])
+    segments = 0
+    start = 0
+    end = len(path)
+    for i in range(end + 1):
+        c = path[i] if i < end else 47
+        if c < 32 or c == 127 or c == 92 or c == 58:  # control, '\\', ':'
+            return None
+        if c == 47:  # '/'
+            if i == start:
+                if i == end and i > 0:
+                    break  # trailing slash: a directory
+                if end == 0:
+                    break  # the root itself
+                return None  # empty segment, or an absolute path
+            if path[start] == 46:  # '.' starts "." / ".." / hidden names
+                return None
+            segments += 1
+            if segments > MAX_SEGMENTS:
+                return None
+            start = i + 1
+    try:
+        return path.decode()
+    except UnicodeError:
+        return None
+
+
+def parse_range(value, size):
+    """Parse a ``Range`` header against a representation of ``size`` bytes (RFC 9110 §14.1.2).
+
+    Returns (start, end) inclusive for one satisfiable range, None to ignore the header (not
+    bytes, bad syntax, several ranges: §14.2 lets a server ignore Range and send 200), or -1
+    when no range is satisfiable (→ 416, §15.5.17).
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value.startswith("bytes="):
+        return None
+    spec = value[6:].strip()
+    if "," in spec:
+        return None  # multipart/byteranges is not worth the code on a device: send it whole
+    dash = spec.find("-")
+    if dash < 0:
+        return None
+    first = spec[:dash].strip()
+    last = spec[dash + 1:].strip()
+    if not (first.isdigit() if first else True) or not (last.isdigit() if last else True):
+        return None
+    if not first:
+        if not last:
+            return None
+        n = int(last)  # suffix range: the final n bytes
+        if n == 0 or size == 0:
+            return -1
+        return (max(0, size - n), size - 1)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        return None  # syntactically invalid: ignore (§14.1.1)
+    if start >= size:
+        return -1
+    return (start, min(end, size - 1))
+
+
+def make_etag(size, mtime, tag=""):
+    """A strong validator from size and mtime (RFC 9110 §8.8.3); ``tag`` tells variants apart."""
+    return '"%x-%x%s"' % (int(mtime), size, tag)
+
+
+def etag_matches(header, etag, weak=True):
+    """True when ``If-None-Match``/``If-Range`` lists ``etag``; weak comparison by default
+    (§13.1.2: If-None-Match uses weak comparison; §13.1.5: If-Range needs a strong match)."""
+    if header is None:
+        return False
+    header = header.strip()
+    if header == "*":
+        return True
+    for tag in header.split(","):
+        tag = tag.strip()
+        if tag.startswith("W/"):
+            if not weak:
+                continue
+            tag = tag[2:]
+        if tag == etag:
+            return True
+    return False
+
+
+def accepts_gzip(header):
+    """True when ``Accept-Encoding`` accepts gzip (RFC 9110 §12.5.3), honouring ``q=0``."""
+    if not header:
+        return False
+    if "gzip" not in header:
+        header = header.lower()  # codings are case-insensitive (§8.4.1); lower only if needed
+        if "gzip" not in header:
+            return False
+    for item in header.split(","):
+        semi = item.find(";")
+        name = (item if semi < 0 else item[:semi]).strip().lower()
+        if name != "gzip" and name != "x-gzip":
+            continue
+        if semi < 0:
+            return True
+        q = item[semi + 1:].strip().replace(" ", "")
+        if q.startswith("q="):
+            try:
+                return float(q[2:]) > 0
+            except ValueError:
+                return False
+        return True
+    return False
+
+
+class FileSlice:
+    """A readinto-capable body reading ``length`` bytes of an open file from ``start``.
+
+    The server fills its own shared buffer through ``readinto``; nothing is allocated here
+    except, for the final short read, one memoryview of the caller's buffer."""
+
+    def __init__(self, f, start, length):
+        self.f = f
+        self.remaining = length
+        self.length = length
+        if start:
+            f.seek(start)
+
+    def __len__(self):
+        return self.length
+
+    def readinto(self, buf):
+        if self.remaining <= 0:
+            return 0
+        if len(buf) > self.remaining:
+            buf = memoryview(buf)[:self.remaining]
+        n = self.f.readinto(buf)
+        if not n:
+            self.remaining = 0
+            return 0
+        self.remaining -= n
+        return n
+
+    def read(self, n=-1):
+        if n < 0 or n > self.remaining:
+            n = self.remaining
+        data = self.f.read(n)
+        self.remaining -= len(data)
+        return data
+
+    def close(self):
+        self.remaining = 0
+        self.f.close()
+
+
+class Static(App):
+    """Serves files under ``root`` (GET/HEAD). Mount it, or call ``serve`` from a route.
+
+    ``max_age``: Cache-Control max-age seconds (0 → ``no-cache``, revalidate with the ETag).
+    ``index``: file served for a directory path (None: directories are 404).
+    ``gzip``: look for ``name.gz`` and serve it with ``Content-Encoding: gzip`` when the client
+    accepts gzip. When only ``name.gz`` exists and the client refuses gzip, the answer is 406:
+    inflating on the device needs a 32 KB window, more heap than the whole server.
+    ``tag``: mixed into ETags (e.g. a firmware version) for filesystems without a useful mtime.
+    """
+
+    def __init__(self, root, max_age=3600, index="index.html", gzip=True, tag="", **kwargs):
+        App.__init__(self, **kwargs)
+        self.root = root.rstrip("/")
+        self.max_age = max_age
+        self.index = index
+        self.gzip = gzip
+        self.tag = tag
+        self.cache_control = ("max-age=%d" % max_age) if max_age > 0 else "no-cache"
+
+        async def _serve(request, path=""):
+            return self.serve(request, path)
+
+        self.route("/", methods=("GET",))(_serve)
+        self.route("/<path:path>", methods=("GET",))(_serve)
+
+    # The filesystem is touched only through these two methods (tests record them).
+    def _stat(self, path):
+        try:
+            return os.stat(path)
+        except OSError:
+            return None
+
+    def _open(self, path):
+        return open(path, "rb")
+
+    def serve(self, request, path):
+        """Build the Response for ``path`` (relative to the root, URL-encoded or not)."""
+        if request.method != "GET" and request.method != "HEAD":
+            raise HTTPError(405, "Method Not Allowed")
+        rel = safe_path(path)
+        if rel is None:
+            raise HTTPError(400, "Bad Path")
+        if rel == "" or rel.endswith("/"):
+            if not self.index:
+                raise HTTPError(404, "Not Found")
+            rel += self.index
+        full = self.root + "/" + rel if rel else self.root
+        headers = request.headers
+        gz = self.gzip and accepts_gzip(headers.get("Accept-Encoding"))
+        st = None
+        tag = self.tag
+        if gz:
+            st = self._stat(full + ".gz")
+            if st is not None and st[0] & _S_IFDIR:
+                st = None
+            if st is not None:
+                full += ".gz"
+                tag += "z"  # another representation, another validator (RFC 9110 §8.8.3)
+        if st is None:
+            gz = False
+            st = self._stat(full)
+            if st is None:
+                if self.gzip and self._stat(full + ".gz") is not None:
+                    # §15.5.7: only a gzip representation exists and the client refused it.
+                    raise HTTPError(406, "Not Acceptable")
+                raise HTTPError(404, "Not Found")
+            if st[0] & _S_IFDIR:
+                if not self.index:
+                    raise HTTPError(404, "Not Found")
+                # Relative links in the index need the trailing slash (RFC 3986 §5.2).
+                return Response.redirect(request.path + "/", 301)
+        size = st[6]
+        etag = make_etag(size, st[8], tag)
+        out = {"ETag": etag, "Cache-Control": self.cache_control, "Accept-Ranges": "bytes"}
+        if self.gzip:
+            out["Vary"] = "Accept-Encoding"  # §12.5.5: the choice depends on Accept-Encoding
+        if gz:
+            out["Content-Encoding"] = "gzip"
+        ctype = mime_type(rel)
+        # §13.2.2: If-None-Match is evaluated before Range; a match answers 304 without a body.
+        if etag_matches(headers.get("If-None-Match"), etag):
+            return Response(b"", 304, out)
+        start, length, status = 0, size, 200
+        rng = headers.get("Range")
+        if rng is not None:
+            if_range = headers.get("If-Range")
+            if if_range is None or etag_matches(if_range, etag, weak=False):
+                r = parse_range(rng, size)
+                if r == -1:
+                    out["Content-Range"] = "bytes */%d" % size
+                    return Response(b"", 416, out, content_type="text/plain")
+                if r is not None:
+                    start, length, status = r[0], r[1] - r[0] + 1, 206
+                    out["Content-Range"] = "bytes %d-%d/%d" % (r[0], r[1], size)
+        out["Content-Length"] = str(length)
+        if request.method == "HEAD":
+            return Response(b"", status, out, content_type=ctype)
+        try:
+            f = self._open(full)
+        except OSError:
+            raise HTTPError(404, "Not Found")
+        return Response(FileSlice(f, start, length), status, out, content_type=ctype)
