@@ -1,0 +1,1 @@
+"""The firmware app: config, Wi-Fi, device API, live events, control page."""

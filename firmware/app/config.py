@@ -1,0 +1,123 @@
+"""The device configuration: one JSON file in flash, written atomically.
+
+``load(path)`` never raises: a missing or corrupt file (or a wrong-typed key) gives the
+defaults for what is wrong, and the reason is kept in ``cfg.problems`` for the log and the page.
+``save(path, data)`` writes ``path + ".tmp"`` then renames it over ``path``, so a power cut
+leaves either the old file or the new one, never half of one.
+"""
+
+import json
+import os
+
+FILENAME = "config.json"
+
+
+def defaults():
+    # A function, not a module-level dict, so no caller can mutate the shared defaults.
+    return {
+        "wifi": {
+            "networks": [],  # [{"ssid": ..., "password": ...}], tried in order
+            "connect_timeout_ms": 15000,
+            "attempts": 3,  # rounds over all networks before falling back to the AP
+            "ap": {"ssid": "", "password": ""},  # ssid "" -> "<hostname>-setup", open network
+        },
+        "hostname": "microhttp",
+        "auth": {"password": ""},  # non-empty turns auth on for the page and the API
+        "board": "",  # board id ("" -> detect from the port)
+        "http_port": 80,
+        "bind": "0.0.0.0",
+        "dns_port": 53,  # captive-portal DNS in AP mode (0 disables it)
+        "status_led": "",  # device name that shows the Wi-Fi state ("" -> the first LED)
+    }
+
+
+class Config:
+    """Loaded settings (``cfg["hostname"]``, ``cfg.get(...)``) plus what went wrong loading them."""
+
+    def __init__(self, data, problems, path):
+        self.data = data
+        self.problems = problems
+        self.path = path
+
+    def __getitem__(self, key):
+        return self.data[key]
+
+    def get(self, key, default=None):
+        return self.data.get(key, default)
+
+    def save(self):
+        save(self.path, self.data)
+        self.problems = []
+
+
+def _merge(base, loaded, where, problems):
+    """Take each known key from ``loaded`` when it has the default's type; report the rest."""
+    for key in base:
+        if key not in loaded:
+            continue
+        value = loaded[key]
+        default = base[key]
+        if isinstance(default, dict):
+            if isinstance(value, dict):
+                _merge(default, value, where + key + ".", problems)
+            else:
+                problems.append("%s%s must be an object; using the default" % (where, key))
+        elif type(value) is type(default) or (isinstance(default, list) and isinstance(value, list)):
+            base[key] = value
+        else:
+            problems.append("%s%s has the wrong type; using the default" % (where, key))
+
+
+def _check_networks(data, problems):
+    good = []
+    for net in data["wifi"]["networks"]:
+        if isinstance(net, dict) and isinstance(net.get("ssid"), str) and net["ssid"] \
+                and isinstance(net.get("password", ""), str):
+            good.append({"ssid": net["ssid"], "password": net.get("password", "")})
+        else:
+            problems.append("wifi.networks has an invalid entry; skipped it")
+    data["wifi"]["networks"] = good
+    port = data["http_port"]
+    if not 0 < port < 65536:
+        problems.append("http_port out of range; using 80")
+        data["http_port"] = 80
+
+
+def load(path=FILENAME):
+    """Return a ``Config``; never raises (defaults plus ``problems`` instead)."""
+    data = defaults()
+    problems = []
+    try:
+        with open(path) as f:
+            loaded = json.load(f)
+    except OSError:
+        problems.append("%s missing; using defaults" % path)
+        return Config(data, problems, path)
+    except (ValueError, MemoryError) as exc:  # MicroPython's json raises ValueError too
+        problems.append("%s is corrupt (%s); using defaults" % (path, exc))
+        return Config(data, problems, path)
+    if not isinstance(loaded, dict):
+        problems.append("%s is not a JSON object; using defaults" % path)
+        return Config(data, problems, path)
+    _merge(data, loaded, "", problems)
+    _check_networks(data, problems)
+    return Config(data, problems, path)
+
+
+def save(path, data):
+    """Write ``data`` as JSON to ``path`` atomically (temporary file, then rename)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(data, f)
+    # rename() replaces the target on LittleFS and POSIX; MicroPython's FAT driver removes
+    # an existing target and retries (extmod/vfs_fat.c), so there is no window without a file.
+    os.rename(tmp, path)
+
+
+def add_network(cfg, ssid, password):
+    """Put ``ssid`` first in the network list (replacing an older entry) and save."""
+    nets = [n for n in cfg.data["wifi"]["networks"] if n["ssid"] != ssid]
+    nets.insert(0, {"ssid": ssid, "password": password})
+    del nets[8:]  # bounded: each try costs up to connect_timeout_ms at boot
+    cfg.data["wifi"]["networks"] = nets
+    cfg.save()

@@ -1,0 +1,130 @@
+"""app.config: defaults, corrupt and partial files, atomic saves (both runtimes)."""
+
+import json
+import os
+
+from app import config
+
+
+def _tmp_path():
+    # Both runtimes have os.urandom; neither shares tempfile.
+    name = "/tmp/mhcfg-" + "".join("%02x" % b for b in os.urandom(6))
+    return name + ".json"
+
+
+def _write(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _cleanup(path):
+    for p in (path, path + ".tmp"):
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+
+
+def test_missing_file_gives_defaults_and_says_so():
+    path = _tmp_path()
+    cfg = config.load(path)
+    assert cfg["http_port"] == 80
+    assert cfg["wifi"]["networks"] == []
+    assert cfg["auth"]["password"] == ""
+    assert len(cfg.problems) == 1 and "missing" in cfg.problems[0]
+
+
+def test_corrupt_file_gives_defaults_and_says_so():
+    path = _tmp_path()
+    try:
+        _write(path, '{"hostname": "half-writ')
+        cfg = config.load(path)
+        assert cfg["hostname"] == config.defaults()["hostname"]
+        assert "corrupt" in cfg.problems[0]
+        _write(path, "[1, 2]")
+        assert "not a JSON object" in config.load(path).problems[0]
+    finally:
+        _cleanup(path)
+
+
+def test_wrong_types_fall_back_per_key_and_keep_the_rest():
+    path = _tmp_path()
+    try:
+        _write(path, json.dumps({
+            "hostname": "kitchen", "http_port": "eighty", "auth": "x",
+            "wifi": {"networks": [{"ssid": "home", "password": "pw"}, {"ssid": 3}, "junk"],
+                     "attempts": 5},
+        }))
+        cfg = config.load(path)
+        assert cfg["hostname"] == "kitchen"
+        assert cfg["http_port"] == 80
+        assert cfg["auth"]["password"] == ""
+        assert cfg["wifi"]["attempts"] == 5
+        assert cfg["wifi"]["networks"] == [{"ssid": "home", "password": "pw"}]
+        text = " | ".join(cfg.problems)
+        assert "http_port" in text and "auth" in text and "wifi.networks" in text
+    finally:
+        _cleanup(path)
+
+
+def test_out_of_range_port_is_reported():
+    path = _tmp_path()
+    try:
+        _write(path, '{"http_port": 70000}')
+        cfg = config.load(path)
+        assert cfg["http_port"] == 80
+        assert "http_port" in cfg.problems[0]
+    finally:
+        _cleanup(path)
+
+
+def test_save_is_atomic_and_round_trips():
+    path = _tmp_path()
+    try:
+        cfg = config.load(path)
+        cfg.data["hostname"] = "porch"
+        cfg.save()
+        assert cfg.problems == []
+        assert not _exists(path + ".tmp")  # renamed, not left behind
+        again = config.load(path)
+        assert again.problems == []
+        assert again["hostname"] == "porch"
+        # Overwrite an existing file: rename must replace it.
+        config.add_network(again, "home", "secret")
+        config.add_network(again, "cafe", "")
+        config.add_network(again, "home", "newer")
+        nets = config.load(path)["wifi"]["networks"]
+        assert nets == [{"ssid": "home", "password": "newer"}, {"ssid": "cafe", "password": ""}]
+    finally:
+        _cleanup(path)
+
+
+def test_interrupted_write_leaves_the_old_file():
+    path = _tmp_path()
+    try:
+        config.save(path, {"hostname": "old"})
+        _write(path + ".tmp", '{"hostname": "ne')  # power cut before the rename
+        cfg = config.load(path)
+        assert cfg["hostname"] == "old" and cfg.problems == []
+    finally:
+        _cleanup(path)
+
+
+def test_network_list_is_bounded():
+    path = _tmp_path()
+    try:
+        cfg = config.load(path)
+        for i in range(12):
+            config.add_network(cfg, "net%d" % i, "pw")
+        nets = config.load(path)["wifi"]["networks"]
+        assert len(nets) == 8 and nets[0]["ssid"] == "net11"
+    finally:
+        _cleanup(path)
+
+
+def _exists(path):
+    try:
+        os.stat(path)
+        return True
+    except OSError:
+        return False
