@@ -31,6 +31,7 @@ import asyncio
 import binascii
 import time
 
+from microhttp import compat
 from microhttp.crypto import sha1
 
 OP_CONT = 0x0
@@ -53,7 +54,8 @@ CLOSE_INTERNAL_ERROR = 1011
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 _UNMASK_BLOCK = 128  # bytes XORed per big-int step: C speed, small bounded temporaries
-_CLOSE_WAIT_MS = 2000  # how long close() waits for the peer's close frame (section 7.1.1)
+_CLOSE_WAIT_MS = 2000
+_SMALL = 256  # payloads up to this size are sent together with their header  # how long close() waits for the peer's close frame (section 7.1.1)
 
 
 class ProtocolError(Exception):
@@ -349,15 +351,6 @@ def check_handshake(request, protocols=None, origins=None):
 
 # ---------------------------------------------------------------- the connection
 
-async def _read_into(reader, mv):
-    # StreamReader.readinto exists on MicroPython; CPython's asyncio stream has only read(n).
-    if hasattr(reader, "readinto"):
-        return await reader.readinto(mv)
-    data = await reader.read(len(mv))
-    mv[:len(data)] = data
-    return len(data)
-
-
 class WebSocket:
     """One server-side WebSocket connection; made by the ``websocket`` decorator."""
 
@@ -415,7 +408,7 @@ class WebSocket:
         try:
             while True:
                 mv = frames.buffer()
-                n = await _read_into(self._reader, mv)
+                n = await compat.readinto(self._reader, mv)
                 if not n:
                     self.closed = True
                     self.close_code = CLOSE_ABNORMAL
@@ -466,9 +459,12 @@ class WebSocket:
         async with self._lock:  # one frame at a time: a hub may send while the handler does
             try:
                 n = encode_header(self._head, op, len(payload))
-                self._writer.write(bytes(self._head[:n]))
-                if payload:
-                    self._writer.write(payload)
+                if len(payload) <= _SMALL:
+                    # One write, so one TCP segment on MicroPython (its write() sends at once).
+                    compat.write(self._writer, bytes(self._head[:n]) + payload)
+                else:
+                    compat.write(self._writer, self._head[:n])
+                    compat.write(self._writer, payload)
                 await self._writer.drain()
             except OSError:
                 self.closed = True
@@ -518,7 +514,7 @@ class WebSocket:
     async def _keepalive(self):
         # Dead-peer detection (5.5.2): ping when idle, give up when nothing arrives in time.
         while not self.closed:
-            await _sleep_ms(self._ping_ms)
+            await compat.sleep_ms(self._ping_ms)
             if self.closed or time.ticks_diff(time.ticks_ms(), self._last_rx) < self._ping_ms:
                 continue
             sent = time.ticks_ms()
@@ -526,7 +522,7 @@ class WebSocket:
                 await self.ping(b"k")
             except ConnectionClosed:
                 break
-            await _sleep_ms(self._pong_ms)
+            await compat.sleep_ms(self._pong_ms)
             if time.ticks_diff(self._last_rx, sent) < 0:
                 self.abort()
                 break
@@ -545,33 +541,17 @@ class WebSocket:
         except Exception as exc:  # the app failed: 1011 (7.4.1), then let the server log it
             if not self.closed:
                 await self._fail(CLOSE_INTERNAL_ERROR, "internal error")
-            _log_exception(exc)
+            compat.print_exception(exc)
         finally:
             self.closed = True
             if pinger is not None:
                 pinger.cancel()
 
 
-def _log_exception(exc):
-    try:
-        import sys
-
-        sys.print_exception(exc)  # MicroPython
-    except AttributeError:
-        import traceback
-
-        traceback.print_exception(exc)
-
-
-if hasattr(asyncio, "sleep_ms"):  # MicroPython
-    _sleep_ms = asyncio.sleep_ms
-
+if hasattr(asyncio, "wait_for_ms"):  # MicroPython
     def _wait_ms(coro, ms):
         return asyncio.wait_for_ms(coro, ms)
 else:  # CPython's asyncio counts in seconds
-    async def _sleep_ms(ms):
-        await asyncio.sleep(ms / 1000)
-
     def _wait_ms(coro, ms):
         return asyncio.wait_for(coro, ms / 1000)
 
