@@ -1,0 +1,60 @@
+"""The virtual board's command line: python -m tools.vboard --help (from the repository root)."""
+
+import argparse
+import signal
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python tools/vboard ...`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
+    __package__ = "tools.vboard"
+
+from tools.vboard.supervisor import HEAP_BYTES, Supervisor, heap_for  # noqa: E402
+
+
+def parse_size(text):
+    text = text.strip().lower()
+    mult = 1024 if text.endswith("k") else 1024 * 1024 if text.endswith("m") else 1
+    return int(float(text.rstrip("km")) * mult)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(
+        prog="python -m tools.vboard",
+        description="Run a flash directory on the MicroPython unix port as a virtual board: simulated "
+        "pins, a control channel and an mpremote-compatible REPL on 127.0.0.1.",
+    )
+    p.add_argument("--flash", default="build/vboard/flash", help="the board's filesystem (default: %(default)s)")
+    p.add_argument("--board", default="virtual", help="board id, boards/<id>.json (default: %(default)s)")
+    p.add_argument("--target", choices=sorted(HEAP_BYTES), help="port to emulate (default: the board file's)")
+    p.add_argument("--heap", type=parse_size, help="GC heap, e.g. 112k (default: the target's, see README)")
+    p.add_argument("--heap-scale", type=float, default=1.0,
+                   help="multiply the target's heap (the unix port is 64-bit; default %(default)s = strict)")
+    p.add_argument("--repl-port", type=int, default=0, help="REPL TCP port (default: a free one)")
+    p.add_argument("--control-port", type=int, default=0, help="control channel TCP port (default: a free one)")
+    p.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython",
+                   help="cpython runs .py sources only and keeps the host's '/' (debugging)")
+    p.add_argument("--quiet", action="store_true", help="do not copy the firmware's output to stdout")
+    args = p.parse_args(argv)
+
+    sup = Supervisor(args.flash, board=args.board, target=args.target, repl_port=args.repl_port,
+                     control_port=args.control_port, runtime=args.runtime,
+                     log=open("/dev/null", "wb") if args.quiet else None)
+    sup.heap = args.heap or heap_for(sup.target, args.heap_scale)
+    sup.start()
+    print("vboard: board=%s target=%s heap=%d flash=%s" % (sup.board_id, sup.target, sup.heap, sup.flash), flush=True)
+    print("vboard: repl=%s control=127.0.0.1:%d" % (sup.url, sup.control_port), flush=True)
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+    try:
+        while True:
+            time.sleep(3600)
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        sup.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

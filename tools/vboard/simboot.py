@@ -1,0 +1,227 @@
+# The firmware side of the virtual board: boots a flash directory the way a board boots.
+#
+# Runs ON the MicroPython unix port (the supervisor starts it with the flash directory as cwd
+# and -X heapsize=<the target's heap>), and on CPython through tests_host/cpython_boot.py for
+# debugging firmware sources. Usage:
+#
+#   micropython tools/vboard/simboot.py --board virtual [--port esp32] [--control-port 7401]
+#                                       [--repl] [--no-main]
+#
+# Steps, in a board's order:
+#   1. import the simulated `machine` and `network` modules (from tests_host/shims, which the
+#      supervisor puts on MICROPYPATH) and configure `machine.sim` for the target port;
+#   2. make the flash directory the filesystem root: on MicroPython the host's "/" is unmounted
+#      and a VfsPosix of the flash directory is mounted at "/", so open("/x"), os.listdir("/"),
+#      os.statvfs("/") and imports see the flash and nothing else, as on a board; sys.path
+#      becomes ['', '.frozen', '/lib'] like an ESP32's;
+#   3. wire the board's loopback jumpers (board file "loopbacks") in the simulation, as a user
+#      wires them on a bench;
+#   4. start the control channel (tools/vboard/control.py) on 127.0.0.1:<control port>;
+#   5. run boot.py, then main.py (skipped with --no-main: a soft reset from the raw REPL runs
+#      boot.py only on a board), in one globals dict that the REPL keeps afterwards, as
+#      pyexec does;
+#   6. with --repl, serve framed code from stdin (tools/vboard/repldriver.py); the supervisor
+#      (tools/vboard/supervisor.py) speaks the raw REPL protocol to mpremote in front of it.
+#
+# machine.reset() raises an exception in the simulation; it ends this process with exit code
+# EXIT_HARD_RESET so the supervisor boots a fresh interpreter (a fresh heap), as a reset does.
+import os
+import sys
+
+try:
+    import vfs
+except ImportError:  # CPython, or a port built without the vfs module
+    vfs = None
+
+EXIT_HARD_RESET = 3
+EXIT_SOFT_RESET = 4
+
+_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+if _HERE not in sys.path:
+    sys.path.append(_HERE)
+
+
+def parse_args(argv):
+    opts = {"board": "virtual", "port": None, "control_port": 0, "repl": False, "main": True, "flash": None}
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--repl":
+            opts["repl"] = True
+        elif a == "--no-main":
+            opts["main"] = False
+        elif a in ("--board", "--port", "--control-port", "--flash") and i + 1 < len(argv):
+            i += 1
+            key = a[2:].replace("-", "_")
+            opts[key] = int(argv[i]) if key == "control_port" else argv[i]
+        else:
+            raise SystemExit("simboot: unknown argument " + a)
+        i += 1
+    return opts
+
+
+def print_exception(exc):
+    import repldriver
+
+    repldriver._write(repldriver.format_exception(exc))
+
+
+def is_reset(exc):
+    """machine.reset() in the simulation raises an exception whose class says so."""
+    return "reset" in type(exc).__name__.lower()
+
+
+def preimport_shims():
+    # The simulated hardware modules live outside the flash; once "/" is the flash they are no
+    # longer reachable, so everything the firmware may import from there is imported first.
+    import machine  # noqa: F401
+
+    for name in ("network",):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    import control  # noqa: F401  (this directory, also outside the flash)
+    import repldriver  # noqa: F401
+
+
+def load_board_file(board_id):
+    import json
+
+    for path in ("boards/" + board_id + ".json", "/boards/" + board_id + ".json"):
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except OSError:
+            pass
+    return None
+
+
+class FlashVfs:
+    """Factory for a VfsPosix subclass that looks like a board's flash filesystem. Paths inside
+    these methods are relative to the mount (VfsPosix prepends the flash directory); the os
+    module cannot be used here, it would go through the VFS again."""
+
+    @staticmethod
+    def make(root, size_bytes):
+        base = vfs.VfsPosix
+
+        class Flash(base):
+            def statvfs(self, path):
+                # A board's filesystem is a fixed-size partition, not the host's disk.
+                bsize = 4096
+                blocks = size_bytes // bsize
+                free = max(0, blocks - (self._used("") + bsize - 1) // bsize)
+                return (bsize, bsize, blocks, free, free, 0, 0, 0, 0, 255)
+
+            def _used(self, path):
+                total = 0
+                for entry in super().ilistdir(path or "/"):
+                    full = path + "/" + entry[0]
+                    if entry[1] == 0x4000:
+                        total += bsize_round(0) + self._used(full)
+                    else:
+                        total += bsize_round(super().stat(full)[6])
+                return total
+
+            def ilistdir(self, path):
+                # A board's FAT/LittleFS ilistdir gives (name, type, inode, size); VfsPosix
+                # leaves the size out, and `mpremote ls` shows it.
+                prefix = path.rstrip("/")
+                for entry in super().ilistdir(path):
+                    size = 0
+                    if entry[1] != 0x4000:
+                        try:
+                            size = super().stat(prefix + "/" + entry[0])[6]
+                        except OSError:
+                            pass
+                    yield (entry[0], entry[1], entry[2], size)
+
+        return Flash(root)
+
+
+def bsize_round(n):
+    # LittleFS and FAT allocate whole 4 KB blocks; a directory costs at least one.
+    return (max(n, 1) + 4095) // 4096 * 4096
+
+
+def mount_flash(flash_size):
+    root = os.getcwd()
+    if vfs is None:
+        # CPython: cwd is the flash; absolute paths still reach the host (documented limit).
+        sys.path[:0] = ["", "lib"]
+        return root
+    vfs.umount("/")
+    vfs.mount(FlashVfs.make(root, flash_size), "/")
+    os.chdir("/")
+    sys.path[:] = ["", ".frozen", "/lib"]
+    return root
+
+
+def configure_sim(port, board):
+    import machine
+
+    sim = getattr(machine, "sim", None)
+    if sim is None:
+        return None
+    if port:
+        sim.configure(port=port)
+    for pair in (board or {}).get("loopbacks", ()):
+        try:
+            if isinstance(pair, dict):
+                sim.connect(pair.get("out", pair.get("output")), pair.get("in", pair.get("input")))
+            else:
+                sim.connect(pair[0], pair[1])
+        except Exception as exc:  # a bad jumper entry must not stop the board from booting
+            print("simboot: loopback", pair, "not wired:", exc)
+    return sim
+
+
+def run_file(name, g):
+    """Run boot.py / main.py in the REPL's globals; returns False if the file is absent."""
+    try:
+        with open(name) as f:
+            src = f.read()
+    except OSError:
+        return False
+    try:
+        exec(compile(src, name, "exec"), g)
+    except KeyboardInterrupt as exc:
+        print_exception(exc)
+    except SystemExit:
+        pass
+    except BaseException as exc:
+        if is_reset(exc):
+            raise
+        print_exception(exc)
+    return True
+
+
+def main(argv):
+    opts = parse_args(argv)
+    preimport_shims()
+    import control
+
+    board = load_board_file(opts["board"])
+    target = opts["port"] or (board or {}).get("port") or "esp32"
+    flash_size = int((board or {}).get("flash_fs_bytes", 0)) or control.FLASH_FS_BYTES.get(target, 2 * 1024 * 1024)
+    mount_flash(flash_size)
+    sim = configure_sim(target, board)
+    if opts["control_port"]:
+        control.start(opts["control_port"], sim, board, opts["board"], target)
+    g = {"__name__": "__main__"}
+    try:
+        run_file("boot.py", g)
+        if opts["main"]:
+            run_file("main.py", g)
+        if opts["repl"]:
+            import repldriver
+
+            repldriver.serve(g)
+    except BaseException as exc:
+        if is_reset(exc):
+            sys.exit(EXIT_SOFT_RESET if "soft" in type(exc).__name__.lower() else EXIT_HARD_RESET)
+        raise
+
+
+main(sys.argv[1:])

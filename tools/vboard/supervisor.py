@@ -1,0 +1,468 @@
+"""The virtual board's supervisor (CPython): a board's "USB serial port" and "power button".
+
+It owns one firmware process at a time (tools/vboard/simboot.py on the MicroPython unix port,
+cwd = the flash directory, -X heapsize = the target's heap) and serves an mpremote-compatible
+REPL on 127.0.0.1:<repl port>, speaking the board side of the raw REPL protocol
+(MicroPython's shared/runtime/pyexec.c; the client side is mpremote's transport_serial.py):
+
+  friendly REPL   line input echoed; Enter runs the line ("single" mode, values echoed);
+                  Ctrl-A -> raw REPL; Ctrl-B -> banner; Ctrl-C -> fresh prompt;
+                  Ctrl-D on an empty line -> soft reset: boot.py, then main.py
+  raw REPL        "raw REPL; CTRL-B to exit\\r\\n>"; code bytes until Ctrl-D, answered "OK",
+                  then the code's output, "\\x04", the traceback if any, "\\x04", ">";
+                  Ctrl-D on an empty buffer -> soft reset that runs boot.py only and stays in
+                  the raw REPL (pyexec runs main.py only in friendly mode); Ctrl-B -> friendly;
+                  Ctrl-C clears the buffer; Ctrl-E "A" Ctrl-A (raw-paste request) -> "R\\x00",
+                  i.e. "understood, not supported", so clients fall back to plain raw mode
+  while firmware  Ctrl-C is SIGINT to the process: KeyboardInterrupt in main.py or in the
+  or code runs    running chunk, as on a board; other bytes wait, like a UART's input buffer,
+                  until the interpreter is back at its prompt
+
+A soft reset replaces the process (a fresh interpreter and heap); machine.reset() in the
+firmware ends the process with simboot.EXIT_HARD_RESET and the supervisor boots a new one
+(boot.py + main.py). Output while no client is connected is dropped, as a USB CDC port drops
+it, but always copied to the log.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+SHIMS = ROOT / "tests_host" / "shims"
+SIMBOOT = HERE / "simboot.py"
+CPYTHON_BOOT = ROOT / "tests_host" / "cpython_boot.py"
+
+IDLE_MARK = b"\x00VBOARD:IDLE\x00"
+EXIT_HARD_RESET = 3
+EXIT_SOFT_RESET = 4
+RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
+
+CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E = 1, 2, 3, 4, 5
+
+# GC heap available to Python on each target, in bytes (drivers.md §3, "Heap available to
+# Python"):
+#   esp32  ~111.9 KB after the heap's first growth on an ESP32 without PSRAM (MicroPython PR
+#          #13219, ports/esp32/mpconfigport.h); v1.12 measured 110-114 KB (issue #5554).
+#   rp2    Pico W with Wi-Fi up: no authoritative figure. The Pico has ~210 KB free at boot
+#          (issue #12557); lwIP's own static RAM is ~26.7 KB and a third-party estimate is
+#          150-190 KB, so we take 160 KB, the low side, until the device suite measures one.
+# The unix port is a 64-bit build: pointers and object headers take twice the bytes they take
+# on these 32-bit chips, so the same firmware needs more heap here. We do NOT scale the limit
+# up: the virtual board is stricter than the real one, so firmware that runs here runs on the
+# board with margin. --heap-scale 2 approximates the board's object count instead.
+HEAP_BYTES = {"esp32": 112 * 1024, "rp2": 160 * 1024}
+DEFAULT_TARGET = "esp32"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def micropython_binary():
+    path = os.environ.get("MICROPYTHON")
+    if path and os.path.exists(path):
+        return path
+    sys.path.insert(0, str(ROOT / "tools"))
+    import provision_micropython
+
+    path = provision_micropython.interpreter_path()
+    if not os.path.exists(path):
+        path = provision_micropython.build()
+    return path
+
+
+def load_board(board_id):
+    path = ROOT / "boards" / (board_id + ".json")
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+
+
+def heap_for(target, scale=1.0):
+    return int(HEAP_BYTES.get(target, HEAP_BYTES[DEFAULT_TARGET]) * scale)
+
+
+def read_http_port(flash):
+    try:
+        return int(json.loads((Path(flash) / "config.json").read_text()).get("http_port") or 0) or None
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+class Supervisor:
+    def __init__(self, flash, board="virtual", target=None, heap=None, repl_port=0, control_port=0,
+                 runtime="micropython", log=None, max_restarts=5):
+        self.flash = Path(flash).resolve()
+        self.flash.mkdir(parents=True, exist_ok=True)
+        self.board_id = board
+        board_data = load_board(board) or {}
+        self.target = target or board_data.get("port") or DEFAULT_TARGET
+        self.heap = heap or heap_for(self.target)
+        self.repl_port = repl_port or free_port()
+        self.control_port = control_port or free_port()
+        self.runtime = runtime
+        self.log = log if log is not None else sys.stdout.buffer
+        self.max_restarts = max_restarts
+        self.version_banner = b"MicroPython (virtual board)"
+
+        self._lock = threading.RLock()
+        self._proc = None
+        self._generation = 0
+        self._proc_state = "off"   # off | running | idle | exec
+        self._after = "boot"       # what the next idle mark ends: boot | exec | line
+        self._mode = "friendly"    # friendly | raw
+        self._pending = bytearray()  # client bytes waiting for the interpreter's prompt
+        self._raw_buf = bytearray()
+        self._line = bytearray()
+        self._paste = 0
+        self._client = None
+        self._out_tail = b""
+        self._crashes = []
+        self._stopping = False
+        self._listener = None
+        self.boots = 0
+
+    # ---------------------------------------------------------------- the firmware process
+    def command(self, run_main=True):
+        args = ["--board", self.board_id, "--port", self.target, "--control-port", str(self.control_port), "--repl"]
+        if not run_main:
+            args.append("--no-main")
+        if self.runtime == "cpython":
+            return [sys.executable, "-u", str(CPYTHON_BOOT), str(SIMBOOT)] + args
+        return [micropython_binary(), "-X", "heapsize=%d" % self.heap, str(SIMBOOT)] + args
+
+    def _env(self):
+        env = dict(os.environ)
+        # .frozen first (asyncio lives there); the shims and this directory are imported before
+        # simboot makes the flash the root filesystem.
+        shims = os.environ.get("VBOARD_SHIMS") or str(SHIMS)  # another simulation, for tests of this tool
+        env["MICROPYPATH"] = ":".join([".frozen", shims, str(HERE)])
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _boot(self, run_main):
+        """Start a fresh firmware process (call with the lock held)."""
+        self._kill_current()
+        self._generation += 1
+        gen = self._generation
+        self.boots += 1
+        self._proc = subprocess.Popen(
+            self.command(run_main), cwd=str(self.flash), env=self._env(),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0,
+        )
+        self._proc_state = "running"
+        self._after = "boot"
+        self._out_tail = b""
+        threading.Thread(target=self._pump_output, args=(self._proc, gen), daemon=True).start()
+
+    def _kill_current(self):
+        proc = self._proc
+        self._proc = None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def _pump_output(self, proc, gen):
+        while True:
+            try:
+                data = os.read(proc.stdout.fileno(), 4096)
+            except (OSError, ValueError):
+                data = b""
+            if not data:
+                break
+            with self._lock:
+                if gen != self._generation:
+                    return
+                self._on_output(data)
+        code = proc.wait()
+        with self._lock:
+            if gen != self._generation or self._stopping:
+                return
+            self._on_exit(code)
+
+    def _on_exit(self, code):
+        if code in (EXIT_HARD_RESET, EXIT_SOFT_RESET):
+            # machine.reset() / machine.soft_reset(): boot.py and main.py run again.
+            self._mode = "friendly"
+            self._boot(run_main=True)
+            return
+        now = time.monotonic()
+        self._crashes = [t for t in self._crashes if now - t < 10] + [now]
+        self._emit(b"\r\n[vboard] firmware process exited with code %d\r\n" % code)
+        if len(self._crashes) > self.max_restarts:
+            self._emit(b"[vboard] too many exits in 10 s; the board stays off until a reset\r\n")
+            self._proc_state = "off"
+            return
+        self._mode = "friendly"
+        self._boot(run_main=True)
+
+    def _on_output(self, data):
+        data = self._out_tail + data
+        self._out_tail = b""
+        while data:
+            i = data.find(b"\x00")
+            if i < 0:
+                self._emit(data)
+                return
+            self._emit(data[:i])
+            rest = data[i:]
+            if rest.startswith(IDLE_MARK):
+                data = rest[len(IDLE_MARK):]
+                self._on_idle()
+            elif IDLE_MARK.startswith(rest):
+                self._out_tail = rest  # a mark split across two reads
+                return
+            else:
+                self._emit(rest[:1])
+                data = rest[1:]
+
+    def _emit(self, data):
+        if not data:
+            return
+        # A board's stdout turns "\n" into "\r\n" (mp_hal_stdout_tx_strn_cooked).
+        cooked = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+        self._send(cooked)
+        try:
+            self.log.write(data)
+            self.log.flush()
+        except (OSError, ValueError):
+            pass
+
+    def _send(self, data):
+        client = self._client
+        if client is None:
+            return
+        try:
+            client.sendall(data)
+        except OSError:
+            self._client = None
+
+    def _to_process(self, kind, code):
+        proc = self._proc
+        try:
+            proc.stdin.write(b"%s %d\n" % (kind, len(code)) + bytes(code))
+            proc.stdin.flush()
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def _on_idle(self):
+        after = self._after
+        self._proc_state = "idle"
+        if after == "boot":
+            self._send(b"\r\n" + RAW_BANNER if self._mode == "raw" else self._friendly_banner())
+        elif after == "exec":
+            self._send(b">")
+        else:
+            self._send(b">>> ")
+        self._drain_pending()
+
+    def _friendly_banner(self):
+        return self.version_banner + b"\r\nType \"help()\" for more information.\r\n>>> "
+
+    def _interrupt(self):
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+
+    # ---------------------------------------------------------------- the REPL endpoint
+    def _on_client_bytes(self, data):
+        for b in data:
+            if b == CTRL_C and self._proc_state in ("running", "exec"):
+                self._pending.clear()  # a Ctrl-C also discards typed-ahead input
+                self._interrupt()
+                continue
+            self._pending.append(b)
+        self._drain_pending()
+
+    def _drain_pending(self):
+        while self._pending and self._proc_state == "idle":
+            b = self._pending.pop(0)
+            if self._mode == "raw":
+                self._raw_byte(b)
+            else:
+                self._friendly_byte(b)
+
+    def _soft_reset(self, run_main):
+        self._pending.clear()
+        self._raw_buf.clear()
+        self._line.clear()
+        self._send(b"MPY: soft reboot\r\n")
+        self._boot(run_main)
+
+    def _raw_byte(self, b):
+        if self._paste:
+            expected = b"A\x01"[self._paste - 1]
+            if b == expected and self._paste == 2:
+                self._paste = 0
+                self._send(b"R\x00")
+                return
+            if b == expected:
+                self._paste = 2
+                return
+            self._paste = 0
+        if b == CTRL_A:
+            self._raw_buf.clear()
+            self._send(b"\r\n" + RAW_BANNER)
+        elif b == CTRL_B:
+            self._raw_buf.clear()
+            self._mode = "friendly"
+            self._send(b"\r\n" + self._friendly_banner())
+        elif b == CTRL_C:
+            self._raw_buf.clear()
+        elif b == CTRL_E and not self._raw_buf:
+            self._paste = 1
+        elif b == CTRL_D:
+            if not self._raw_buf:
+                self._send(b"OK\r\n")
+                self._soft_reset(run_main=False)
+                return
+            self._send(b"OK")
+            code = bytes(self._raw_buf)
+            self._raw_buf.clear()
+            self._proc_state = "exec"
+            self._after = "exec"
+            self._to_process(b"E", code)
+        else:
+            self._raw_buf.append(b)
+
+    def _friendly_byte(self, b):
+        if b == CTRL_A:
+            self._line.clear()
+            self._mode = "raw"
+            self._send(b"\r\n" + RAW_BANNER)
+        elif b == CTRL_B:
+            self._line.clear()
+            self._send(b"\r\n" + self._friendly_banner())
+        elif b == CTRL_C:
+            self._line.clear()
+            self._send(b"\r\n>>> ")
+        elif b == CTRL_D:
+            if not self._line:
+                self._send(b"\r\n")
+                self._soft_reset(run_main=True)
+        elif b in (8, 127):
+            if self._line:
+                self._line.pop()
+                self._send(b"\x08 \x08")
+        elif b == 13:
+            self._send(b"\r\n")
+            line = bytes(self._line)
+            self._line.clear()
+            if line.strip():
+                self._proc_state = "exec"
+                self._after = "line"
+                self._to_process(b"S", line + b"\n")
+            else:
+                self._send(b">>> ")
+        elif b == 10 or b < 32 or b == 0x1B:
+            pass  # LF after CR, other control keys and escape sequences: not line editing
+        else:
+            self._line.append(b)
+            self._send(bytes([b]))
+
+    def _serve_client(self, conn):
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._lock:
+            self._client = conn
+        try:
+            while True:
+                data = conn.recv(4096)
+                if not data:
+                    break
+                with self._lock:
+                    self._on_client_bytes(data)
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                if self._client is conn:
+                    self._client = None
+            conn.close()
+
+    def _accept_loop(self):
+        while not self._stopping:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                busy = self._client is not None
+            if busy:
+                # One client at a time, like a serial port opened exclusively.
+                try:
+                    conn.sendall(b"[vboard] the REPL is in use by another client\r\n")
+                except OSError:
+                    pass
+                conn.close()
+                continue
+            threading.Thread(target=self._serve_client, args=(conn,), daemon=True).start()
+
+    # ---------------------------------------------------------------- lifecycle
+    def _read_version(self):
+        if self.runtime != "micropython":
+            return
+        out = subprocess.run(
+            [micropython_binary(), "-c", "import sys; print(sys.version, sys.implementation._mpy)"],
+            capture_output=True, text=True, timeout=20,
+        ).stdout.split()
+        if out:
+            self.version_banner = ("MicroPython v%s on virtual board; %s (%s) with the unix port"
+                                   % (out[0], self.board_id, self.target)).encode()
+
+    def start(self):
+        self._read_version()
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.repl_port))
+        listener.listen(2)
+        self._listener = listener
+        threading.Thread(target=self._accept_loop, daemon=True).start()
+        with self._lock:
+            self._boot(run_main=True)
+        return self
+
+    def reset(self):
+        """Hard reset from outside (the board's EN button): boot.py and main.py run again."""
+        with self._lock:
+            self._mode = "friendly"
+            self._pending.clear()
+            self._boot(run_main=True)
+
+    def stop(self):
+        with self._lock:
+            self._stopping = True
+            self._generation += 1
+            self._kill_current()
+            if self._client is not None:
+                try:
+                    self._client.close()
+                except OSError:
+                    pass
+                self._client = None
+        if self._listener is not None:
+            self._listener.close()
+
+    @property
+    def url(self):
+        return "socket://127.0.0.1:%d" % self.repl_port
+
+    def http_url(self):
+        port = read_http_port(self.flash)
+        return "http://127.0.0.1:%d/" % port if port else None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
