@@ -1,0 +1,163 @@
+"""The device JSON API (documented in the README, section "The device API").
+
+    GET  /api/board            board, devices with state, Wi-Fi, config problems, auth on/off
+    GET  /api/devices          devices with state
+    GET  /api/devices/<name>   one device (404 if unknown)
+    POST /api/devices/<name>   command one device: 200 new state, 400 naming the field, 404
+    GET  /api/health           uptime, free heap, open connections, Wi-Fi signal
+    GET  /api/events           server-sent events (see app.events)
+    GET  /api/wifi/scan        networks in range
+    POST /api/wifi             save {"ssid", "password"} first in the list, then reboot
+    POST /api/login, /api/logout
+
+``install(app, ctx)`` adds the routes; ``ctx`` is the ``runner.Context`` with the board,
+devices, coalescer, Wi-Fi, config, access control, hub and reboot function.
+"""
+
+import gc
+import time
+
+from drivers.device import CommandError, validate_command
+from microhttp import HTTPError, Response
+
+from app import config
+from app.control import SUPERSEDED
+
+_JSON = "application/json"
+
+
+def _error(status, message, field=None):
+    body = {"error": message}
+    if field is not None:
+        body["field"] = field
+    return Response.json(body, status)
+
+
+async def _json_object(request):
+    # Requiring a JSON media type also stops cross-site HTML forms (which cannot send one
+    # without a CORS preflight we never approve) from changing anything: a CSRF guard.
+    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype != _JSON:
+        raise HTTPError(415, "send the body as application/json")
+    try:
+        body = await request.json()
+    except HTTPError:
+        raise
+    except Exception:
+        raise HTTPError(400, "body is not valid JSON")
+    if not isinstance(body, dict):
+        raise HTTPError(400, "body must be a JSON object")
+    return body
+
+
+def _device(ctx, name):
+    dev = ctx.devices.get(name)
+    if dev is None:
+        raise HTTPError(404, "no device named '%s'" % name)
+    return dev
+
+
+def board_info(ctx):
+    board = ctx.board
+    return {
+        "board": {"id": getattr(board, "id", None) or ctx.board_id,
+                  "name": getattr(board, "name", None) or ctx.board_id},
+        "hostname": ctx.cfg["hostname"],
+        "devices": [d.describe() for d in ctx.device_list],
+        "wifi": ctx.wifi.info() if ctx.wifi is not None else {"state": "off"},
+        "problems": ctx.problems,
+        "auth": ctx.access.enabled,
+    }
+
+
+def install(app, ctx):
+    @app.before_request
+    def guard(request):
+        if not ctx.access.allowed(request):
+            return _error(401, "authentication required")
+        return None
+
+    @app.get("/api/board")
+    def get_board(request):
+        return board_info(ctx)
+
+    @app.get("/api/devices")
+    def get_devices(request):
+        return {"devices": [d.describe() for d in ctx.device_list]}
+
+    @app.get("/api/devices/<name>")
+    def get_device(request, name):
+        return _device(ctx, name).describe()
+
+    @app.post("/api/devices/<name>")
+    async def command_device(request, name):
+        dev = _device(ctx, name)
+        cmd = await _json_object(request)
+        try:
+            # Validate before queueing, so a bad command is refused at once and changes nothing.
+            validate_command(dev.COMMANDS, dev.EXCLUSIVE, cmd)
+            result = await ctx.commands.submit(name, cmd)
+        except CommandError as exc:
+            return _error(400, str(exc), exc.field)
+        if result == SUPERSEDED:
+            return {"name": name, "applied": False, "state": dev.state()}
+        return {"name": name, "applied": True, "state": result}
+
+    @app.get("/api/health")
+    def health(request):
+        free = gc.mem_free() if hasattr(gc, "mem_free") else -1
+        wifi = ctx.wifi
+        return {
+            "uptime_s": time.ticks_diff(time.ticks_ms(), ctx.started) // 1000,
+            "free_heap": free,
+            "connections": ctx.connections(),
+            "wifi": {"state": wifi.state if wifi else "off", "rssi": wifi.rssi() if wifi else None},
+            "events_published": ctx.live.published if ctx.live else 0,
+        }
+
+    @app.get("/api/events")
+    def events(request):
+        return ctx.hub.response(request)
+
+    @app.get("/api/wifi/scan")
+    def wifi_scan(request):
+        try:
+            return {"networks": ctx.wifi.scan()}
+        except OSError as exc:
+            raise HTTPError(503, "scan failed: %s" % exc)
+
+    @app.post("/api/wifi")
+    async def wifi_save(request):
+        body = await _json_object(request)
+        ssid = body.get("ssid")
+        password = body.get("password", "")
+        if not isinstance(ssid, str) or not 0 < len(ssid) <= 32:
+            return _error(400, "field 'ssid' must be 1 to 32 characters", "ssid")
+        if not isinstance(password, str) or len(password) > 63 or 0 < len(password) < 8:
+            return _error(400, "field 'password' must be empty or 8 to 63 characters", "password")
+        config.add_network(ctx.cfg, ssid, password)
+        ctx.problems = []
+        ctx.schedule_reboot()
+        return {"saved": ssid, "rebooting": True}, 202
+
+    @app.post("/api/login")
+    async def login(request):
+        body = await _json_object(request)
+        if not ctx.access.enabled:
+            return {"ok": True, "auth": False}
+        if ctx.access.locked():
+            return _error(429, "too many wrong passwords; try again in 30 s")
+        token = ctx.access.login(body.get("password"))
+        if token is None:
+            return _error(401, "wrong password", "password")
+        resp = Response.json({"ok": True, "token": token})
+        # Strict: the browser never sends it with a request started by another site.
+        resp.set_cookie("sid", token, path="/", http_only=True, same_site="Strict")
+        return resp
+
+    @app.post("/api/logout")
+    def logout(request):
+        ctx.access.logout(request.cookies.get("sid"))
+        resp = Response.json({"ok": True})
+        resp.delete_cookie("sid")
+        return resp
