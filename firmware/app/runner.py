@@ -44,14 +44,13 @@ class Context:
         self.hub = None
         self.live = None
         self.server = None
+        self.port = 80
         self.started = time.ticks_ms()
         self.reboot = asyncio.Event()
 
     def connections(self):
-        n = getattr(self.server, "connections", None)
-        if n is None:
-            return None
-        return n if isinstance(n, int) else len(n)
+        conns = getattr(self.server, "conns", None)  # microhttp.server.Server's live connections
+        return None if conns is None else len(conns)
 
     def schedule_reboot(self, delay_ms=1000):
         async def later():
@@ -70,7 +69,7 @@ def load_board(ctx, machine):
     try:
         from drivers.board import detect_board_id, load_board as load
 
-        board_id = ctx.cfg["board"] or detect_board_id(machine)
+        board_id = detect_board_id(ctx.cfg["board"])
         board = load("%s/%s.json" % (BOARDS_DIR, board_id), machine)
         ctx.board = board
         ctx.board_id = board_id
@@ -86,6 +85,8 @@ def load_board(ctx, machine):
 def status_led(ctx):
     name = ctx.cfg["status_led"]
     led = ctx.devices.get(name) if name else None
+    if led is None and ctx.board is not None:
+        led = ctx.board.role("wifi_status")
     if led is None:
         for dev in ctx.device_list:
             if dev.kind == "led":
@@ -100,16 +101,28 @@ def status_led(ctx):
     return show
 
 
+def _env_int(name, default):
+    import os
+
+    getenv = getattr(os, "getenv", None)
+    value = getenv(name) if getenv else None
+    return int(value) if value else default
+
+
 async def main(config_path=config.FILENAME, network=None, machine=None):
     cfg = config.load(config_path)
     for problem in cfg.problems:
         log("config: " + problem)
     ctx = Context(cfg)
-    if machine is None:
-        import machine
     if network is None:
         import network
-    load_board(ctx, machine)
+    try:
+        if machine is None:
+            import machine
+    except ImportError as exc:
+        ctx.problems.append("no machine module (%s)" % exc)
+    else:
+        load_board(ctx, machine)
 
     from microhttp import App
     from microhttp.sse import EventHub
@@ -130,17 +143,23 @@ async def main(config_path=config.FILENAME, network=None, machine=None):
     if sys.platform in _HOST_PLATFORMS and host == "0.0.0.0":
         host = "127.0.0.1"  # a simulated board never listens beyond this machine
     port = cfg["http_port"]
+    if sys.platform in _HOST_PLATFORMS:
+        port = _env_int("HTTP_PORT", port)  # tests and tools pick a free port on the host
+    ctx.port = port
     ctx.server = await app.start(host, port)
     log("http: listening on http://%s:%d/" % (host, port))
 
     dns = None
     state = await ctx.wifi.start()
-    if state == wifi_mod.AP and cfg["dns_port"]:
+    dns_port = cfg["dns_port"]
+    if sys.platform in _HOST_PLATFORMS:
+        dns_port = _env_int("DNS_PORT", dns_port)
+    if state == wifi_mod.AP and dns_port:
         from app.dns import CaptiveDNS
 
         try:
-            dns = await CaptiveDNS(ctx.wifi.ip or "192.168.4.1").start(host, cfg["dns_port"])
-            log("dns: captive portal on port %d" % cfg["dns_port"])
+            dns = await CaptiveDNS(ctx.wifi.ip or "192.168.4.1").start(host, dns_port)
+            log("dns: captive portal on port %d" % dns_port)
         except OSError as exc:
             log("dns: not started (%s)" % exc)
             dns = None

@@ -20,10 +20,11 @@ def install(app, ctx, root="www"):
         return www.serve(request, "index.html")
 
     @app.errorhandler(404)
-    def not_found(request, *args):
+    def not_found(request, exc):
         w = ctx.wifi
         if w is not None and w.state == wifi_states.AP and not request.path.startswith("/api/"):
-            return Response.redirect("http://%s/" % (w.ip or "192.168.4.1"))
-        return Response.json({"error": "not found: %s" % request.path}, 404)
+            port = "" if ctx.port == 80 else ":%d" % ctx.port
+            return Response.redirect("http://%s%s/" % (w.ip or "192.168.4.1", port))
+        return Response.json({"error": getattr(exc, "message", None) or "not found"}, 404)
 
     return www
