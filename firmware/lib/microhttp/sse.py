@@ -126,7 +126,7 @@ class EventHub:
 
         if self.clients >= self.max_clients:
             return Response("too many event streams", 503, {"Retry-After": "5"})
-        resp = Response(b"", 200, _HEADERS)
+        resp = Response(None, 200, _HEADERS)  # no body framing: events follow the head
         resp.takeover = self._serve
         return resp
 

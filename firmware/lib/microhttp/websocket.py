@@ -575,7 +575,7 @@ def websocket(max_message=4096, ping_interval=None, ping_timeout=None, protocols
             headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept}
             if protocol:
                 headers["Sec-WebSocket-Protocol"] = protocol
-            response = Response(b"", 101, headers)
+            response = Response(None, 101, headers)  # no body: the frames follow the head
 
             async def takeover(req):
                 ws = WebSocket(req, max_message, ping_interval, ping_timeout, protocol)
