@@ -58,12 +58,14 @@ def _hex(c):
     return -1
 
 
-def safe_path(path, max_path=MAX_PATH):
+def safe_path(path, max_path=MAX_PATH, decode=True):
     """Return ``path`` (URL form, relative to the static root) as a safe relative file path.
 
     Returns None when the path must not reach the filesystem. Percent-escapes are decoded once
     (RFC 3986 §2.1), *then* every segment is checked, so ``%2e%2e`` and ``%2f`` get no further
-    than a literal ``..`` or ``/``. Rejected: over-long paths, NUL and control bytes,
+    than a literal ``..`` or ``/``. With ``decode=False`` (the path was already decoded, as
+    ``request.path`` and route parameters are) any ``%`` left is rejected: decoding twice is how
+    double-encoded traversals slip through (CWE-174). Rejected: over-long paths, NUL and control bytes,
     backslashes, drive colons, absolute paths (a leading ``/``), empty segments (``a//b``), and
     any segment starting with ``.`` (``.``, ``..``, hidden files). A trailing ``/`` is kept so
     the caller can add the index file. Returns "" for the root itself.
@@ -73,6 +75,8 @@ def safe_path(path, max_path=MAX_PATH):
     if len(path) > max_path:
         return None
     if b"%" in path:
+        if not decode:
+            return None
         out = bytearray(len(path))
         n = i = 0
         while i < len(path):
@@ -212,7 +216,7 @@ class FileSlice:
 
     def __init__(self, f, start, length):
         self.f = f
-        self.remaining = length
+        self.remaining = length if f is not None else 0
         self.length = length
         if start:
             f.seek(start)
@@ -241,7 +245,8 @@ class FileSlice:
 
     def close(self):
         self.remaining = 0
-        self.f.close()
+        if self.f is not None:
+            self.f.close()
 
 
 class Static(App):
@@ -281,10 +286,11 @@ class Static(App):
         return open(path, "rb")
 
     def serve(self, request, path):
-        """Build the Response for ``path`` (relative to the root, URL-encoded or not)."""
+        """Build the Response for ``path``: relative to the root, already percent-decoded (as
+        ``request.path`` and route parameters are)."""
         if request.method != "GET" and request.method != "HEAD":
-            raise HTTPError(405, "Method Not Allowed")
-        rel = safe_path(path)
+            raise HTTPError(405, "Method Not Allowed", {"Allow": "GET, HEAD"})
+        rel = safe_path(path, decode=False)  # the core has percent-decoded it already
         if rel is None:
             raise HTTPError(400, "Bad Path")
         if rel == "" or rel.endswith("/"):
@@ -341,7 +347,8 @@ class Static(App):
                     out["Content-Range"] = "bytes %d-%d/%d" % (r[0], r[1], size)
         out["Content-Length"] = str(length)
         if request.method == "HEAD":
-            return Response(b"", status, out, content_type=ctype)
+            # A body that reads nothing keeps the real Content-Length (§9.3.2) without an open().
+            return Response(FileSlice(None, 0, length), status, out, content_type=ctype)
         try:
             f = self._open(full)
         except OSError:
