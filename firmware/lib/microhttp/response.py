@@ -1,0 +1,85 @@
+# microhttp.response: what a handler returns, normalised in one place (Response.make).
+from microhttp.h1 import Headers
+
+JSON = "application/json"
+
+
+class Response:
+    """An HTTP response.
+
+    :param body: bytes, str, a file object with ``readinto`` (streamed through the connection's
+        buffer), or an async iterator / (inside a Response) a sync iterator of bytes or str
+        chunks (sent with chunked encoding).
+    :param status: status code
+    :param headers: dict of header fields (names are case-insensitive)
+    :param content_type: sets Content-Type
+    Set ``.takeover = async fn(request)`` to own the connection after the head (WebSocket, SSE).
+    """
+
+    def __init__(self, body=b"", status=200, headers=None, content_type=None):
+        self.body = body
+        self.status = status
+        self.headers = h = Headers()
+        if headers:
+            for k in headers:
+                h[k] = headers[k]
+        if content_type:
+            h["content-type"] = content_type
+        self.cookies = None
+        self.takeover = None
+
+    def set_cookie(self, name, value, max_age=None, path="/", http_only=True, same_site="Lax",
+                   secure=False, expires=None):
+        """Add a Set-Cookie field (RFC 6265 section 4.1)."""
+        c = "%s=%s; Path=%s" % (name, value, path)
+        if max_age is not None:
+            c += "; Max-Age=%d" % max_age
+        if expires:
+            c += "; Expires=" + expires
+        if http_only:
+            c += "; HttpOnly"
+        if same_site:
+            c += "; SameSite=" + same_site
+        if secure:
+            c += "; Secure"
+        if self.cookies is None:
+            self.cookies = []
+        self.cookies.append(c)
+
+    def delete_cookie(self, name, path="/"):
+        self.set_cookie(name, "", 0, path, expires="Thu, 01 Jan 1970 00:00:00 GMT")
+
+    @staticmethod
+    def redirect(location, status=302):
+        return Response(b"", status, {"location": location})
+
+    @staticmethod
+    def json(obj, status=200):
+        import json
+
+        return Response(json.dumps(obj), status, content_type=JSON)
+
+    @staticmethod
+    def make(r):
+        """Turn a handler's return value into a Response."""
+        if isinstance(r, Response):
+            return r
+        if r is None:
+            return Response(b"", 204)
+        st, h = 200, None
+        if isinstance(r, tuple):
+            if len(r) > 2:
+                h = r[2]
+            st = r[1]
+            r = r[0]
+            if isinstance(r, Response):
+                r.status = st
+                if h:
+                    for k in h:
+                        r.headers[k] = h[k]
+                return r
+        if isinstance(r, (dict, list)):
+            import json
+
+            return Response(json.dumps(r), st, h, JSON)
+        return Response(r, st, h)

@@ -1,0 +1,213 @@
+# microhttp.router: App = routes + hooks + error handlers; sub-apps mount under a prefix.
+#
+# Dispatch order for one request: before_request hooks (outer app first), the route handler
+# (or a mounted sub-app, recursively), error handlers (by status for HTTPError, else by
+# exception class, innermost app first), then after_request hooks (innermost first).
+from microhttp import compat
+from microhttp.errors import HTTPError
+from microhttp.response import Response
+
+
+async def call(f, *a, **k):
+    """Call a sync or async function."""
+    r = f(*a, **k)
+    if isinstance(r, compat.CORO):
+        r = await r
+    return r
+
+
+def _compile(url):
+    # "/a/<int:id>/<path:rest>" -> ["", "a", ("int", "id"), ("path", "rest")]
+    segs = []
+    for s in url.split("/"):
+        if s[:1] == "<" and s[-1:] == ">":
+            c, _, n = s[1:-1].rpartition(":")
+            if c not in ("", "str", "int", "path"):
+                raise ValueError("unknown converter " + c)
+            s = (c or "str", n)
+        segs.append(s)
+    return segs
+
+
+def _match(segs, parts):
+    if len(parts) < len(segs):
+        return None
+    a = {}
+    for i, s in enumerate(segs):
+        p = parts[i]
+        if isinstance(s, str):
+            if p != s:
+                return None
+            continue
+        c, n = s
+        if c == "path":
+            p = "/".join(parts[i:])
+            if not p:
+                return None
+            a[n] = p
+            return a
+        if not p:
+            return None
+        if c == "int":
+            try:
+                p = int(p)
+            except ValueError:
+                return None
+        a[n] = p
+    return a if len(parts) == len(segs) else None
+
+
+class App:
+    """Routes, hooks and error handlers.
+
+    :param max_body: largest body ``request.body()``/``json()``/``form()`` accept (413 over)
+    """
+
+    def __init__(self, max_body=16384):
+        self.max_body = max_body
+        self.routes = []
+        self.mounts = []
+        self.befores = []
+        self.afters = []
+        self.errors = {}
+
+    def route(self, url, methods=("GET",)):
+        """Decorator: ``handler(request, **params)`` for ``url`` and ``methods``."""
+
+        def d(f):
+            self.routes.append((tuple(m.upper() for m in methods), _compile(url), f))
+            return f
+
+        return d
+
+    def get(self, url):
+        return self.route(url, ("GET",))
+
+    def post(self, url):
+        return self.route(url, ("POST",))
+
+    def put(self, url):
+        return self.route(url, ("PUT",))
+
+    def patch(self, url):
+        return self.route(url, ("PATCH",))
+
+    def delete(self, url):
+        return self.route(url, ("DELETE",))
+
+    def before_request(self, f):
+        """``f(request)``; a non-None return is the response (the handler is skipped)."""
+        self.befores.append(f)
+        return f
+
+    def after_request(self, f):
+        """``f(request, response)``; a non-None return replaces the response."""
+        self.afters.append(f)
+        return f
+
+    def errorhandler(self, key):
+        """Decorator for ``f(request, exc)``; ``key`` is a status code or an exception class."""
+
+        def d(f):
+            self.errors[key] = f
+            return f
+
+        return d
+
+    def mount(self, app, prefix):
+        """Serve ``app``'s routes under ``prefix`` (its hooks run for those routes only)."""
+        self.mounts.append((prefix.rstrip("/"), app))
+
+    async def start(self, host="0.0.0.0", port=80, **limits):
+        """Start serving; returns a started ``microhttp.server.Server``."""
+        from microhttp.server import Server
+
+        return await Server(self, **limits).start(host, port)
+
+    def run(self, host="0.0.0.0", port=80, **limits):
+        """Serve until the server is closed (blocking)."""
+        import asyncio
+
+        async def main():
+            s = await self.start(host, port, **limits)
+            await s.wait_closed()
+
+        asyncio.run(main())
+
+    async def dispatch(self, req):
+        """The response for ``req``; only MemoryError and cancellation escape."""
+        try:
+            try:
+                r = await self._handle(req, req.path)
+            except Exception as e:
+                r = await self._error(req, e)
+            return await self._after(req, r)
+        except MemoryError:
+            raise
+        except HTTPError as e:
+            r = Response.json({"error": e.message}, e.status)
+            if e.headers:
+                for k in e.headers:
+                    r.headers[k] = e.headers[k]
+        except Exception as e:
+            from microhttp.log import logger
+
+            logger.exception("%s %s" % (req.method, req.path), e)
+            r = Response.json({"error": "internal server error"}, 500)
+            r.headers["connection"] = "close"
+        return r
+
+    async def _handle(self, req, path):
+        for f in self.befores:
+            r = await call(f, req)
+            if r is not None:
+                return Response.make(r)
+        for pre, app in self.mounts:
+            if path.startswith(pre) and (len(path) == len(pre) or path[len(pre)] == "/"):
+                try:
+                    r = await app._handle(req, path[len(pre):] or "/")
+                except Exception as e:
+                    r = await app._error(req, e)
+                return await app._after(req, r)
+        m = req.method
+        parts = path.split("/")
+        allow = []
+        for ms, segs, f in self.routes:
+            a = _match(segs, parts)
+            if a is None:
+                continue
+            if m in ms or (m == "HEAD" and "GET" in ms):
+                return Response.make(await call(f, req, **a))
+            allow.extend(ms)
+        if not allow:
+            raise HTTPError(404, "not found")
+        if "GET" in allow:
+            allow.append("HEAD")
+        allow.append("OPTIONS")
+        allow = ", ".join(sorted(set(allow)))
+        if m == "OPTIONS":
+            return Response(b"", 204, {"allow": allow})
+        raise HTTPError(405, "method not allowed", {"allow": allow})
+
+    async def _error(self, req, e):
+        if isinstance(e, MemoryError):
+            raise e
+        h = isinstance(e, HTTPError)
+        f = self.errors.get(e.status) if h else None
+        if f is None:
+            for k in self.errors:
+                if not isinstance(k, int) and isinstance(e, k):
+                    f = self.errors[k]
+                    break
+            else:
+                f = None if h else self.errors.get(500)
+        if f is None:
+            raise e
+        return Response.make(await call(f, req, e))
+
+    async def _after(self, req, r):
+        for f in self.afters:
+            x = await call(f, req, r)
+            if x is not None:
+                r = Response.make(x)
+        return r

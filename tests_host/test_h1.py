@@ -1,0 +1,245 @@
+"""microhttp.h1: every parser case fed whole and byte by byte, on both runtimes."""
+
+from microhttp import h1
+from microhttp.errors import HTTPError
+from support import raises
+
+H = b"Host: h\r\n"
+
+
+def events(data, bytewise=False, **limits):
+    """Feed ``data`` (whole or one byte at a time); return the parser's events.
+
+    HEAD -> (method, target, version, sorted headers, keep_alive, length); DATA pieces are
+    merged into one bytes item per run; END -> "END"; an error -> ("error", status).
+    """
+    p = h1.Parser(**limits)
+    out = []
+    pieces = [data[i:i + 1] for i in range(len(data))] if bytewise else [data]
+    try:
+        for piece in pieces:
+            while True:
+                if piece:
+                    piece = p.feed_bytes(piece)
+                while True:
+                    ev = p.next()
+                    if ev == h1.NEED:
+                        break
+                    if ev == h1.HEAD:
+                        out.append((p.method, p.target, p.version, sorted(p.headers.items()),
+                                    p.keep_alive, p.length))
+                    elif ev == h1.DATA:
+                        if out and isinstance(out[-1], bytes):
+                            out[-1] += bytes(p.data)
+                        else:
+                            out.append(bytes(p.data))
+                    else:
+                        assert ev == h1.END
+                        out.append("END")
+                if not piece:
+                    break
+    except HTTPError as e:
+        out.append(("error", e.status))
+    return out
+
+
+def check(data, expected, **limits):
+    whole = events(data, **limits)
+    assert whole == expected, "whole: %r != %r" % (whole, expected)
+    split = events(data, True, **limits)
+    assert split == expected, "byte by byte: %r != %r" % (split, expected)
+
+
+def get(target="/", version="HTTP/1.1", headers=(("host", "h"),), keep=True, length=0, method="GET"):
+    v = 10 if version == "HTTP/1.0" else 11
+    return (method, target, v, sorted(headers), keep, length)
+
+
+# (request bytes, expected events, parser limits)
+VALID = [
+    (b"GET / HTTP/1.1\r\n" + H + b"\r\n", [get(), "END"], {}),
+    (b"GET /a/b?x=1&y=%20 HTTP/1.1\r\n" + H + b"\r\n", [get("/a/b?x=1&y=%20"), "END"], {}),
+    # RFC 9112 section 2.2: empty lines before the request line are ignored.
+    (b"\r\n\r\nGET / HTTP/1.1\r\n" + H + b"\r\n", [get(), "END"], {}),
+    (b"GET / HTTP/1.0\r\n\r\n", [get(version="HTTP/1.0", headers=(), keep=False), "END"], {}),
+    (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+     [get(version="HTTP/1.0", headers=(("connection", "Keep-Alive"),), keep=True), "END"], {}),
+    (b"GET / HTTP/1.1\r\n" + H + b"Connection: close\r\n\r\n",
+     [get(headers=(("host", "h"), ("connection", "close")), keep=False), "END"], {}),
+    # Unknown HTTP/1.x minor versions are handled as 1.1 (RFC 9110 section 6.2).
+    (b"GET / HTTP/1.7\r\n" + H + b"\r\n", [get(), "END"], {}),
+    # Field names are case-insensitive, values keep their case; OWS around values is dropped.
+    (b"GET / HTTP/1.1\r\nHOST:   h  \r\nX-Thing:\tAbC\r\n\r\n",
+     [get(headers=(("host", "h"), ("x-thing", "AbC"))), "END"], {}),
+    # Repeated fields combine with ", " (RFC 9110 section 5.3).
+    (b"GET / HTTP/1.1\r\n" + H + b"Accept: a\r\nAccept: b\r\n\r\n",
+     [get(headers=(("host", "h"), ("accept", "a, b"))), "END"], {}),
+    # Absolute-form must be accepted (RFC 9112 section 3.2.2); asterisk-form for OPTIONS.
+    (b"GET http://h/x?y HTTP/1.1\r\n" + H + b"\r\n", [get("/x?y"), "END"], {}),
+    (b"GET http://h HTTP/1.1\r\n" + H + b"\r\n", [get("/"), "END"], {}),
+    (b"OPTIONS * HTTP/1.1\r\n" + H + b"\r\n", [get("*", method="OPTIONS"), "END"], {}),
+    (b"POST /p HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nhello",
+     [get("/p", method="POST", headers=(("host", "h"), ("content-length", "5")), length=5),
+      b"hello", "END"], {}),
+    # Identical repeated Content-Length values are one value (RFC 9112 section 6.3).
+    (b"POST /p HTTP/1.1\r\n" + H + b"Content-Length: 3, 3\r\n\r\nabc",
+     [get("/p", method="POST", headers=(("host", "h"), ("content-length", "3, 3")), length=3),
+      b"abc", "END"], {}),
+    # Chunked with extensions and a trailer section (RFC 9112 section 7.1).
+    (b"POST /c HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"5\r\nhello\r\nA;name=v\r\n0123456789\r\n0\r\nX-Sum: 1\r\n\r\n",
+     [get("/c", method="POST", headers=(("host", "h"), ("transfer-encoding", "chunked")), length=-1),
+      b"hello0123456789", "END"], {}),
+    (b"POST /c HTTP/1.1\r\n" + H + b"Transfer-Encoding: Chunked\r\n\r\n000\r\n\r\n",
+     [get("/c", method="POST", headers=(("host", "h"), ("transfer-encoding", "Chunked")), length=-1),
+      "END"], {}),
+    # Pipelined requests come out in order.
+    (b"GET /1 HTTP/1.1\r\n" + H + b"\r\nPOST /2 HTTP/1.1\r\n" + H + b"Content-Length: 2\r\n\r\nokGET /3 HTTP/1.1\r\n"
+     + H + b"\r\n",
+     [get("/1"), "END", get("/2", method="POST", headers=(("host", "h"), ("content-length", "2")), length=2),
+      b"ok", "END", get("/3"), "END"], {}),
+    # A body larger than the buffer streams through it.
+    (b"PUT /big HTTP/1.1\r\n" + H + b"Content-Length: 300\r\n\r\n" + b"x" * 300,
+     [get("/big", method="PUT", headers=(("host", "h"), ("content-length", "300")), length=300),
+      b"x" * 300, "END"], {"max_head": 128}),
+    # Limits at exactly their value are accepted.
+    (b"GET /" + b"a" * 11 + b" HTTP/1.1\r\n" + H + b"\r\n", [get("/" + "a" * 11), "END"], {"max_line": 25}),
+    (b"GET / HTTP/1.1\r\n" + H + b"A: 1\r\n\r\n", [get(headers=(("host", "h"), ("a", "1"))), "END"],
+     {"max_headers": 2}),
+    (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 4\r\n\r\nabcd",
+     [get(method="POST", headers=(("host", "h"), ("content-length", "4")), length=4), b"abcd", "END"],
+     {"max_body": 4}),
+]
+
+CHUNKED = b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+CHUNKED_HEAD = get(method="POST", headers=(("host", "h"), ("transfer-encoding", "chunked")), length=-1)
+
+# (request bytes, status, limits, events before the error)
+ERRORS = [
+    (b"GET /\r\n\r\n", 400, {}, []),
+    (b"GET  / HTTP/1.1\r\n" + H + b"\r\n", 400, {}, []),
+    (b"GET / HTTP/1.1 \r\n" + H + b"\r\n", 400, {}, []),
+    (b"G(T / HTTP/1.1\r\n" + H + b"\r\n", 400, {}, []),
+    (b"GET x HTTP/1.1\r\n" + H + b"\r\n", 400, {}, []),
+    (b"GET * HTTP/1.1\r\n" + H + b"\r\n", 400, {}, []),
+    (b"GET / http/1.1\r\n" + H + b"\r\n", 400, {}, []),
+    (b"GET / HTTP/1.10\r\n" + H + b"\r\n", 400, {}, []),
+    (b"GET / HTTP/2.0\r\n" + H + b"\r\n", 505, {}, []),
+    (b"GET / HTTP/0.9\r\n" + H + b"\r\n", 505, {}, []),
+    (b"GET / HTTP/1.1\r\n\r\n", 400, {}, []),  # no Host
+    (b"GET / HTTP/1.1\r\n" + H + H + b"\r\n", 400, {}, []),  # two Hosts
+    (b"GET / HTTP/1.1\r\n" + H + b"Bad : x\r\n\r\n", 400, {}, []),  # space before colon
+    (b"GET / HTTP/1.1\r\n" + H + b"NoColon\r\n\r\n", 400, {}, []),
+    (b"GET / HTTP/1.1\r\n" + H + b": x\r\n\r\n", 400, {}, []),
+    (b"GET / HTTP/1.1\r\n" + H + b"A: x\r\n folded\r\n\r\n", 400, {}, []),  # obs-fold
+    (b"GET / HTTP/1.1\r\n" + H + b"A: x\ry\r\n\r\n", 400, {}, []),  # bare CR
+    (b"GET / HTTP/1.1\r\n" + H + b"A: x\ny\r\n\r\n", 400, {}, []),  # bare LF
+    (b"GET / HTTP/1.1\r\n" + H + b"A: x\x00y\r\n\r\n", 400, {}, []),  # NUL
+    (b"GET / HTTP/1.1\r\n" + H + b"A: \xff\xfe\r\n\r\n", 400, {}, []),  # not UTF-8
+    (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd", 400, {}, []),
+    (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: +3\r\n\r\nabc", 400, {}, []),
+    (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 0x3\r\n\r\nabc", 400, {}, []),
+    (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", 400, {}, []),
+    (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, {}, []),
+    (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip, chunked\r\n\r\n", 501, {}, []),
+    (b"POST / HTTP/1.1\r\n" + H + b"Transfer-Encoding: gzip\r\n\r\n", 501, {}, []),
+    (CHUNKED + b"zz\r\n", 400, {}, [CHUNKED_HEAD]),
+    (CHUNKED + b"0x5\r\nhello\r\n0\r\n\r\n", 400, {}, [CHUNKED_HEAD]),
+    (CHUNKED + b"-5\r\nhello\r\n0\r\n\r\n", 400, {}, [CHUNKED_HEAD]),
+    (CHUNKED + b"\r\n", 400, {}, [CHUNKED_HEAD]),
+    (CHUNKED + b"5\nhello\r\n0\r\n\r\n", 400, {}, [CHUNKED_HEAD]),
+    (CHUNKED + b"5\r\nhelloXY0\r\n\r\n", 400, {}, [CHUNKED_HEAD, b"hello"]),
+    (CHUNKED + b"123456789\r\n", 400, {}, [CHUNKED_HEAD]),
+    (CHUNKED + b"5;" + b"e" * 200 + b"\r\nhello\r\n0\r\n\r\n", 400, {}, [CHUNKED_HEAD]),
+    # Limits: request line 414, head and field count 431, body 413, trailer 431.
+    (b"GET /" + b"a" * 12 + b" HTTP/1.1\r\n" + H + b"\r\n", 414, {"max_line": 25}, []),
+    (b"GET /" + b"a" * 3000 + b" HTTP/1.1\r\n" + H + b"\r\n", 414, {}, []),
+    (b"GET /" + b"a" * 100 + b" HTTP/1.1\r\n" + H + b"\r\n", 414, {"max_head": 64}, []),
+    (b"GET / HTTP/1.1\r\n" + H + b"A: " + b"x" * 3000 + b"\r\n\r\n", 431, {}, []),
+    (b"GET / HTTP/1.1\r\n" + H + b"A: 1\r\nB: 2\r\n\r\n", 431, {"max_headers": 2}, []),
+    (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n\r\nabcde", 413, {"max_body": 4},
+     [get(method="POST", headers=(("host", "h"), ("content-length", "5")), length=5)]),
+    (b"POST / HTTP/1.1\r\n" + H + b"Content-Length: 99999999999\r\n\r\n", 400, {}, []),
+    (CHUNKED + b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n", 413, {"max_body": 4}, [CHUNKED_HEAD, b"abc"]),
+    (CHUNKED + b"0\r\nX: " + b"t" * 100 + b"\r\n\r\n", 431, {"max_trailer": 64}, [CHUNKED_HEAD]),
+    (CHUNKED + b"0\r\nX: 1\r\nY: 2\r\nZ: 3\r\n\r\n", 431, {"max_trailer": 12}, [CHUNKED_HEAD]),
+]
+
+
+def test_valid_requests_whole_and_byte_by_byte():
+    for data, expected, limits in VALID:
+        check(data, expected, **limits)
+
+
+def test_every_error_status_whole_and_byte_by_byte():
+    for data, status, limits, before in ERRORS:
+        check(data, before + [("error", status)], **limits)
+
+
+def test_the_parser_stays_in_error_after_a_failure():
+    p = h1.Parser()
+    p.feed_bytes(b"GET / HTTP/2.0\r\nHost: h\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n")
+    with raises(HTTPError) as e:
+        p.next()
+    assert e.value.status == 505
+    with raises(HTTPError, "error state"):
+        p.next()
+
+
+def test_a_head_that_fills_the_buffer_is_rejected_before_more_is_read():
+    p = h1.Parser(max_head=64)
+    data = b"GET / HTTP/1.1\r\nHost: h\r\nA: " + b"x" * 100
+    rest = p.feed_bytes(data)
+    assert len(rest) == len(data) - 64
+    assert p.next() == h1.NEED
+    with raises(HTTPError) as e:
+        p.space()
+    assert e.value.status == 431
+    assert len(p.buf) == 64  # the buffer never grew
+
+
+def test_reset_reuses_the_buffer():
+    p = h1.Parser()
+    buf = p.buf
+    p.feed_bytes(b"GET / HTT")
+    assert p.next() == h1.NEED and p.buffered() == 9
+    p.reset()
+    p.feed_bytes(b"GET /x HTTP/1.1\r\nHost: h\r\n\r\n")
+    assert p.next() == h1.HEAD and p.target == "/x"
+    assert p.buf is buf
+
+
+def test_data_is_a_view_into_the_buffer():
+    p = h1.Parser()
+    p.feed_bytes(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+    assert p.next() == h1.HEAD
+    assert p.next() == h1.DATA
+    assert isinstance(p.data, memoryview) and bytes(p.data) == b"abc"
+    assert p.next() == h1.END
+    assert p.next() == h1.NEED
+
+
+def test_body_limit_can_be_raised_per_request_before_the_body():
+    p = h1.Parser(max_body=2)
+    p.feed_bytes(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc")
+    assert p.next() == h1.HEAD
+    p.max_body = 3
+    assert p.next() == h1.DATA and bytes(p.data) == b"abc"
+
+
+def test_headers_are_case_insensitive():
+    h = h1.Headers()
+    h["Content-Type"] = "text/plain"
+    assert h["content-type"] == "text/plain" and h.get("CONTENT-TYPE") == "text/plain"
+    assert "Content-type" in h and "x" not in h
+    assert h.get("missing", 5) == 5
+    assert h.pop("CONTENT-TYPE") == "text/plain" and len(h) == 0
+
+
+def test_unquote():
+    assert h1.unquote("/a%20b/%C3%A9") == "/a b/\u00e9"
+    assert h1.unquote("plain") == "plain"
+    for bad in ("%", "%4", "%zz", "%ff"):
+        with raises(HTTPError) as e:
+            h1.unquote(bad)
+        assert e.value.status == 400
