@@ -34,7 +34,26 @@ while i < len(args):
         continue
     raise SystemExit("app_vboard: unknown argument " + a)
 
-sys.argv = [SIMBOOT] + rest
+sys.argv[:] = [SIMBOOT] + rest  # MicroPython cannot rebind sys.argv
 with open(SIMBOOT) as f:
     source = f.read()
-exec(compile(source, SIMBOOT, "exec"), {"__name__": "__main__", "__file__": SIMBOOT})
+# Define simboot's functions without running its last line, so mount_flash can be wrapped.
+CALL = "main(sys.argv[1:])"
+cut = source.rfind(CALL)
+g = {"__name__": "__main__", "__file__": SIMBOOT}
+exec(compile(source[:cut] if cut >= 0 else source, SIMBOOT, "exec"), g)
+_mount = g["mount_flash"]
+
+
+def mount_flash(size):
+    # The unix port resolves imports with the host's stat(), not through the mounted VFS, so
+    # "/lib" (the board's path) names the host's /lib; the relative "lib" reaches the flash.
+    root = _mount(size)
+    if "lib" not in sys.path:
+        sys.path.append("lib")
+    return root
+
+
+g["mount_flash"] = mount_flash
+if cut >= 0:
+    g["main"](sys.argv[1:])
