@@ -1,0 +1,215 @@
+# The one abstraction every peripheral shares: a named Device with a kind, a JSON-ready state,
+# validated commands and events pushed to subscribers.
+#
+# Theory of operation: command(dict) validates EVERY field against the class's schema first
+# (validate_command) and only then applies the normalised values (_apply), so a bad field
+# raises CommandError and changes nothing. Schemas are plain dicts so describe() can hand them
+# to the control page as they are. Drivers are sans-I/O at their core (an update/tick step fed
+# with now_ms); start() adds thin asyncio tasks, which are all kept and cancelled by deinit().
+import asyncio
+import sys
+import time
+
+# On CPython the test shims (tests_host/shims/cpython_runtime.py) add the ticks functions.
+from time import ticks_add, ticks_diff  # noqa: F401 - re-exported to the drivers
+
+
+class CommandError(ValueError):
+    """A command was refused; ``field`` names the offending field (``str()`` reads well)."""
+
+    def __init__(self, field, message):
+        super().__init__("%s: %s" % (field, message))
+        self.field = field
+        self.message = message
+
+
+# --- command schema -------------------------------------------------------------------------
+# One field spec is a dict: name, type ("bool" | "true" | "int" | "number" | "choice" |
+# "object" | "list"), help, and per type: min/max, values, fields (a tuple of specs), item,
+# max_items, required.
+
+
+def field(name, kind, help, **extra):
+    spec = {"name": name, "type": kind, "help": help}
+    spec.update(extra)
+    return spec
+
+
+def _check(path, spec, value):
+    kind = spec["type"]
+    # bool is an int on CPython but not on MicroPython: reject it explicitly everywhere.
+    is_bool = value is True or value is False
+    if kind == "bool":
+        if not is_bool:
+            raise CommandError(path, "expected true or false")
+        return value
+    if kind == "true":
+        if value is not True:
+            raise CommandError(path, "expected true")
+        return True
+    if kind == "int" or kind == "number":
+        if is_bool or not isinstance(value, (int, float)):
+            raise CommandError(path, "expected a number")
+        if kind == "int":
+            if isinstance(value, float):
+                if value != value or value != int(value):
+                    raise CommandError(path, "expected a whole number")
+                value = int(value)
+        elif value != value:  # NaN compares unequal to itself and to every bound
+            raise CommandError(path, "expected a number, not NaN")
+        lo = spec.get("min")
+        hi = spec.get("max")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise CommandError(path, "must be between %s and %s" % (lo, hi))
+        return value if kind == "int" else float(value)
+    if kind == "choice":
+        if value not in spec["values"]:
+            raise CommandError(path, "must be one of " + ", ".join(spec["values"]))
+        return value
+    if kind == "object":
+        if not isinstance(value, dict):
+            raise CommandError(path, "expected an object")
+        return _check_fields(path + ".", spec["fields"], value, spec.get("required", ()))
+    if kind == "list":
+        if not isinstance(value, list):
+            raise CommandError(path, "expected a list")
+        if not value or len(value) > spec["max_items"]:
+            raise CommandError(path, "expected 1 to %d items" % spec["max_items"])
+        out = []
+        for i, item in enumerate(value):
+            out.append(_check("%s[%d]" % (path, i), spec["item"], item))
+        return out
+    raise CommandError(path, "unsupported field type " + kind)
+
+
+def _check_fields(prefix, specs, values, required):
+    out = {}
+    for key in values:
+        spec = None
+        for s in specs:
+            if s["name"] == key:
+                spec = s
+                break
+        if spec is None:
+            raise CommandError(prefix + str(key), "unknown field")
+        out[key] = _check(prefix + key, spec, values[key])
+    for name in required:
+        if name not in out:
+            raise CommandError(prefix + name, "is required")
+    for s in specs:
+        if s["name"] not in out and "default" in s:
+            out[s["name"]] = s["default"]
+    return out
+
+
+def validate_command(specs, exclusive, command):
+    """Check ``command`` against ``specs``; return the normalised fields or raise CommandError."""
+    if not isinstance(command, dict) or not command:
+        raise CommandError("command", "expected an object with at least one field")
+    fields = _check_fields("", specs, command, ())
+    for group in exclusive:
+        seen = None
+        for name in group:
+            if name in fields:
+                if seen is not None:
+                    raise CommandError(name, "cannot be combined with " + seen)
+                seen = name
+    return fields
+
+
+# --- the Device base class --------------------------------------------------------------------
+
+
+def _sleep_ms(ms):
+    # MicroPython's asyncio has sleep_ms; CPython's has only sleep(seconds).
+    if hasattr(asyncio, "sleep_ms"):
+        return asyncio.sleep_ms(ms)
+    return asyncio.sleep(ms / 1000)
+
+
+sleep_ms = _sleep_ms
+
+
+class Device:
+    """Base class: name, kind, label, state(), describe(), command(), subscribe(), deinit()."""
+
+    kind = "device"
+    COMMANDS = ()  # type: tuple # field specs accepted by command()
+    EXCLUSIVE = ()  # type: tuple # groups of fields that cannot appear together
+    EVENTS = ("state",)  # type: tuple
+
+    def __init__(self, name, label=None, clock=None):
+        self.name = name
+        self.label = label or name
+        self.clock = clock or time.ticks_ms  # tests pass a virtual clock
+        self._subscribers = []
+        self.tasks = []  # every asyncio task this device started; deinit() cancels them
+
+    def state(self):
+        return {}
+
+    def describe(self):
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "label": self.label,
+            "state": self.state(),
+            "commands": list(self.COMMANDS),
+            "exclusive": [list(g) for g in self.EXCLUSIVE],
+            "events": list(self.EVENTS),
+        }
+
+    def command(self, command):
+        """Validate, then apply; returns the new state. Raises CommandError, changing nothing."""
+        fields = validate_command(self.COMMANDS, self.EXCLUSIVE, command)
+        self._apply(fields, self.clock())
+        state = self.state()
+        self._emit("state", state)
+        return state
+
+    def _apply(self, fields, now):
+        raise CommandError("command", "%s accepts no commands" % self.kind)
+
+    def subscribe(self, callback):
+        """``callback(device, event, data)``; returns a function that unsubscribes it."""
+        subscribers = self._subscribers
+        subscribers.append(callback)
+
+        def unsubscribe():
+            for i in range(len(subscribers)):
+                if subscribers[i] is callback:
+                    del subscribers[i]
+                    return
+
+        return unsubscribe
+
+    def _emit(self, event, data):
+        for callback in tuple(self._subscribers):
+            try:
+                callback(self, event, data)
+            except Exception as exc:  # one broken subscriber must not stop the driver
+                if hasattr(sys, "print_exception"):
+                    sys.print_exception(exc)
+                else:
+                    print("drivers: subscriber failed:", repr(exc))
+
+    def start(self):
+        """Start this device's tasks (needs a running asyncio loop)."""
+
+    def _start_task(self, coro):
+        task = asyncio.create_task(coro)
+        self.tasks.append(task)
+        return task
+
+    def deinit(self):
+        """Cancel every task this device started and release its hardware."""
+        for task in self.tasks:
+            task.cancel()
+        self.tasks = []
+        self._release()
+
+    def _release(self):
+        pass
+
+    def __repr__(self):
+        return "<%s %s>" % (self.kind, self.name)

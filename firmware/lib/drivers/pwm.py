@@ -1,0 +1,206 @@
+# PWM output driver: frequency, duty (fraction, u16 or ns), fades with easing and sequences of
+# fades. The core is sans-I/O: a fade is (from, to, start, ms, easing) and tick(now_ms) writes
+# the duty for that instant; the last step writes the target itself, so a ramp ends exactly on
+# it whatever the frame timing was. Port limits (timers, slices) are checked through a PwmPlan
+# before anything changes, and an error the port raises anyway becomes a CommandError.
+import asyncio
+
+from drivers import curves
+from drivers.device import CommandError, Device, field, sleep_ms, ticks_add, ticks_diff
+
+_FULL = curves.FULL
+MAX_STEPS = 16  # bound a sequence before storing it
+_STEP_FIELDS = (
+    field("to", "number", "target duty", min=0, max=1),
+    field("ms", "int", "duration", min=0, max=600000),
+    field("easing", "choice", "curve of the change", values=curves.EASING_NAMES, default="linear"),
+)
+
+
+class PwmOut(Device):
+    """A PWM output (fan, dimmer, buzzer...) on a machine.PWM object."""
+
+    kind = "pwm"
+    EVENTS = ("state",)
+
+    def __init__(self, name, pwm, freq=1000, duty=0.0, invert=False, plan=None, freq_range=(1, 40000000),
+                 frame_ms=20, label=None, clock=None):
+        super().__init__(name, label, clock)
+        self.pwm = pwm
+        self.invert = invert
+        self.plan = plan
+        if plan is not None:
+            freq_range = plan.freq_range()
+        self.freq_range = freq_range
+        self.frame_ms = frame_ms
+        self.COMMANDS = (
+            field("duty", "number", "duty cycle as a fraction", min=0, max=1),
+            field("duty_u16", "int", "duty cycle, 16 bits", min=0, max=_FULL),
+            field("duty_ns", "int", "high time per period", min=0, max=1000000000, unit="ns"),
+            field("freq", "int", "frequency", min=freq_range[0], max=freq_range[1], unit="Hz"),
+            field("fade", "object", "change duty gradually", fields=_STEP_FIELDS, required=("to", "ms")),
+            field("sequence", "object", "fades one after another",
+                  fields=(field("steps", "list", "the fades", item={"type": "object", "fields": _STEP_FIELDS,
+                                                                     "required": ("to", "ms")},
+                                max_items=MAX_STEPS),
+                          field("repeat", "int", "extra passes (-1 = forever)", min=-1, max=100000,
+                                default=0)),
+                  required=("steps",)),
+            field("stop", "true", "stop a fade or sequence where it is"),
+        )
+        self._freq = freq
+        self._duty = int(duty * _FULL + 0.5)
+        self._ramp = None  # [from, to, t0, ms, easing name]
+        self._steps = []  # (to_u16, ms, easing) per step while a sequence runs
+        self._step = 0
+        self._passes_left = 0
+        self._wake = asyncio.Event()
+        self._started = False
+        self._write()
+
+    EXCLUSIVE = (("duty", "duty_u16", "duty_ns", "fade", "sequence", "stop"),)
+
+    # --- sans-I/O core --------------------------------------------------------------------
+
+    def _write(self):
+        self.pwm.duty_u16(_FULL - self._duty if self.invert else self._duty)
+
+    def period_ns(self, freq=None):
+        return 1000000000 // (freq or self._freq)
+
+    def _start_ramp(self, to, ms, easing, t0):
+        self._ramp = [self._duty, to, t0, ms, easing]
+
+    def tick(self, now=None):
+        """Advance a fade or sequence to ``now`` and write the duty. Returns the duty (u16)."""
+        if now is None:
+            now = self.clock()
+        ramp = self._ramp
+        while ramp is not None:
+            start, to, t0, ms, easing = ramp
+            elapsed = ticks_diff(now, t0)
+            if elapsed < ms:
+                p = curves.EASINGS[easing](curves.progress(elapsed, ms))
+                self._duty = curves.mix(start, to, p)
+                break
+            self._duty = to  # the ramp ends exactly on its target
+            ramp = self._ramp = None
+            if self._steps:
+                ramp = self._next_step(ticks_add(t0, ms))
+            if ramp is None:
+                self._write()
+                self._emit("state", self.state())
+                return self._duty
+        self._write()
+        return self._duty
+
+    def _next_step(self, t0):
+        self._step += 1
+        if self._step >= len(self._steps):
+            if self._passes_left == 0:
+                self._steps = []
+                return None
+            if self._passes_left > 0:
+                self._passes_left -= 1
+            self._step = 0
+        to, ms, easing = self._steps[self._step]
+        self._start_ramp(to, ms, easing, t0)  # next step starts when the last one ended: no drift
+        return self._ramp
+
+    def animating(self):
+        return self._ramp is not None
+
+    # --- commands -------------------------------------------------------------------------
+
+    def _apply(self, f, now):
+        freq = self._freq
+        if "freq" in f:
+            freq = f["freq"]
+            if self.plan is not None:
+                try:
+                    self.plan.check_freq(self.name, freq)
+                except ValueError as exc:
+                    raise CommandError("freq", str(exc))
+        duty = None
+        if "duty" in f:
+            duty = int(f["duty"] * _FULL + 0.5)
+        elif "duty_u16" in f:
+            duty = f["duty_u16"]
+        elif "duty_ns" in f:
+            period = self.period_ns(freq)
+            if f["duty_ns"] > period:
+                raise CommandError("duty_ns", "must be between 0 and %d (one period at %d Hz)" % (period, freq))
+            duty = (f["duty_ns"] * _FULL + period // 2) // period
+        if "sequence" in f and f["sequence"]["repeat"] != 0:
+            if not sum(s["ms"] for s in f["sequence"]["steps"]):
+                raise CommandError("sequence.repeat", "a repeating sequence needs a duration above 0 ms")
+        # everything is valid: from here on, change things
+        if freq != self._freq:
+            try:
+                self.pwm.freq(freq)
+            except (ValueError, RuntimeError) as exc:  # the port's own limit, e.g. no free timer
+                raise CommandError("freq", str(exc))
+            self._freq = freq
+            if self.plan is not None:
+                self.plan.set_freq(self.name, freq)
+        if duty is not None or "stop" in f:
+            self._ramp = None
+            self._steps = []
+        if duty is not None:
+            self._duty = duty
+        if "fade" in f:
+            fade = f["fade"]
+            self._steps = []
+            self._start_ramp(int(fade["to"] * _FULL + 0.5), fade["ms"], fade["easing"], now)
+        if "sequence" in f:
+            seq = f["sequence"]
+            self._steps = [(int(s["to"] * _FULL + 0.5), s["ms"], s["easing"]) for s in seq["steps"]]
+            self._passes_left = seq["repeat"]
+            self._step = 0
+            to, ms, easing = self._steps[0]
+            self._start_ramp(to, ms, easing, now)
+        self._write()  # re-apply duty after a frequency change: ports differ in what they keep
+        if self._ramp is not None:
+            self.tick(now)
+            if self._started:
+                self._wake.set()
+
+    def state(self):
+        ramp = self._ramp
+        return {
+            "freq": self._freq,
+            "duty": round(self._duty / _FULL, 4),
+            "duty_u16": self._duty,
+            "duty_ns": (self._duty * self.period_ns() + _FULL // 2) // _FULL,
+            "fading": ramp is not None,
+            "target": None if ramp is None else round(ramp[1] / _FULL, 4),
+            "sequence": bool(self._steps),
+        }
+
+    # --- asyncio glue ---------------------------------------------------------------------
+
+    def start(self):
+        self._wake = asyncio.Event()  # made here: CPython binds an Event to the running loop
+        self._started = True
+        self._start_task(self._run())
+
+    async def _run(self):
+        while True:
+            if self._ramp is not None:
+                self.tick()
+                await sleep_ms(self.frame_ms)
+            else:
+                self._wake.clear()
+                await self._wake.wait()
+
+    def _release(self):
+        self._started = False
+        self._ramp = None
+        self._steps = []
+        if self.plan is not None:
+            self.plan.release(self.name)
+        try:
+            self.pwm.duty_u16(_FULL if self.invert else 0)
+            self.pwm.deinit()
+        except (ValueError, OSError):
+            pass
