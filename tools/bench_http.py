@@ -378,7 +378,8 @@ def import_heap(servers):
     out = {}
     targets = []
     if "microhttp" in servers:
-        targets.append(("microhttp", "microhttp"))
+        # microhttp imports its server module at App.start(): count it, an app needs it to serve.
+        targets.append(("microhttp", "microhttp, microhttp.server"))
     if "microdot" in servers:
         targets.append(("microdot", "microdot"))
     for name, module in targets:
