@@ -16,7 +16,7 @@ from microhttp.compat import ticks_add, ticks_diff, ticks_ms
 from microhttp.request import Request
 from microhttp.response import Response
 
-_R = {200: b"OK", 201: b"Created", 204: b"No Content", 206: b"Partial Content",
+_R = {101: b"Switching Protocols", 200: b"OK", 201: b"Created", 204: b"No Content", 206: b"Partial Content",
       301: b"Moved Permanently", 302: b"Found", 303: b"See Other", 304: b"Not Modified",
       307: b"Temporary Redirect", 400: b"Bad Request", 401: b"Unauthorized", 403: b"Forbidden",
       404: b"Not Found", 405: b"Method Not Allowed", 408: b"Request Timeout",
@@ -266,11 +266,12 @@ class Conn:
         n = None  # Content-Length to send; -1: chunked; None: no framing field
         if resp.takeover:
             keep = False
+            b = None
         elif st < 200 or st == 204 or st == 304:
             b = None
         elif isinstance(b, str):
             b = b.encode()
-        if b is None or resp.takeover:
+        if b is None:
             pass
         elif isinstance(b, (bytes, bytearray, memoryview)):
             n = len(b)
@@ -285,7 +286,7 @@ class Conn:
                     n = None
             else:
                 n = int(n)
-        if n is None and b is not None and not resp.takeover:
+        if n is None and b is not None:
             if v10:
                 keep = False  # HTTP/1.0 has no chunked coding: the close ends the body
             else:
@@ -330,7 +331,7 @@ class Conn:
                         break
             else:
                 await self._write(mv[:k])
-                await self._chunks(b, n < 0)
+                await self._chunks(b, n is not None)
         finally:
             if hasattr(b, "close"):
                 b.close()

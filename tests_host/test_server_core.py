@@ -1,0 +1,494 @@
+"""microhttp server, router, request and response, driven in-process over fake streams.
+
+Shared: runs on CPython and on the MicroPython unix port. The real connection code
+(Server._accept -> Conn.run -> App.dispatch -> Conn.send) runs against a stream object that
+serves prepared bytes (whole or in small pieces) and records what was written.
+"""
+
+import asyncio
+
+from microhttp import App, HTTPError, Response
+from microhttp.server import Server
+from support import run
+
+
+class FakeStream:
+    """Reader and writer in one (like MicroPython's Stream): serves ``data`` in ``step``-byte
+    reads, then end of stream; ``out`` collects everything written."""
+
+    def __init__(self, data, step=0):
+        self.data = data
+        self.i = 0
+        self.step = step
+        self.out = bytearray()
+        self.closed = False
+
+    def _take(self, n):
+        if self.step:
+            n = min(n, self.step)
+        d = self.data[self.i:self.i + n]
+        self.i += len(d)
+        return d
+
+    async def read(self, n):
+        await asyncio.sleep(0)
+        return self._take(n)
+
+    async def readinto(self, mv):
+        await asyncio.sleep(0)
+        d = self._take(len(mv))
+        mv[:len(d)] = d
+        return len(d)
+
+    def write(self, b):
+        self.out += bytes(b)
+
+    async def drain(self):
+        await asyncio.sleep(0)
+
+    def close(self):
+        pass
+
+    async def wait_closed(self):
+        self.closed = True
+
+    def get_extra_info(self, name):
+        return ("127.0.0.1", 40000) if name == "peername" else None
+
+
+def parse_responses(data, head_requests=()):
+    """Split ``data`` into [(status, headers, body)] using the responses' own framing."""
+    out = []
+    i = 0
+    n = 0
+    while i < len(data):
+        j = data.find(b"\r\n\r\n", i)
+        assert j >= 0, "incomplete head: %r" % data[i:]
+        lines = bytes(data[i:j]).decode().split("\r\n")
+        proto, status = lines[0].split(" ")[:2]
+        assert proto == "HTTP/1.1", lines[0]
+        status = int(status)
+        h = {}
+        for line in lines[1:]:
+            k, v = line.split(":", 1)
+            k = k.strip().lower()
+            assert k not in h or k == "set-cookie", "duplicate field " + k
+            h[k] = h[k] + "\n" + v.strip() if k in h else v.strip()
+        i = j + 4
+        if status < 200:
+            continue
+        if n in head_requests or status in (204, 304):
+            body = b""
+        elif "content-length" in h:
+            assert "transfer-encoding" not in h
+            ln = int(h["content-length"])
+            body = bytes(data[i:i + ln])
+            assert len(body) == ln, "short body"
+            i += ln
+        elif h.get("transfer-encoding") == "chunked":
+            body = b""
+            while True:
+                e = data.find(b"\r\n", i)
+                size = int(bytes(data[i:e]), 16)
+                i = e + 2
+                body += bytes(data[i:i + size])
+                i += size
+                assert data[i:i + 2] == b"\r\n"
+                i += 2
+                if size == 0:
+                    break
+        else:
+            assert h.get("connection") == "close", "unframed body without close"
+            body = bytes(data[i:])
+            i = len(data)
+        out.append((status, h, body))
+        n += 1
+    return out
+
+
+def serve(app, data, step=0, head_requests=(), **limits):
+    """Run one connection carrying ``data``; return (responses, stream)."""
+    s = FakeStream(data, step)
+
+    async def main():
+        srv = Server(app, **limits)
+        await srv._accept(s, s)
+        assert not srv.conns
+
+    run(main())
+    assert s.closed
+    return parse_responses(s.out, head_requests), s
+
+
+def make_app():
+    app = App(max_body=64)
+
+    @app.get("/")
+    def index(req):
+        return "hello"
+
+    @app.route("/echo", methods=("POST", "PUT"))
+    async def echo(req):
+        return await req.body()
+
+    @app.post("/json")
+    async def js(req):
+        d = await req.json()
+        if not isinstance(d.get("on"), bool):
+            raise HTTPError(400, "field 'on' must be a boolean")
+        return {"on": d["on"]}
+
+    @app.post("/form")
+    async def form(req):
+        f = await req.form()
+        return {"a": f.getall("a"), "b": f.get("b"), "none": f.get("zz", "dflt")}
+
+    @app.post("/count")
+    async def count(req):
+        n = 0
+        pieces = 0
+        async for chunk in req.stream(max_size=10000):
+            assert isinstance(chunk, bytes)
+            n += len(chunk)
+            pieces += 1
+        return {"n": n, "pieces": pieces}
+
+    @app.post("/ignore")
+    def ignore(req):
+        return "ignored"
+
+    @app.get("/q")
+    def q(req):
+        return {"a": req.query.getall("a"), "b": req.query.get("b"), "path": req.path,
+                "cookies": req.cookies, "ua": req.headers.get("USER-AGENT"), "addr": req.client_addr[0]}
+
+    @app.get("/items/<int:id>")
+    def item(req, id):
+        return {"id": id}
+
+    @app.get("/files/<path:p>")
+    def files(req, p):
+        return p
+
+    @app.get("/u/<name>/x")
+    def user(req, name):
+        return name
+
+    @app.route("/multi", methods=("GET", "POST", "DELETE"))
+    def multi(req):
+        return req.method
+
+    @app.get("/none")
+    def none(req):
+        return None
+
+    @app.get("/tuple")
+    def tup(req):
+        return "made", 201, {"X-A": "1"}
+
+    @app.get("/resp")
+    def resp(req):
+        r = Response(b"bytes", 202, {"X-B": "2"}, content_type="application/x-test")
+        r.set_cookie("s", "v", max_age=10)
+        r.delete_cookie("old")
+        return r
+
+    @app.get("/redirect")
+    def redirect(req):
+        return Response.redirect("/there", 301)
+
+    @app.get("/list")
+    def lst(req):
+        return [1, 2]
+
+    @app.get("/boom")
+    def boom(req):
+        raise RuntimeError("boom")
+
+    @app.get("/oom")
+    def oom(req):
+        raise MemoryError("injected")
+
+    class Agen:
+        def __init__(self):
+            self.i = 0
+
+        def __aiter__(self):
+            return self
+
+        async def __anext__(self):
+            self.i += 1
+            if self.i > 3:
+                raise StopAsyncIteration
+            return "c%d" % self.i
+
+    @app.get("/agen")
+    def agen(req):
+        return Response(Agen())
+
+    def gen():
+        yield b"g1"
+        yield ""
+        yield "g2"
+
+    @app.get("/gen")
+    def sync_gen(req):
+        return Response(gen())
+
+    @app.get("/big")
+    def big(req):
+        return b"z" * 3000
+
+    return app
+
+
+def req(line, headers="", body=b""):
+    return ("%s\r\nHost: t\r\n%s\r\n" % (line, headers)).encode() + body
+
+
+def test_keep_alive_answers_every_request_in_order_whole_and_in_small_reads():
+    data = req("GET / HTTP/1.1") + req("GET /items/7 HTTP/1.1") + req("GET /missing HTTP/1.1")
+    for step in (0, 1, 7):
+        rs, _ = serve(make_app(), data, step)
+        assert [r[0] for r in rs] == [200, 200, 404], step
+        assert rs[0][2] == b"hello" and rs[0][1]["content-type"] == "text/plain; charset=utf-8"
+        assert rs[1][2] == b'{"id": 7}' and rs[1][1]["content-type"] == "application/json"
+        assert b"not found" in rs[2][2]
+        assert all("connection" not in r[1] for r in rs)
+
+
+def test_connection_close_and_http10():
+    rs, s = serve(make_app(), req("GET / HTTP/1.1", "Connection: close\r\n") + req("GET / HTTP/1.1"))
+    assert len(rs) == 1 and rs[0][1]["connection"] == "close"
+    rs, _ = serve(make_app(), b"GET / HTTP/1.0\r\n\r\nGET / HTTP/1.0\r\n\r\n")
+    assert len(rs) == 1 and rs[0][1]["connection"] == "close"
+    rs, _ = serve(make_app(), b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.0\r\n\r\n")
+    assert len(rs) == 2 and rs[0][1]["connection"] == "keep-alive" and rs[1][1]["connection"] == "close"
+
+
+def test_bodies_content_length_and_chunked():
+    data = (req("POST /echo HTTP/1.1", "Content-Length: 5\r\n", b"hello")
+            + req("PUT /echo HTTP/1.1", "Transfer-Encoding: chunked\r\n", b"3\r\nabc\r\n2;x=1\r\nde\r\n0\r\nT: 1\r\n\r\n")
+            + req("POST /json HTTP/1.1", "Content-Length: 12\r\n", b'{"on": true}')
+            + req("POST /form HTTP/1.1", "Content-Length: 16\r\n", b"a=1&a=%20x&b=y+z"))
+    import json
+
+    for step in (0, 3):
+        rs, _ = serve(make_app(), data, step)
+        assert [r[2] for r in rs[:3]] == [b"hello", b"abcde", b'{"on": true}']
+        assert json.loads(rs[3][2]) == {"a": ["1", " x"], "b": "y z", "none": "dflt"}
+
+
+def test_streamed_upload_is_bounded_chunks():
+    body = b"x" * 5000
+    rs, _ = serve(make_app(), req("POST /count HTTP/1.1", "Content-Length: 5000\r\n", body) + req("GET / HTTP/1.1"),
+                  max_head=256)
+    import json
+
+    d = json.loads(rs[0][2])
+    assert d["n"] == 5000 and d["pieces"] >= 5000 // 256
+    assert rs[1][0] == 200
+
+
+def test_body_limits_and_bad_json():
+    rs, _ = serve(make_app(), req("POST /echo HTTP/1.1", "Content-Length: 65\r\n", b"x" * 65) + req("GET / HTTP/1.1"))
+    assert len(rs) == 1 and rs[0][0] == 413 and rs[0][1]["connection"] == "close"
+    chunked = b"40\r\n" + b"y" * 64 + b"\r\n1\r\nz\r\n0\r\n\r\n"
+    rs, _ = serve(make_app(), req("POST /echo HTTP/1.1", "Transfer-Encoding: chunked\r\n", chunked))
+    assert rs[0][0] == 413
+    rs, _ = serve(make_app(), req("POST /json HTTP/1.1", "Content-Length: 3\r\n", b"{x}"))
+    assert rs[0][0] == 400 and b"invalid JSON" in rs[0][2]
+    rs, _ = serve(make_app(), req("POST /json HTTP/1.1", "Content-Length: 9\r\n", b'{"on": 1}'))
+    assert rs[0][0] == 400 and rs[0][2] == b'{"error": "field \'on\' must be a boolean"}'
+
+
+def test_an_unread_body_is_skipped_when_buffered_else_the_connection_closes():
+    rs, _ = serve(make_app(), req("POST /ignore HTTP/1.1", "Content-Length: 3\r\n", b"abc") + req("GET / HTTP/1.1"))
+    assert [r[0] for r in rs] == [200, 200]
+    rs, _ = serve(make_app(), req("POST /ignore HTTP/1.1", "Content-Length: 3\r\n", b"abc") + req("GET / HTTP/1.1"),
+                  step=1)
+    assert [r[0] for r in rs] == [200] and rs[0][1]["connection"] == "close"
+
+
+def test_expect_100_continue_is_sent_before_reading_the_body():
+    rs, s = serve(make_app(), req("POST /echo HTTP/1.1", "Content-Length: 2\r\nExpect: 100-continue\r\n", b"ok"),
+                  step=1)
+    assert s.out.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
+    assert rs[0][2] == b"ok"
+
+
+def test_parse_errors_answer_their_status_and_close():
+    cases = [(b"GET / HTTP/2.0\r\n\r\n", 505), (b"GET /\r\n\r\n", 400),
+             (b"GET /" + b"a" * 1100 + b" HTTP/1.1\r\n\r\n", 414),
+             (b"GET / HTTP/1.1\r\nHost: h\r\nX: " + b"b" * 2100 + b"\r\n\r\n", 431),
+             (b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: br\r\n\r\n", 501),
+             (b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n", 400)]
+    for data, status in cases:
+        rs, _ = serve(make_app(), data + req("GET / HTTP/1.1"))
+        assert len(rs) == 1 and rs[0][0] == status and rs[0][1]["connection"] == "close", (data[:20], rs)
+
+
+def test_routing_405_head_options_and_converters():
+    data = (req("DELETE / HTTP/1.1") + req("HEAD / HTTP/1.1") + req("OPTIONS /multi HTTP/1.1")
+            + req("GET /items/x HTTP/1.1") + req("GET /files/a/b/c.txt HTTP/1.1") + req("GET /u/bob/x HTTP/1.1")
+            + req("POST /multi HTTP/1.1") + req("GET /files/ HTTP/1.1") + req("HEAD /big HTTP/1.1"))
+    rs, _ = serve(make_app(), data, head_requests=(1, 8))
+    assert [r[0] for r in rs] == [405, 200, 204, 404, 200, 200, 200, 404, 200]
+    assert rs[0][1]["allow"] == "GET, HEAD, OPTIONS"
+    assert rs[1][1]["content-length"] == "5" and rs[1][2] == b""
+    assert rs[2][1]["allow"] == "DELETE, GET, HEAD, OPTIONS, POST"
+    assert rs[4][2] == b"a/b/c.txt" and rs[5][2] == b"bob" and rs[6][2] == b"POST"
+    assert rs[8][1]["content-length"] == "3000"
+
+
+def test_return_values_and_response_objects():
+    data = (req("GET /none HTTP/1.1") + req("GET /tuple HTTP/1.1") + req("GET /resp HTTP/1.1")
+            + req("GET /redirect HTTP/1.1") + req("GET /list HTTP/1.1") + req("GET /agen HTTP/1.1")
+            + req("GET /gen HTTP/1.1") + req("GET /big HTTP/1.1"))
+    rs, _ = serve(make_app(), data)
+    assert [r[0] for r in rs] == [204, 201, 202, 301, 200, 200, 200, 200]
+    assert "content-length" not in rs[0][1] and rs[0][2] == b""
+    assert rs[1][2] == b"made" and rs[1][1]["x-a"] == "1"
+    assert rs[2][2] == b"bytes" and rs[2][1]["content-type"] == "application/x-test"
+    cookies = rs[2][1]["set-cookie"].split("\n")
+    assert cookies[0] == "s=v; Path=/; Max-Age=10; HttpOnly; SameSite=Lax"
+    assert cookies[1].startswith("old=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970")
+    assert rs[3][1]["location"] == "/there"
+    assert rs[4][2] == b"[1, 2]"
+    assert rs[5][1]["transfer-encoding"] == "chunked" and rs[5][2] == b"c1c2c3"
+    assert rs[6][2] == b"g1g2"
+    assert rs[7][2] == b"z" * 3000
+
+
+def test_streamed_body_to_http10_is_close_delimited():
+    rs, s = serve(make_app(), b"GET /agen HTTP/1.0\r\n\r\n")
+    assert rs[0][2] == b"c1c2c3" and "transfer-encoding" not in rs[0][1]
+
+
+def test_request_fields():
+    rs, _ = serve(make_app(), req("GET /q?a=1&a=2&b=%C3%A9 HTTP/1.1", "Cookie: x=1; y=a=b\r\nUser-Agent: t/1\r\n"))
+    import json
+
+    assert json.loads(rs[0][2]) == {"a": ["1", "2"], "b": "\u00e9", "path": "/q",
+                                    "cookies": {"x": "1", "y": "a=b"}, "ua": "t/1", "addr": "127.0.0.1"}
+
+
+def test_hooks_error_handlers_and_mount():
+    app = make_app()
+    sub = App()
+    seen = []
+
+    @app.before_request
+    def outer(req):
+        seen.append("outer")
+        req.g["user"] = "ann"
+        if req.path == "/blocked":
+            return "no", 403
+
+    @sub.before_request
+    async def inner(req):
+        seen.append("inner")
+
+    @sub.get("/who")
+    def who(req):
+        return req.g["user"]
+
+    @sub.get("/fail")
+    def fail(req):
+        raise KeyError("k")
+
+    @sub.errorhandler(KeyError)
+    def key_error(req, e):
+        return "sub handled", 409
+
+    @app.errorhandler(404)
+    def not_found(req, e):
+        return "custom 404", 404
+
+    @app.errorhandler(RuntimeError)
+    def runtime(req, e):
+        return {"error": str(e)}, 500
+
+    @sub.after_request
+    def sub_after(req, resp):
+        resp.headers["X-Sub"] = "1"
+
+    @app.after_request
+    async def stamp(req, resp):
+        resp.headers["X-Stamp"] = "1"
+        return resp
+
+    app.mount(sub, "/api/")
+    data = (req("GET /api/who HTTP/1.1") + req("GET /blocked HTTP/1.1") + req("GET /api/fail HTTP/1.1")
+            + req("GET /nope HTTP/1.1") + req("GET /boom HTTP/1.1") + req("GET /apix HTTP/1.1"))
+    rs, _ = serve(app, data)
+    assert [(r[0], r[2]) for r in rs] == [(200, b"ann"), (403, b"no"), (409, b"sub handled"),
+                                          (404, b"custom 404"), (500, b'{"error": "boom"}'),
+                                          (404, b"custom 404")]
+    assert all(r[1]["x-stamp"] == "1" for r in rs)
+    assert rs[0][1]["x-sub"] == "1" and "x-sub" not in rs[1][1]
+    assert seen[:2] == ["outer", "inner"]
+
+
+def test_an_exception_answers_500_and_closes_only_that_connection():
+    rs, _ = serve(make_app(), req("GET /boom HTTP/1.1") + req("GET / HTTP/1.1"))
+    assert len(rs) == 1 and rs[0][0] == 500 and rs[0][1]["connection"] == "close"
+    assert rs[0][2] == b'{"error": "internal server error"}'
+    rs, _ = serve(make_app(), req("GET / HTTP/1.1"))
+    assert rs[0][0] == 200
+
+
+def test_memory_error_answers_503_and_closes():
+    rs, s = serve(make_app(), req("GET /oom HTTP/1.1") + req("GET / HTTP/1.1"))
+    assert len(rs) == 1 and rs[0][0] == 503 and rs[0][1]["connection"] == "close"
+
+
+def test_buffers_are_pooled_across_connections():
+    app = make_app()
+
+    async def main():
+        srv = Server(app)
+        a = FakeStream(req("GET / HTTP/1.1"))
+        await srv._accept(a, a)
+        assert len(srv.pool) == 1
+        p = srv.pool[0][0]
+        b = FakeStream(req("GET / HTTP/1.1"))
+        await srv._accept(b, b)
+        assert srv.pool[0][0] is p and len(srv.pool) == 1
+        return a.out, b.out
+
+    a, b = run(main())
+    assert a == b and a.startswith(b"HTTP/1.1 200 OK")
+
+
+def test_takeover_writes_the_head_then_hands_over_the_streams():
+    app = App()
+
+    @app.get("/ws")
+    def ws(req):
+        r = Response(status=101, headers={"Upgrade": "x", "Connection": "Upgrade"})
+
+        async def take(request):
+            request.writer.write(b"raw:" + (b"same" if request is req else b"other"))
+            await request.writer.drain()
+
+        r.takeover = take
+        return r
+
+    s = FakeStream(req("GET /ws HTTP/1.1") + req("GET /ws HTTP/1.1"))
+
+    async def main():
+        await Server(app)._accept(s, s)
+
+    run(main())
+    out = bytes(s.out)
+    assert out == b"HTTP/1.1 101 \r\nupgrade: x\r\nconnection: Upgrade\r\n\r\nraw:same", out
+    assert out.count(b"HTTP/1.1") == 1 and b"content-length" not in out
+
+
+def test_unknown_limits_are_rejected_when_starting():
+    try:
+        Server(App(), max_hed=10)
+    except TypeError:
+        return
+    raise AssertionError("a misspelt limit was accepted")
