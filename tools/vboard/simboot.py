@@ -98,46 +98,87 @@ def load_board_file(board_id):
 
 
 class FlashVfs:
-    """Factory for a VfsPosix subclass that looks like a board's flash filesystem. Paths inside
-    these methods are relative to the mount (VfsPosix prepends the flash directory); the os
-    module cannot be used here, it would go through the VFS again."""
+    """The flash directory as a board's root filesystem, mounted at "/".
 
-    @staticmethod
-    def make(root, size_bytes):
-        base = vfs.VfsPosix
+    A wrapper around a VfsPosix rather than a subclass: in MicroPython 1.25 a Python subclass
+    of VfsPosix inherits the native import fast path, which then reads the instance as a native
+    VfsPosix and finds no module at all; a plain object makes the VFS layer call these methods.
+    Also, VfsPosix with a root builds both rename() paths in one shared buffer (the second
+    overwrites the first: ENOENT), so rename goes through a root-less instance with host paths.
+    Paths here are relative to the mount; the os module cannot be used inside (it would come
+    back through this VFS)."""
 
-        class Flash(base):
-            def statvfs(self, path):
-                # A board's filesystem is a fixed-size partition, not the host's disk.
-                bsize = 4096
-                blocks = size_bytes // bsize
-                free = max(0, blocks - (self._used("") + bsize - 1) // bsize)
-                return (bsize, bsize, blocks, free, free, 0, 0, 0, 0, 255)
+    def __init__(self, root, size_bytes):
+        self._root = root.rstrip("/")
+        self._v = vfs.VfsPosix(root)
+        self._host = vfs.VfsPosix()
+        self._size = size_bytes
 
-            def _used(self, path):
-                total = 0
-                for entry in super().ilistdir(path or "/"):
-                    full = path + "/" + entry[0]
-                    if entry[1] == 0x4000:
-                        total += bsize_round(0) + self._used(full)
-                    else:
-                        total += bsize_round(super().stat(full)[6])
-                return total
+    def mount(self, readonly, mkfs):
+        return self._v.mount(readonly, mkfs)
 
-            def ilistdir(self, path):
-                # A board's FAT/LittleFS ilistdir gives (name, type, inode, size); VfsPosix
-                # leaves the size out, and `mpremote ls` shows it.
-                prefix = path.rstrip("/")
-                for entry in super().ilistdir(path):
-                    size = 0
-                    if entry[1] != 0x4000:
-                        try:
-                            size = super().stat(prefix + "/" + entry[0])[6]
-                        except OSError:
-                            pass
-                    yield (entry[0], entry[1], entry[2], size)
+    def umount(self):
+        pass
 
-        return Flash(root)
+    def open(self, path, mode):
+        return self._v.open(path, mode)
+
+    def stat(self, path):
+        return self._v.stat(path)
+
+    def chdir(self, path):
+        return self._v.chdir(path)
+
+    def getcwd(self):
+        return self._v.getcwd()
+
+    def mkdir(self, path):
+        return self._v.mkdir(path)
+
+    def rmdir(self, path):
+        return self._v.rmdir(path)
+
+    def remove(self, path):
+        return self._v.remove(path)
+
+    def rename(self, old, new):
+        self._host.rename(self._host_path(old), self._host_path(new))
+
+    def _host_path(self, path):
+        if not path.startswith("/"):
+            cwd = self._v.getcwd()
+            path = cwd.rstrip("/") + "/" + path
+        return self._root + path
+
+    def ilistdir(self, path):
+        # A board's FAT/LittleFS ilistdir gives (name, type, inode, size); VfsPosix leaves the
+        # size out, and `mpremote ls` shows it.
+        prefix = path.rstrip("/")
+        for entry in self._v.ilistdir(path):
+            size = 0
+            if entry[1] != 0x4000:
+                try:
+                    size = self._v.stat(prefix + "/" + entry[0])[6]
+                except OSError:
+                    pass
+            yield (entry[0], entry[1], entry[2], size)
+
+    def statvfs(self, path):
+        # A board's filesystem is a fixed-size partition, not the host's disk.
+        bsize = 4096
+        blocks = self._size // bsize
+        free = max(0, blocks - (self._used("") + bsize - 1) // bsize)
+        return (bsize, bsize, blocks, free, free, 0, 0, 0, 0, 255)
+
+    def _used(self, path):
+        total = 0
+        for entry in self._v.ilistdir(path or "/"):
+            full = path + "/" + entry[0]
+            if entry[1] == 0x4000:
+                total += bsize_round(0) + self._used(full)
+            else:
+                total += bsize_round(self._v.stat(full)[6])
+        return total
 
 
 def bsize_round(n):
@@ -152,7 +193,7 @@ def mount_flash(flash_size):
         sys.path[:0] = ["", "lib"]
         return root
     vfs.umount("/")
-    vfs.mount(FlashVfs.make(root, flash_size), "/")
+    vfs.mount(FlashVfs(root, flash_size), "/")
     os.chdir("/")
     sys.path[:] = ["", ".frozen", "/lib"]
     return root

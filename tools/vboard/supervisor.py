@@ -413,11 +413,11 @@ class Supervisor:
         if self.runtime != "micropython":
             return
         out = subprocess.run(
-            [micropython_binary(), "-c", "import sys; print(sys.version, sys.implementation._mpy)"],
+            [micropython_binary(), "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"],
             capture_output=True, text=True, timeout=20,
         ).stdout.split()
         if out:
-            self.version_banner = ("MicroPython v%s on virtual board; %s (%s) with the unix port"
+            self.version_banner = ("MicroPython v%s; virtual board %s (%s) on the unix port"
                                    % (out[0], self.board_id, self.target)).encode()
 
     def start(self):
