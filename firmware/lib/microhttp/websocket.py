@@ -55,6 +55,7 @@ CLOSE_INTERNAL_ERROR = 1011
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 _UNMASK_BLOCK = 128  # bytes XORed per big-int step: C speed, small bounded temporaries
 _CLOSE_WAIT_MS = 2000
+_QUIET_MS = 200  # after failing: input silence that ends the wait for the peer's close frame
 _SMALL = 256  # payloads up to this size are sent together with their header  # how long close() waits for the peer's close frame (section 7.1.1)
 
 
@@ -370,6 +371,7 @@ class WebSocket:
         self._last_rx = time.ticks_ms()
         self._reading = None  # the task blocked in receive(), cancelled on a dead peer
         self._aborted = False
+        self._failed = False
 
     async def receive(self):
         """The next message: ``str`` (text) or ``bytes`` (binary). Raises ConnectionClosed."""
@@ -435,10 +437,26 @@ class WebSocket:
         # 7.1.7 "Fail the WebSocket Connection": send a close frame, then drop the TCP connection.
         self.closed = True
         self.close_code = code
+        self._failed = True
         try:
             await self._send_close(code, reason)
         except Exception:
             pass
+
+    async def _discard_input(self):
+        # After failing, read what the peer still sends (its close frame, the rest of a bad
+        # frame) until it closes or goes quiet, bounded in bytes: closing a socket with unread
+        # input makes the kernel send RST, which can destroy our close frame in flight.
+        scratch = memoryview(bytearray(64))
+        total = 0
+        while total < 4096:
+            try:
+                n = await _wait_ms(compat.readinto(self._reader, scratch), _QUIET_MS)
+            except Exception:  # quiet (timeout) or reset: either way we are done
+                return
+            if not n:
+                return
+            total += n
 
     async def send(self, data):
         """Send a text (``str``) or binary (``bytes``/``bytearray``) message."""
@@ -546,6 +564,11 @@ class WebSocket:
             self.closed = True
             if pinger is not None:
                 pinger.cancel()
+        if self._failed:
+            try:
+                await _wait_ms(self._discard_input(), _CLOSE_WAIT_MS)
+            except Exception:
+                pass
 
 
 if hasattr(asyncio, "wait_for_ms"):  # MicroPython
