@@ -1,0 +1,44 @@
+"""SSE test app for tests_host/test_sse_live.py, on both runtimes.
+
+    GET  /events        the hub's event stream (history 5, heartbeat 0.2 s, retry 500 ms)
+    POST /publish       publishes the body (event name from ?event=); returns {"id": ...}
+    GET  /clients       streams currently served
+
+Usage: ext_sse_app.py PORT
+"""
+
+import asyncio
+import sys
+
+from microhttp import App
+from microhttp.sse import EventHub
+
+port = int(sys.argv[1])
+app = App()
+hub = EventHub(history=5, heartbeat=0.2, retry=500, max_clients=3)
+
+
+@app.get("/events")
+async def events(request):
+    return hub.response(request)
+
+
+@app.post("/publish")
+async def publish(request):
+    data = (await request.body()).decode()
+    return {"id": hub.publish(data, event=request.query.get("event"))}
+
+
+@app.get("/clients")
+async def clients(request):
+    return {"clients": hub.clients}
+
+
+async def main():
+    await app.start("127.0.0.1", port)
+    print("listening on %d" % port)
+    while True:
+        await asyncio.sleep(3600)
+
+
+asyncio.run(main())
