@@ -144,7 +144,7 @@ def test_parse_range_ignores_what_it_does_not_serve():
 def test_file_slice_reads_only_its_window_through_the_callers_buffer():
     f = io.BytesIO(bytes(range(256)) * 4)
     body = FileSlice(f, 250, 20)
-    assert len(body) == 20
+    assert body.length == 20
     buf = bytearray(8)
     got = bytearray()
     while True:

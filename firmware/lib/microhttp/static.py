@@ -221,9 +221,6 @@ class FileSlice:
         if start:
             f.seek(start)
 
-    def __len__(self):
-        return self.length
-
     def readinto(self, buf):
         if self.remaining <= 0:
             return 0
@@ -235,13 +232,6 @@ class FileSlice:
             return 0
         self.remaining -= n
         return n
-
-    def read(self, n=-1):
-        if n < 0 or n > self.remaining:
-            n = self.remaining
-        data = self.f.read(n)
-        self.remaining -= len(data)
-        return data
 
     def close(self):
         self.remaining = 0
