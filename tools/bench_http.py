@@ -457,7 +457,8 @@ def report(res):
             t = res["throughput"].get(s, {}).get(wl)
             if not t:
                 continue
-            rows.append([s, wl, t["req_per_s"], t["p50_ms"], t["p95_ms"], t["connections"], t["failures"]])
+            note = " (server closes: = W)" if wl == "W-KA" and t["connections"] == t["requests"] else ""
+            rows.append([s, wl + note, t["req_per_s"], t["p50_ms"], t["p95_ms"], t["connections"], t["failures"]])
     parts.append("\nThroughput at a %d KB heap (median of %d rounds)\n" % (res["heap_kb"], res["rounds"])
                  + table(rows, ["server", "workload", "req/s", "p50 ms", "p95 ms", "connections", "failures"]))
     if res.get("floor"):
@@ -489,7 +490,35 @@ def report(res):
             rows.append([s, "core total (" + "+".join(CORE) + ")", sum(mods.get(m, 0) for m in CORE), ""])
         rows.append([s, "total", sum(mods.values()), ""])
     parts.append("\nCode size (.mpy bytes)\n" + table(rows, ["package", "module", "bytes", ""]))
+    if res.get("targets"):
+        rows = [[t["target"], t["measured"], "met" if t["met"] else "MISSED"] for t in res["targets"]]
+        parts.append("\nTargets (issue 3)\n" + table(rows, ["target", "measured", ""]))
     return "\n".join(parts)
+
+
+def targets(res):
+    """The issue's targets, checked against this run's figures (only those it measured)."""
+    out = []
+    tp, fl, imp = res["throughput"], res.get("floor") or {}, res.get("import", {})
+    if "microhttp" not in tp or "microdot" not in tp:
+        return out
+    mh, md = tp["microhttp"], tp["microdot"]
+    ratio = mh["W"]["req_per_s"] / md["W"]["req_per_s"]
+    out.append({"target": "W >= 1.2x Microdot W", "measured": "%.2fx" % ratio, "met": ratio >= 1.2})
+    ratio = mh["W-KA"]["req_per_s"] / md["W"]["req_per_s"]
+    out.append({"target": "W-KA >= 2x Microdot W", "measured": "%.2fx" % ratio, "met": ratio >= 2})
+    out.append({"target": "keep-alive p50 <= close p50", "measured": "%s ms vs %s ms"
+                % (mh["W-KA"]["p50_ms"], mh["W"]["p50_ms"]), "met": mh["W-KA"]["p50_ms"] <= mh["W"]["p50_ms"]})
+    floor = (fl.get("microhttp", {}).get("W") or {}).get("floor_kb")
+    if floor:
+        out.append({"target": "memory floor (W) <= 40 KB", "measured": "%d KB" % floor, "met": floor <= 40})
+    core = sum(res["sizes"]["microhttp"].get(m, 0) for m in CORE)
+    out.append({"target": "core .mpy <= 10 KB", "measured": "%d B" % core, "met": core <= 10 * 1024})
+    a, b = imp.get("microhttp", {}).get("import_bytes"), imp.get("microdot", {}).get("import_bytes")
+    if a and b:
+        out.append({"target": "import heap well below Microdot", "measured": "%s vs %s" % (kb(a), kb(b)),
+                    "met": a < b})
+    return out
 
 
 def main(argv=None):
@@ -500,7 +529,7 @@ def main(argv=None):
     ap.add_argument("--requests", type=int, default=400)
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--heap", type=int, default=128, help="heap in KB for the throughput runs")
-    ap.add_argument("--rounds", type=int, default=3, help="throughput rounds (median reported)")
+    ap.add_argument("--rounds", type=int, default=5, help="throughput rounds (median reported)")
     ap.add_argument("--no-floor", action="store_true", help="skip the memory-floor search")
     args = ap.parse_args(argv)
     servers = [s for s in args.servers.split(",") if s]
@@ -554,6 +583,7 @@ def main(argv=None):
                 log("memory floor: %s %s" % (s, wl))
                 res["floor"].setdefault(s, {})[wl] = memory_floor(s, ka, args.requests, args.clients)
 
+    res["targets"] = targets(res)
     print(report(res))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
