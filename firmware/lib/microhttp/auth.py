@@ -135,7 +135,7 @@ class _Auth:
         401/429 response to send."""
         from microhttp import Response
 
-        addr = request.client_addr[0] if isinstance(request.client_addr, tuple) else request.client_addr
+        addr = client_key(request.client_addr)
         wait = self.throttle.retry_after(addr)
         if wait:
             return Response("too many failed attempts", 429, {"Retry-After": str(wait)})
@@ -173,14 +173,24 @@ class _Auth:
         return guarded
 
     def install(self, app, exempt=()):
-        """Require authentication on every route except the ``exempt`` paths (an entry
-        ending in ``*`` is a prefix)."""
+        """Require authentication on every route of ``app`` except the ``exempt`` paths (full
+        request paths, also for a mounted app; an entry ending in ``*`` is a prefix)."""
 
         @app.before_request
         def _auth_hook(request):
             if _exempt(request.path, exempt):
                 return None
             return self.check(request)
+
+
+def client_key(addr):
+    """A hashable key for a client's address, without its port."""
+    if isinstance(addr, tuple):  # CPython and lwIP ports: (host, port)
+        return addr[0]
+    if isinstance(addr, (bytes, bytearray)):
+        # The unix port hands out the raw sockaddr: family (2), port (2), then the address.
+        return bytes(addr[4:8]) if len(addr) >= 8 and addr[0] == 2 else bytes(addr)
+    return addr
 
 
 def _exempt(path, patterns):

@@ -78,6 +78,8 @@ class CORS:
 
     def decorate(self, request, response):
         """Add the CORS response headers for an actual (non-preflight) request."""
+        if request.method == "OPTIONS" and request.headers.get("Access-Control-Request-Method"):
+            return response  # preflight() already decided (and refused ones stay bare)
         origin = request.headers.get("Origin")
         if self.allowed(origin):
             self._allow_origin(response, origin)
