@@ -82,7 +82,7 @@ class Throttle:
         if left <= 0:
             del self._table[addr]
             return 0
-        return left // 1000 + 1
+        return (left + 999) // 1000  # whole seconds, rounded up
 
     def failed(self, addr):
         now = time.ticks_ms()
