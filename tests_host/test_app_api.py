@@ -8,9 +8,8 @@ import threading
 import time
 
 import httpx
-import pytest
-
 import launch
+import pytest
 
 CPYTHON_ONLY = True
 

@@ -7,9 +7,8 @@ Runs the real flash image (tools/build_image.py) under tools/vboard/simboot.py o
 import json
 import socket
 
-import pytest
-
 import launch
+import pytest
 from test_dns import _parse_a, _query
 
 CPYTHON_ONLY = True

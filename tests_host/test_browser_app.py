@@ -7,10 +7,9 @@ SAVE_SCREENSHOTS=1 also writes tools/screenshots/control-page.png (the README's 
 import os
 import time
 
-import pytest
-
 import launch
 import paths
+import pytest
 
 CPYTHON_ONLY = True
 pytestmark = pytest.mark.browser

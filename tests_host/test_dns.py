@@ -1,9 +1,8 @@
 """Captive-portal DNS: the sans-I/O answer() and a real UDP query on 127.0.0.1 (both runtimes)."""
 
+import asyncio
 import os
 import socket
-
-import asyncio
 
 from app import dns
 from support import raises, run

@@ -1,7 +1,6 @@
 """app.wifi against the simulated network module: join, retries, timeouts, AP fallback (both runtimes)."""
 
 import network
-
 from app import config, wifi
 from support import run
 

@@ -5,10 +5,13 @@ address makes that probe land on the provisioning page. ``answer()`` is the sans
 ``CaptiveDNS`` is a small UDP loop around it.
 """
 
-import socket
+import asyncio
 import sys
 
-import asyncio
+try:
+    import socket
+except ImportError:  # a port without networking never starts the captive portal
+    socket = None
 
 _TYPE_A = 1
 _TYPE_ANY = 255

@@ -6,12 +6,12 @@ bad config gives defaults, a bad board file gives an empty device list, both rep
 log and on the page.
 """
 
+import asyncio
 import sys
 import time
 
-import asyncio
-
-from app import config, wifi as wifi_mod
+from app import config
+from app import wifi as wifi_mod
 from app.access import Access
 from app.control import Coalescer
 from app.events import Live
@@ -67,7 +67,8 @@ def log(msg):
 def load_board(ctx, machine):
     """Load and start the board's devices; on any failure, boot with none and say why."""
     try:
-        from drivers.board import detect_board_id, load_board as load
+        from drivers.board import detect_board_id
+        from drivers.board import load_board as load
 
         board_id = detect_board_id(ctx.cfg["board"])
         board = load("%s/%s.json" % (BOARDS_DIR, board_id), machine)
