@@ -53,7 +53,11 @@ def detect_board_id(config=None):
         config = config.get("board")
     if config:
         return config
-    machine = getattr(sys.implementation, "_machine", "")
+    return board_id_for_machine(getattr(sys.implementation, "_machine", ""))
+
+
+def board_id_for_machine(machine):
+    """Map a ``sys.implementation._machine`` string onto a board id ("virtual" if unknown)."""
     for needle, board_id in _MACHINES:
         if needle in machine:
             return board_id
