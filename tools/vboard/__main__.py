@@ -10,7 +10,7 @@ if __package__ in (None, ""):  # `python tools/vboard ...`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
     __package__ = "tools.vboard"
 
-from tools.vboard.supervisor import HEAP_BYTES, Supervisor, heap_for  # noqa: E402
+from tools.vboard.supervisor import HEAP_BYTES, HEAP_SCALE, Supervisor, heap_for  # noqa: E402
 
 
 def parse_size(text):
@@ -27,20 +27,26 @@ def main(argv=None):
     )
     p.add_argument("--flash", default="build/vboard/flash", help="the board's filesystem (default: %(default)s)")
     p.add_argument("--board", default="virtual", help="board id, boards/<id>.json (default: %(default)s)")
-    p.add_argument("--target", choices=sorted(HEAP_BYTES), help="port to emulate (default: the board file's)")
+    p.add_argument("--target", choices=sorted(HEAP_BYTES), help="simulated port (default: from the board file's chip)")
     p.add_argument("--heap", type=parse_size, help="GC heap, e.g. 112k (default: the target's, see README)")
-    p.add_argument("--heap-scale", type=float, default=1.0,
-                   help="multiply the target's heap (the unix port is 64-bit; default %(default)s = strict)")
+    p.add_argument("--heap-scale", type=float, default=HEAP_SCALE,
+                   help="multiply the target's heap: the unix port is 64-bit, the boards 32-bit "
+                   "(default %(default)s, the word-size ratio; 1 = the board's raw bytes, strict)")
     p.add_argument("--repl-port", type=int, default=0, help="REPL TCP port (default: a free one)")
     p.add_argument("--control-port", type=int, default=0, help="control channel TCP port (default: a free one)")
     p.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython",
                    help="cpython runs .py sources only and keeps the host's '/' (debugging)")
+    p.add_argument("--flash-size", type=parse_size, default=0,
+                   help="filesystem size statvfs reports, e.g. 848k (default: the target's partition)")
+    p.add_argument("--wifi", action="append", default=[], metavar="SSID=PASSWORD",
+                   help="a Wi-Fi network in range of the simulated radio (repeatable)")
     p.add_argument("--quiet", action="store_true", help="do not copy the firmware's output to stdout")
     args = p.parse_args(argv)
 
     sup = Supervisor(args.flash, board=args.board, target=args.target, repl_port=args.repl_port,
                      control_port=args.control_port, runtime=args.runtime,
-                     log=open("/dev/null", "wb") if args.quiet else None)
+                     log=open("/dev/null", "wb") if args.quiet else None, flash_size=args.flash_size,
+                     wifi=args.wifi)
     sup.heap = args.heap or heap_for(sup.target, args.heap_scale)
     sup.start()
     print("vboard: board=%s target=%s heap=%d flash=%s" % (sup.board_id, sup.target, sup.heap, sup.flash), flush=True)

@@ -46,7 +46,7 @@ MAX_LINE = 1024  # bytes: a request longer than this is refused, not buffered fo
 # is 848 KB in ports/rp2/boards/RPI_PICO_W/mpconfigboard.h (the Pico: 1408 KB).
 FLASH_FS_BYTES = {"esp32": 0x200000, "rp2": 848 * 1024, "unix": 0x200000}
 
-_state = {"sim": None, "board": None, "board_id": None, "devices": {}, "port": None}  # port: esp32, rp2
+_state = {"sim": None, "board": None, "board_id": None, "devices": {}, "port": None, "ballast": 0}
 
 
 def _devices_from_board(board):
@@ -67,7 +67,8 @@ def _devices_from_board(board):
                 pin = pins[0]
         active_low = d.get("active_low")
         if active_low is None:
-            active_low = str(d.get("active", "")).lower() in ("low", "0")
+            # boards/*.json: a button with a pull-up is wired to GND, so it reads 0 when pressed
+            active_low = str(d.get("active", "")).lower() in ("low", "0") or d.get("pull") == "up"
         out[name] = {"pin": pin, "active": 0 if active_low else 1, "kind": d.get("kind") or d.get("type")}
     return out
 
@@ -119,7 +120,8 @@ def handle(req):
         return {"ok": True, "devices": _state["devices"]}
     if op == "mem":
         gc.collect()
-        return {"ok": True, "free": gc.mem_free(), "alloc": gc.mem_alloc()}
+        # alloc leaves out simboot's ballast (heap that stands for the board's ROM'd modules)
+        return {"ok": True, "free": gc.mem_free(), "alloc": gc.mem_alloc() - _state["ballast"]}
     if sim is None:
         raise ValueError("this runtime has no machine.sim back-plane")
     bounce = int(req.get("bounce", 0))

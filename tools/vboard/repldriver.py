@@ -92,12 +92,11 @@ def _exec_raw(code, g):
     error = None
     try:
         exec(compile(code, "<stdin>", "exec"), g)
-    except SystemExit:
-        pass
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: B036 - the raw REPL reports every exception
         if _is_reset(exc):
-            raise
-        error = exc
+            raise  # machine.reset(): simboot ends the process, the supervisor boots a new one
+        if not isinstance(exc, SystemExit):
+            error = exc
     _write("\x04")
     if error is not None:
         _print_exception(error)
@@ -107,9 +106,8 @@ def _exec_raw(code, g):
 def _exec_single(code, g):
     try:
         exec(compile(code, "<stdin>", "single"), g)
-    except SystemExit:
-        pass
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: B036
         if _is_reset(exc):
             raise
-        _print_exception(exc)
+        if not isinstance(exc, SystemExit):
+            _print_exception(exc)

@@ -4,7 +4,8 @@
 # and -X heapsize=<the target's heap>), and on CPython through tests_host/cpython_boot.py for
 # debugging firmware sources. Usage:
 #
-#   micropython tools/vboard/simboot.py --board virtual [--port esp32] [--control-port 7401]
+#   micropython -X heapsize=N tools/vboard/simboot.py --board virtual [--port esp32]
+#                 [--control-port 7401] [--free BYTES] [--flash-size BYTES] [--wifi SSID=PASSWORD]...
 #                                       [--repl] [--no-main]
 #
 # Steps, in a board's order:
@@ -14,9 +15,15 @@
 #      and a VfsPosix of the flash directory is mounted at "/", so open("/x"), os.listdir("/"),
 #      os.statvfs("/") and imports see the flash and nothing else, as on a board; sys.path
 #      becomes ['', '.frozen', '/lib'] like an ESP32's;
-#   3. wire the board's loopback jumpers (board file "loopbacks") in the simulation, as a user
+#   3. put the --wifi networks in range of the simulated radio (network.sim), and wire the
+#      board's loopback jumpers (board file "loopbacks") in the simulation, as a user
 #      wires them on a bench;
 #   4. start the control channel (tools/vboard/control.py) on 127.0.0.1:<control port>;
+#      then, with --free, hold a ballast block so the firmware finds exactly that much free
+#      heap: on a board `machine`, `network` and the REPL are in ROM, here the shims, the
+#      control channel and the REPL driver are bytecode in the heap (~46 KB on the 64-bit unix
+#      port), so the supervisor gives the process that much more and the ballast takes back
+#      whatever the simulation did not use;
 #   5. run boot.py, then main.py (skipped with --no-main: a soft reset from the raw REPL runs
 #      boot.py only on a board), in one globals dict that the REPL keeps afterwards, as
 #      pyexec does;
@@ -42,7 +49,8 @@ if _HERE not in sys.path:
 
 
 def parse_args(argv):
-    opts = {"board": "virtual", "port": None, "control_port": 0, "repl": False, "main": True, "flash": None}
+    opts = {"board": "virtual", "port": None, "control_port": 0, "repl": False, "main": True,
+            "flash_size": 0, "wifi": [], "free": 0}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -50,10 +58,14 @@ def parse_args(argv):
             opts["repl"] = True
         elif a == "--no-main":
             opts["main"] = False
-        elif a in ("--board", "--port", "--control-port", "--flash") and i + 1 < len(argv):
+        elif a == "--wifi" and i + 1 < len(argv):
+            i += 1
+            ssid, _, password = argv[i].partition("=")
+            opts["wifi"].append((ssid, password or None))
+        elif a in ("--board", "--port", "--control-port", "--flash-size", "--free") and i + 1 < len(argv):
             i += 1
             key = a[2:].replace("-", "_")
-            opts[key] = int(argv[i]) if key == "control_port" else argv[i]
+            opts[key] = argv[i] if key in ("board", "port") else int(argv[i])
         else:
             raise SystemExit("simboot: unknown argument " + a)
         i += 1
@@ -67,22 +79,40 @@ def print_exception(exc):
 
 
 def is_reset(exc):
-    """machine.reset() in the simulation raises an exception whose class says so."""
+    """machine.reset()/soft_reset()/deepsleep() raise machine.ResetRequested (a SystemExit) in
+    the simulation; check for it before treating SystemExit as a plain exit."""
     return "reset" in type(exc).__name__.lower()
 
 
-def preimport_shims():
+def reset_exit_code(exc):
+    return EXIT_SOFT_RESET if "soft_reset" in str(exc) else EXIT_HARD_RESET
+
+
+def preimport_shims(port):
     # The simulated hardware modules live outside the flash; once "/" is the flash they are no
     # longer reachable, so everything the firmware may import from there is imported first.
-    import machine  # noqa: F401
-
-    for name in ("network",):
+    # rp2 only on an RP2 target: `import rp2` failing is how code tells the ports apart.
+    names = ["machine", "network", "neopixel"]
+    if port.startswith("rp2"):
+        names.append("rp2")
+    for name in names:
+        if name == "rp2":
+            configure_port(port)  # the rp2 shim checks the simulated port when imported
         try:
             __import__(name)
-        except ImportError:
-            pass
+        except ImportError as exc:
+            print("simboot: no simulated %s module (%s): the firmware will miss it" % (name, exc))
     import control  # noqa: F401  (this directory, also outside the flash)
     import repldriver  # noqa: F401
+
+
+def configure_port(port):
+    try:
+        import machine
+
+        machine.sim.configure(port=port)
+    except (ImportError, AttributeError):
+        pass
 
 
 def load_board_file(board_id):
@@ -199,14 +229,23 @@ def mount_flash(flash_size):
     return root
 
 
-def configure_sim(port, board):
-    import machine
+def configure_sim(port, board, wifi):
+    try:
+        import network
 
+        for ssid, password in wifi:
+            network.sim.add_network(ssid, password, rssi=-50)
+    except (ImportError, AttributeError) as exc:
+        if wifi:
+            print("simboot: cannot simulate Wi-Fi networks:", exc)
+    try:
+        import machine
+    except ImportError:
+        return None
     sim = getattr(machine, "sim", None)
     if sim is None:
         return None
-    if port:
-        sim.configure(port=port)
+    sim.configure(port=port)  # forgets pins and jumpers: a reset board starts clean
     for pair in (board or {}).get("loopbacks", ()):
         try:
             if isinstance(pair, dict):
@@ -218,6 +257,28 @@ def configure_sim(port, board):
     return sim
 
 
+_ballast = []
+
+
+def hold_ballast(free_target):
+    """Allocate one block so that gc.mem_free() is about free_target from here on."""
+    if not free_target:
+        return
+    import gc
+
+    gc.collect()
+    excess = gc.mem_free() - free_target
+    if excess > 64:
+        _ballast.append(bytearray(excess - 32))  # 32: the block's own rounding and header
+        import control
+
+        control._state["ballast"] = excess - 32
+    gc.collect()
+    if gc.mem_free() < free_target * 9 // 10:
+        print("simboot: only %d bytes of heap free for the firmware (wanted %d): raise -X heapsize"
+              % (gc.mem_free(), free_target))
+
+
 def run_file(name, g):
     """Run boot.py / main.py in the REPL's globals; returns False if the file is absent."""
     try:
@@ -227,29 +288,27 @@ def run_file(name, g):
         return False
     try:
         exec(compile(src, name, "exec"), g)
-    except KeyboardInterrupt as exc:
-        print_exception(exc)
-    except SystemExit:
-        pass
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: B036 - a board's pyexec reports everything, then goes on
         if is_reset(exc):
             raise
-        print_exception(exc)
+        if not isinstance(exc, SystemExit):
+            print_exception(exc)
     return True
 
 
 def main(argv):
     opts = parse_args(argv)
-    preimport_shims()
+    target = opts["port"] or "esp32"
+    preimport_shims(target)
     import control
 
     board = load_board_file(opts["board"])
-    target = opts["port"] or (board or {}).get("port") or "esp32"
-    flash_size = int((board or {}).get("flash_fs_bytes", 0)) or control.FLASH_FS_BYTES.get(target, 2 * 1024 * 1024)
+    flash_size = opts["flash_size"] or control.FLASH_FS_BYTES.get(target, 2 * 1024 * 1024)
     mount_flash(flash_size)
-    sim = configure_sim(target, board)
+    sim = configure_sim(target, board, opts["wifi"])
     if opts["control_port"]:
         control.start(opts["control_port"], sim, board, opts["board"], target)
+    hold_ballast(opts["free"])
     g = {"__name__": "__main__"}
     try:
         run_file("boot.py", g)
@@ -261,7 +320,7 @@ def main(argv):
             repldriver.serve(g)
     except BaseException as exc:
         if is_reset(exc):
-            sys.exit(EXIT_SOFT_RESET if "soft" in type(exc).__name__.lower() else EXIT_HARD_RESET)
+            sys.exit(reset_exit_code(exc))
         raise
 
 

@@ -51,15 +51,40 @@ CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E = 1, 2, 3, 4, 5
 # Python"):
 #   esp32  ~111.9 KB after the heap's first growth on an ESP32 without PSRAM (MicroPython PR
 #          #13219, ports/esp32/mpconfigport.h); v1.12 measured 110-114 KB (issue #5554).
-#   rp2    Pico W with Wi-Fi up: no authoritative figure. The Pico has ~210 KB free at boot
-#          (issue #12557); lwIP's own static RAM is ~26.7 KB and a third-party estimate is
-#          150-190 KB, so we take 160 KB, the low side, until the device suite measures one.
-# The unix port is a 64-bit build: pointers and object headers take twice the bytes they take
-# on these 32-bit chips, so the same firmware needs more heap here. We do NOT scale the limit
-# up: the virtual board is stricter than the real one, so firmware that runs here runs on the
-# board with margin. --heap-scale 2 approximates the board's object count instead.
-HEAP_BYTES = {"esp32": 112 * 1024, "rp2": 160 * 1024}
+#          The S3 and C3 get the same figure: no sourced one, and it is the tightest.
+#   rp2    the Pico has ~210 KB free at boot on v1.20 (issue #12557).
+#   rp2w   Pico W with Wi-Fi up: no authoritative figure. lwIP's own static RAM is ~26.7 KB and
+#          a third-party estimate is 150-190 KB, so we take 160 KB, the low side, until the
+#          device suite measures one on a real board.
+# The unix port is a 64-bit build and these chips are 32-bit: every pointer, small int and object
+# header takes twice the bytes, and the GC allocates in blocks of 4 words (16 bytes on the
+# boards, 32 here; py/mpconfig.h MICROPY_BYTES_PER_GC_BLOCK). Bytecode and string data are the
+# same size. So the same firmware needs between 1x and 2x the heap here, and we scale the
+# figures by HEAP_SCALE = 2, the word-size ratio: the virtual board then runs what fits the
+# board's object count, and can be up to 2x lenient for byte-heavy data (buffers). Real figures
+# come from the device suite on a real board (tests_device/, results/<board>.json).
+# `--heap-scale 1` gives the board's raw byte figure, a strict check.
+HEAP_SCALE = 2.0
+
+# The simulation's own code (shims, control channel, REPL driver: ~46 KB of bytecode and objects
+# on the 64-bit unix port, all in ROM on a board) gets this much heap on top; simboot then
+# holds a ballast so the firmware finds the target's figure free when boot.py starts.
+SIM_HEAP_OVERHEAD = 192 * 1024
+HEAP_BYTES = {"esp32": 112 * 1024, "esp32s3": 112 * 1024, "esp32c3": 112 * 1024,
+              "rp2": 210 * 1024, "rp2w": 160 * 1024}
 DEFAULT_TARGET = "esp32"
+
+
+def target_for(board):
+    """The simulated port (machine.sim.configure) for a board file: its chip, and for RP2
+    boards whether it has the CYW43 radio (a "_w" board id). The virtual board is an ESP32,
+    the tightest heap."""
+    chip = (board or {}).get("chip", "")
+    if chip.startswith("esp32"):
+        return chip if chip in HEAP_BYTES else "esp32"
+    if chip.startswith("rp2"):
+        return "rp2w" if (board or {}).get("id", "").endswith("_w") else "rp2"
+    return DEFAULT_TARGET
 
 
 def free_port():
@@ -89,7 +114,7 @@ def load_board(board_id):
         return None
 
 
-def heap_for(target, scale=1.0):
+def heap_for(target, scale=HEAP_SCALE):
     return int(HEAP_BYTES.get(target, HEAP_BYTES[DEFAULT_TARGET]) * scale)
 
 
@@ -102,18 +127,20 @@ def read_http_port(flash):
 
 class Supervisor:
     def __init__(self, flash, board="virtual", target=None, heap=None, repl_port=0, control_port=0,
-                 runtime="micropython", log=None, max_restarts=5):
+                 runtime="micropython", log=None, max_restarts=5, flash_size=0, wifi=()):
         self.flash = Path(flash).resolve()
         self.flash.mkdir(parents=True, exist_ok=True)
         self.board_id = board
         board_data = load_board(board) or {}
-        self.target = target or board_data.get("port") or DEFAULT_TARGET
+        self.target = target or target_for(board_data)
         self.heap = heap or heap_for(self.target)
         self.repl_port = repl_port or free_port()
         self.control_port = control_port or free_port()
         self.runtime = runtime
         self.log = log if log is not None else sys.stdout.buffer
         self.max_restarts = max_restarts
+        self.flash_size = flash_size  # 0: the target's partition (tools/vboard/control.py)
+        self.wifi = list(wifi)  # ["ssid=password", ...] in range of the simulated radio
         self.version_banner = b"MicroPython (virtual board)"
 
         self._lock = threading.RLock()
@@ -138,9 +165,14 @@ class Supervisor:
         args = ["--board", self.board_id, "--port", self.target, "--control-port", str(self.control_port), "--repl"]
         if not run_main:
             args.append("--no-main")
+        if self.flash_size:
+            args += ["--flash-size", str(self.flash_size)]
+        for net in self.wifi:
+            args += ["--wifi", net]
         if self.runtime == "cpython":
             return [sys.executable, "-u", str(CPYTHON_BOOT), str(SIMBOOT)] + args
-        return [micropython_binary(), "-X", "heapsize=%d" % self.heap, str(SIMBOOT)] + args
+        args += ["--free", str(self.heap)]
+        return [micropython_binary(), "-X", "heapsize=%d" % (self.heap + SIM_HEAP_OVERHEAD), str(SIMBOOT)] + args
 
     def _env(self):
         env = dict(os.environ)
@@ -233,6 +265,8 @@ class Supervisor:
         # A board's stdout turns "\n" into "\r\n" (mp_hal_stdout_tx_strn_cooked).
         cooked = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         self._send(cooked)
+        if self._proc_state != "running":
+            return  # the log is the firmware's own output, not the answers to REPL commands
         try:
             self.log.write(data)
             self.log.flush()
