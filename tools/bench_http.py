@@ -496,6 +496,49 @@ def report(res):
     return "\n".join(parts)
 
 
+def markdown(res):
+    """The README's "HTTP server" figures, as Markdown tables (written by --markdown FILE)."""
+    def md(rows, header):
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+        return "\n".join(out)
+
+    servers = res["servers"]
+    tp, fl, imp, al = res["throughput"], res.get("floor") or {}, res.get("import", {}), res["alloc"]
+    rows = []
+    for s in servers:
+        w, ka = tp[s]["W"], tp[s]["W-KA"]
+        closes = ka["connections"] == ka["requests"]
+        f = fl.get(s, {})
+        rows.append([
+            "**%s**" % s if s == "microhttp" else s,
+            "%.0f" % w["req_per_s"], "%s / %s" % (w["p50_ms"], w["p95_ms"]),
+            ("%.0f" % ka["req_per_s"]) + (" (closes: = W)" if closes else ""),
+            "%s / %s" % (ka["p50_ms"], ka["p95_ms"]),
+            "%s KB" % (f.get("W") or {}).get("floor_kb", "-"), "%s KB" % (f.get("W-KA") or {}).get("floor_kb", "-"),
+            kb(imp.get(s, {}).get("import_bytes")) if s in imp else "-",
+            "%s / %s" % (al[s].get("ka_status", "n/a"), al[s].get("close_status")),
+        ])
+    parts = [md(rows, ["server", "W req/s", "W p50/p95 ms", "W-KA req/s", "W-KA p50/p95 ms",
+                       "floor W", "floor W-KA", "import heap", "heap/GET KA / close (B)"])]
+    sizes = res["sizes"].get("microhttp", {})
+    if sizes:
+        core = sum(sizes.get(m, 0) for m in CORE)
+        rest = ", ".join("`%s` %d" % (m, n) for m, n in sorted(sizes.items()) if m not in CORE)
+        parts.append("Code size (.mpy bytes): microhttp core (%s) **%d**; other modules: %s. Microdot: "
+                     "microdot.mpy %d." % (" + ".join(CORE), core, rest, res["sizes"].get("microdot", {}).get("microdot", 0)))
+    ext = imp.get("extensions", {})
+    if ext:
+        parts.append("Heap taken by importing each extra module after the core: "
+                     + ", ".join("%s %s" % (m, kb(n)) for m, n in sorted(ext.items())) + ".")
+    if imp.get("microhttp"):
+        parts.append("`import asyncio` alone: %s." % kb(imp["microhttp"]["asyncio_bytes"]))
+    if res.get("targets"):
+        parts.append(md([[t["target"], t["measured"], "met" if t["met"] else "**missed**"] for t in res["targets"]],
+                        ["target (issue 3)", "measured", ""]))
+    return "\n\n".join(parts) + "\n"
+
+
 def targets(res):
     """The issue's targets, checked against this run's figures (only those it measured)."""
     out = []
@@ -531,6 +574,7 @@ def main(argv=None):
     ap.add_argument("--heap", type=int, default=128, help="heap in KB for the throughput runs")
     ap.add_argument("--rounds", type=int, default=5, help="throughput rounds (median reported)")
     ap.add_argument("--no-floor", action="store_true", help="skip the memory-floor search")
+    ap.add_argument("--markdown", metavar="FILE", help="write the README's figures as Markdown tables")
     args = ap.parse_args(argv)
     servers = [s for s in args.servers.split(",") if s]
     if "microhttp" in servers and not microhttp_available():
@@ -588,6 +632,9 @@ def main(argv=None):
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))
         log("wrote " + args.json)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown(res))
+        log("wrote " + args.markdown)
     return res
 
 
