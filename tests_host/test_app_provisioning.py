@@ -35,6 +35,8 @@ def test_failed_join_opens_setup_ap_and_saved_network_survives_reboot(device_fac
 
     board = dev.get("/api/board").json()
     assert board["wifi"]["state"] == "ap" and board["wifi"]["ssid"] == "porch-setup"
+    status = [d for d in board["devices"] if d["name"] == "status"][0]["state"]
+    assert status["on"] is True and status["pattern"] == "heartbeat"  # the LED says "setup mode"
     scan = dev.get("/api/wifi/scan").json()["networks"]
     assert [n["ssid"] for n in scan] == ["home", "cafe"]
     assert scan[0]["secure"] is True and scan[1]["secure"] is False
@@ -68,6 +70,9 @@ def test_failed_join_opens_setup_ap_and_saved_network_survives_reboot(device_fac
     assert "ready: wifi connected" in out, dev.output
     board = dev.get("/api/board").json()
     assert board["wifi"]["state"] == "connected" and board["wifi"]["ssid"] == "home"
+    status = [d for d in board["devices"] if d["name"] == "status"][0]["state"]
+    assert status["on"] is False and status["pattern"] == "off"  # joined: blinking stopped
+    assert "wifi: joining 'home'" in dev.output
     assert not [p for p in board["problems"] if "config" in p]
     assert dev.get("/api/health").json()["wifi"] == {"state": "connected", "rssi": -50}
 
