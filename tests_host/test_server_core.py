@@ -419,12 +419,15 @@ def test_hooks_error_handlers_and_mount():
         return resp
 
     app.mount(sub, "/api/")
-    data = (req("GET /api/who HTTP/1.1") + req("GET /blocked HTTP/1.1") + req("GET /api/fail HTTP/1.1")
-            + req("GET /nope HTTP/1.1") + req("GET /boom HTTP/1.1") + req("GET /apix HTTP/1.1"))
+    data = (req("GET /api/who HTTP/1.1") + req("GET /blocked HTTP/1.1") + req("GET /nope HTTP/1.1")
+            + req("GET /apix HTTP/1.1") + req("GET /api/fail HTTP/1.1") + req("GET /boom HTTP/1.1"))
     rs, _ = serve(app, data)
-    assert [(r[0], r[2]) for r in rs] == [(200, b"ann"), (403, b"no"), (409, b"sub handled"),
-                                          (404, b"custom 404"), (500, b'{"error": "boom"}'),
-                                          (404, b"custom 404")]
+    # A handled crash still closes its connection: /boom needs a connection of its own.
+    assert rs[4][1]["connection"] == "close"
+    rs += serve(app, req("GET /boom HTTP/1.1"))[0]
+    assert [(r[0], r[2]) for r in rs] == [(200, b"ann"), (403, b"no"), (404, b"custom 404"),
+                                          (404, b"custom 404"), (409, b"sub handled"),
+                                          (500, b'{"error": "boom"}')]
     assert all(r[1]["x-stamp"] == "1" for r in rs)
     assert rs[0][1]["x-sub"] == "1" and "x-sub" not in rs[1][1]
     assert seen[:2] == ["outer", "inner"]

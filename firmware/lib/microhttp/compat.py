@@ -42,6 +42,11 @@ def _errnos():
 GONE = _errnos()
 
 
+def gone(e):
+    """Whether OSError ``e`` means the peer went away (end that connection quietly)."""
+    return (e.args and e.args[0] in GONE) or (not MICROPYTHON and isinstance(e, ConnectionError))
+
+
 async def _coro():
     pass
 

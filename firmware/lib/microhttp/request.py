@@ -82,23 +82,41 @@ class Request:
         return self
 
     async def __anext__(self):
+        d = await self._data()
+        if d is None:
+            raise StopAsyncIteration
+        return bytes(d)
+
+    async def _data(self):
+        # The next body piece as a view into the connection buffer, or None at the end.
         c = self.conn
         while not c.done:
             ev = c.p.next()
             if ev == 2:  # h1.DATA
-                return bytes(c.p.data)
+                return c.p.data
             if ev == 3:  # h1.END
                 c.done = True
             elif not await c.fill(2):
                 raise HTTPError(400, "incomplete body")
-        raise StopAsyncIteration
 
     async def body(self):
-        """The whole body as bytes (413 over max_body)."""
+        """The whole body as bytes (413 over max_body, before anything is allocated)."""
         if self._b is None:
-            b = bytearray()
-            async for x in self:
-                b.extend(x)
+            p = self.conn.p
+            p.max_body = self.app.max_body
+            if p.length > p.max_body:
+                raise HTTPError(413, "body too large")
+            b = bytearray(max(p.length, 0))
+            i = 0
+            while True:
+                d = await self._data()
+                if d is None:
+                    break
+                if p.length < 0:
+                    b.extend(d)  # chunked: bounded by max_body in the parser
+                else:
+                    b[i:i + len(d)] = d
+                    i += len(d)
             self._b = bytes(b)
         return self._b
 

@@ -203,7 +203,10 @@ class App:
                 f = None if h else self.errors.get(500)
         if f is None:
             raise e
-        return Response.make(await call(f, req, e))
+        r = Response.make(await call(f, req, e))
+        if not h:
+            r.headers["connection"] = "close"  # after a crash, trust nothing left on the wire
+        return r
 
     async def _after(self, req, r):
         for f in self.afters:

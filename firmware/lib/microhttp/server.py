@@ -138,7 +138,7 @@ class Server:
             if not (c and c.sent):
                 await _canned(w, _OOM)
         except OSError as e:
-            if e.args and e.args[0] not in compat.GONE:
+            if not compat.gone(e):
                 _log("connection", e)
         except Exception as e:
             _log("connection", e)

@@ -1,0 +1,354 @@
+"""microhttp over real loopback sockets, served by MicroPython and by CPython.
+
+Clients: curl, httpx, h11 as a strict client (every response's framing is checked), and raw
+sockets for pipelining, malformed input, timeouts and the connection cap. Timeouts are short
+values configured in the test app; no test asserts a duration.
+"""
+
+import json
+import select
+import socket
+import subprocess
+import time
+
+import h11
+import httpx
+import pytest
+
+import launch
+
+CPYTHON_ONLY = True
+WAIT = 10  # seconds any single socket operation may block before the test fails
+
+
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    return s
+
+
+def read_all(s):
+    """Everything the server sends until it closes the connection."""
+    out = b""
+    while True:
+        try:
+            d = s.recv(65536)
+        except ConnectionResetError:
+            break
+        if not d:
+            break
+        out += d
+    return out
+
+
+def h11_exchange(s, requests):
+    """Send ``requests`` [(method, target, headers, body)] one after another on socket ``s``
+    through an h11 client, which rejects any framing error; return [(status, headers, body)]."""
+    conn = h11.Connection(h11.CLIENT)
+    results = []
+    for method, target, headers, body in requests:
+        hdrs = [("Host", "127.0.0.1")] + list(headers)
+        if body is not None:
+            hdrs.append(("Content-Length", str(len(body))))
+        s.sendall(conn.send(h11.Request(method=method, target=target, headers=hdrs)))
+        if body:
+            s.sendall(conn.send(h11.Data(data=body)))
+        s.sendall(conn.send(h11.EndOfMessage()))
+        resp, data = None, b""
+        while True:
+            ev = conn.next_event()
+            if ev is h11.NEED_DATA:
+                conn.receive_data(s.recv(65536))
+            elif isinstance(ev, h11.Response):
+                resp = ev
+            elif isinstance(ev, h11.Data):
+                data += ev.data
+            elif isinstance(ev, h11.EndOfMessage):
+                break
+            elif isinstance(ev, h11.ConnectionClosed):
+                raise AssertionError("connection closed mid-response")
+        results.append((resp.status_code, {k.decode(): v.decode() for k, v in resp.headers}, data))
+        if conn.their_state is h11.MUST_CLOSE or conn.our_state is h11.MUST_CLOSE:
+            break
+        conn.start_next_cycle()
+    return results
+
+
+def h11_parse(data, methods):
+    """Parse ``data`` holding responses to ``methods`` (in order) with fresh h11 clients."""
+    out = []
+    for m in methods:
+        conn = h11.Connection(h11.CLIENT)
+        conn.send(h11.Request(method=m, target="/", headers=[("Host", "x")]))
+        conn.send(h11.EndOfMessage())
+        conn.receive_data(data)
+        resp, body = None, b""
+        while True:
+            ev = conn.next_event()
+            if ev is h11.NEED_DATA:
+                conn.receive_data(b"")
+                continue
+            if isinstance(ev, h11.Response):
+                resp = ev
+            elif isinstance(ev, h11.Data):
+                body += ev.data
+            elif isinstance(ev, h11.EndOfMessage):
+                break
+        out.append((resp.status_code, {k.decode(): v.decode() for k, v in resp.headers}, body))
+        data = conn.trailing_data[0]
+    assert data == b"", "unexpected trailing bytes: %r" % data[:100]
+    return out
+
+
+runtimes = pytest.mark.parametrize("runtime", launch.RUNTIMES)
+
+
+@runtimes
+def test_h11_strict_client_on_one_kept_alive_connection(runtime, http_server):
+    srv = http_server(runtime)
+    s = connect(srv.port)
+    rs = h11_exchange(s, [
+        ("GET", "/", [], None),
+        ("GET", "/api/status?q=a&q=b", [], None),
+        ("HEAD", "/", [], None),
+        ("POST", "/api/led", [("Content-Type", "application/json")], b'{"on": true}'),
+        ("POST", "/api/led", [], b'{"on": 3}'),
+        ("GET", "/stream?n=4", [], None),
+        ("GET", "/cookie", [("Cookie", "a=7")], None),
+        ("GET", "/redirect", [], None),
+        ("DELETE", "/", [], None),
+        ("OPTIONS", "/api/echo", [], None),
+        ("PUT", "/api/echo", [], b"x" * 3000),
+        ("GET", "/items/12", [], None),
+        ("GET", "/sub/hello/ann", [], None),
+        ("GET", "/nope", [], None),
+        ("GET", "/boom", [], None),
+    ])
+    s.close()
+    assert [r[0] for r in rs] == [200, 200, 200, 200, 400, 200, 200, 302, 405, 204, 200, 200, 200, 404, 500]
+    assert rs[0][2] == b"<h1>hello</h1>" * 10 and rs[0][1]["content-type"] == "text/html; charset=utf-8"
+    assert json.loads(rs[1][2]) == {"ok": True, "q": "a", "all": ["a", "b"]}
+    assert rs[2][2] == b"" and rs[2][1]["content-length"] == "140"
+    assert rs[3][2] == b'{"on": true}'
+    assert json.loads(rs[4][2]) == {"error": "field 'on' must be a boolean"}
+    assert rs[5][2] == b"chunk1;chunk2;chunk3;chunk4;" and rs[5][1]["transfer-encoding"] == "chunked"
+    assert rs[6][2] == b"seen 7"
+    assert rs[7][1]["location"] == "/"
+    assert rs[8][1]["allow"] == "GET, HEAD, OPTIONS"
+    assert rs[9][1]["allow"] == "OPTIONS, POST, PUT"
+    assert rs[10][2] == b"x" * 3000
+    assert json.loads(rs[11][2]) == {"id": 12, "type": "int"}
+    assert rs[12][2] == b"hi ann"
+    assert rs[14][1]["content-type"] == "application/json"  # ValueError handler
+
+
+@runtimes
+def test_raw_pipelining_answers_in_order(runtime, http_server):
+    srv = http_server(runtime)
+    s = connect(srv.port)
+    reqs = (b"GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+            b"HEAD /items/2 HTTP/1.1\r\nHost: x\r\n\r\n"
+            b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n"
+            b"GET /items/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.sendall(reqs)
+    rs = h11_parse(read_all(s), ["GET", "POST", "HEAD", "POST", "GET"])
+    assert [r[2] for r in rs] == [b'{"id": 1, "type": "int"}', b"abc", b"", b"de", b'{"id": 3, "type": "int"}']
+
+
+MALFORMED = [
+    (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    (b"GET /\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\n folded\r\n\r\n", 400),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nA: 1\rB: 2\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", 400),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    (b"GET /" + b"a" * 1500 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"c" * 2100 + b"\r\n\r\n", 431),
+    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"H%d: v\r\n" % i for i in range(40)) + b"\r\n", 431),
+    (b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n", 413),
+    (b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+]
+
+
+@runtimes
+def test_malformed_requests_get_their_status_then_close_and_the_server_carries_on(runtime, http_server):
+    srv = http_server(runtime)
+    for data, status in MALFORMED:
+        s = connect(srv.port)
+        s.sendall(data)
+        out = read_all(s)  # the server closes after answering
+        s.close()
+        (r,) = h11_parse(out, ["GET"])
+        assert r[0] == status, (data[:40], out[:200])
+        assert r[1]["connection"] == "close"
+    assert httpx.get(srv.url + "/items/5").json() == {"id": 5, "type": "int"}
+
+
+@runtimes
+def test_curl_keep_alive_chunked_upload_and_expect_continue(runtime, http_server, tmp_path):
+    srv = http_server(runtime)
+    out = subprocess.run(["curl", "-sv", "--max-time", str(WAIT), srv.url + "/", srv.url + "/api/status"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "Re-using existing connection" in out.stderr
+    assert out.stdout.startswith("<h1>hello</h1>") and out.stdout.endswith('"all": []}')
+    f = tmp_path / "up.bin"
+    f.write_bytes(b"0123456789" * 3000)
+    out = subprocess.run(["curl", "-sv", "--max-time", str(WAIT), "-H", "Transfer-Encoding: chunked",
+                          "--data-binary", "@" + str(f), srv.url + "/api/count"], capture_output=True, text=True)
+    assert out.returncode == 0 and json.loads(out.stdout) == {"bytes": 30000}
+    out = subprocess.run(["curl", "-sv", "--max-time", str(WAIT), "-H", "Expect: 100-continue",
+                          "--data-binary", "@" + str(f), srv.url + "/api/count"], capture_output=True, text=True)
+    assert out.returncode == 0 and json.loads(out.stdout) == {"bytes": 30000}
+    assert "HTTP/1.1 100 Continue" in out.stderr
+
+
+@runtimes
+def test_httpx_reuses_one_connection(runtime, http_server):
+    srv = http_server(runtime)
+    ports = set()
+    with httpx.Client(base_url=srv.url, timeout=WAIT) as c:
+        for i in range(30):
+            r = c.post("/api/led", json={"on": i % 2 == 0}) if i % 3 else c.get("/api/status", params={"q": i})
+            assert r.status_code == 200
+            ports.add(r.extensions["network_stream"].get_extra_info("client_addr")[1])
+    assert len(ports) == 1
+
+
+@runtimes
+def test_timeouts_idle_head_and_body(runtime, http_server):
+    srv = http_server(runtime, idle_timeout=0.4, head_timeout=0.4, body_timeout=0.4)
+    # Idle: a connection that never sends, and a kept-alive one after a response, are closed
+    # without a response (RFC 9112 section 9.5).
+    s = connect(srv.port)
+    assert read_all(s) == b""
+    s = connect(srv.port)
+    s.sendall(b"GET /items/1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    (r,) = h11_parse(read_all(s), ["GET"])
+    assert r[0] == 200
+    # Head: a slow client that keeps trickling bytes still gets 408 when the head is late.
+    s = connect(srv.port)
+    s.sendall(b"GET / HTTP/1.1\r\n")
+    for c in b"Host: x\r\nX: " + b"y" * 8:
+        try:
+            s.sendall(bytes([c]))
+        except OSError:
+            break
+        time.sleep(0.1)
+    (r,) = h11_parse(read_all(s), ["GET"])
+    assert r[0] == 408 and r[1]["connection"] == "close"
+    # Body: a client that stops sending its body gets 408.
+    s = connect(srv.port)
+    s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
+    (r,) = h11_parse(read_all(s), ["POST"])
+    assert r[0] == 408
+    assert httpx.get(srv.url + "/items/2").status_code == 200
+
+
+@runtimes
+def test_connection_cap_reclaims_idle_connections_else_503(runtime, http_server):
+    srv = http_server(runtime, max_conns=2)
+    # Two busy clients (heads half sent): a third is turned away with 503 and Retry-After.
+    busy = [connect(srv.port) for _ in range(2)]
+    for b in busy:
+        b.sendall(b"GET / HTTP/1.1\r\n")
+    time.sleep(0.3)  # let the server accept both before the third connects
+    s = connect(srv.port)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    (r,) = h11_parse(read_all(s), ["GET"])
+    assert r[0] == 503 and r[1]["retry-after"] == "1"
+    for b in busy:
+        b.sendall(b"Host: x\r\n\r\n")
+    rs = [h11_parse(_read_one(b), ["GET"])[0][0] for b in busy]
+    assert rs == [200, 200]
+    # Both are now idle kept-alive connections: a new client takes one of their slots.
+    s = connect(srv.port)
+    rs = h11_exchange(s, [("GET", "/items/9", [], None)])
+    assert rs[0][0] == 200
+    # Exactly one of the two idle connections was closed to make room; the other still works.
+    readable, _, _ = select.select(busy, [], [], WAIT)
+    assert len(readable) == 1 and readable[0].recv(10) == b""
+    (other,) = [b for b in busy if b is not readable[0]]
+    assert h11_exchange(other, [("GET", "/items/8", [], None)])[0][0] == 200
+
+
+def _read_one(s):
+    # One response with a Content-Length body, from a kept-alive connection.
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += s.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    n = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(body) < n:
+        body += s.recv(4096)
+    return head + b"\r\n\r\n" + body
+
+
+@runtimes
+def test_handler_memory_error_and_exceptions_end_only_their_connection(runtime, http_server):
+    srv = http_server(runtime)
+    keep = connect(srv.port)
+    assert h11_exchange(keep, [("GET", "/items/1", [], None)])[0][0] == 200
+    for path, status in (("/oom", 503), ("/big?x", None), ("/boom", 500)):
+        s = connect(srv.port)
+        s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        out = read_all(s) if status else _read_one(s)
+        (r,) = h11_parse(out, ["GET"])
+        if status:
+            assert r[0] == status and r[1]["connection"] == "close", path
+    # The kept-alive connection and new clients are still served.
+    assert h11_exchange(keep, [("GET", "/items/2", [], None)])[0][0] == 200
+    assert httpx.get(srv.url + "/items/3").status_code == 200
+
+
+def test_a_heap_too_small_for_a_request_answers_503_and_keeps_serving(http_server):
+    # MicroPython only: CPython has no heap limit to run out of. /big allocates 512 KB.
+    srv = http_server("micropython", heapsize="80k")
+    for _ in range(3):
+        s = connect(srv.port)
+        s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        (r,) = h11_parse(read_all(s), ["GET"])
+        assert r[0] == 503
+        assert httpx.get(srv.url + "/items/4").json() == {"id": 4, "type": "int"}
+    # Many concurrent connections on that heap: some may be refused, none may kill the server.
+    socks = [connect(srv.port) for _ in range(8)]
+    for s in socks:
+        s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n" + b"e" * 4000)
+    for s in socks:
+        out = read_all(s)
+        assert out == b"" or out.startswith(b"HTTP/1.1 ")
+        s.close()
+    assert httpx.get(srv.url + "/items/5").json() == {"id": 5, "type": "int"}
+    assert srv.proc.alive()
+
+
+@runtimes
+def test_reset_connections_do_not_disturb_the_server(runtime, http_server):
+    srv = http_server(runtime)
+    for _ in range(5):
+        s = connect(srv.port)
+        s.sendall(b"GET /stream?n=50 HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        s.close()  # RST
+    assert httpx.get(srv.url + "/items/6").status_code == 200
+    assert "Traceback" not in srv.proc.output
+
+
+@runtimes
+def test_graceful_shutdown_finishes_in_flight_requests(runtime, http_server):
+    srv = http_server(runtime)
+    idle = connect(srv.port)
+    assert h11_exchange(idle, [("GET", "/items/1", [], None)])[0][0] == 200
+    busy = connect(srv.port)
+    busy.sendall(b"GET /slow?s=0.5 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.1)
+    assert httpx.post(srv.url + "/shutdown").text == "bye"
+    (r,) = h11_parse(read_all(busy), ["GET"])
+    assert r[0] == 200 and r[2] == b"slow done" and r[1]["connection"] == "close"
+    assert read_all(idle) == b""
+    srv.proc.wait_for("closed")
+    assert srv.proc.proc.wait(WAIT) == 0
+    with pytest.raises(OSError):
+        connect(srv.port)
