@@ -305,7 +305,7 @@ def test_handler_memory_error_and_exceptions_end_only_their_connection(runtime, 
 
 def test_a_heap_too_small_for_a_request_answers_503_and_keeps_serving(http_server):
     # MicroPython only: CPython has no heap limit to run out of. /big allocates 512 KB.
-    srv = http_server("micropython", heapsize="80k")
+    srv = http_server("micropython", heapsize="96k")
     for _ in range(3):
         s = connect(srv.port)
         s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
