@@ -1,0 +1,353 @@
+"""Streaming form bodies for microhttp: multipart/form-data (RFC 7578) and
+application/x-www-form-urlencoded, parsed incrementally; file parts go straight to flash.
+
+    from microhttp.multipart import receive_form
+
+    @app.post("/upload")
+    async def upload(request):
+        form = await receive_form(request, files={"asset": "/www/app.js"},
+                                  max_file=256 * 1024, max_total=300 * 1024)
+        return {"fields": form.fields, "saved": form.files}   # files: name -> [path, size, filename]
+
+``files`` maps a file field to its destination path, or is a function
+``(field_name, client_filename) -> path or None`` (None: the part is refused with 400; use
+``safe_name()`` before putting a client's file name into a path). Each file is written in
+chunks to ``<path>.part`` and renamed over ``<path>`` only once it is complete, so an existing
+file survives a failed upload; on any error, size overflow (413) or disconnect the partial file
+is removed. Text fields are bounded by ``max_field`` bytes and ``max_fields`` in number. The
+body is never held in memory: the parser keeps one buffer of ``buffer_size`` bytes.
+"""
+
+import os
+
+from microhttp.errors import HTTPError
+
+NEED = 0
+PART = 1  # a part's head was parsed: .name, .filename, .content_type
+DATA = 2  # .data is a memoryview of part content (valid until the next feed())
+END_PART = 3
+END = 4
+
+_PREAMBLE = 0
+_AFTER = 1
+_HEADERS = 2
+_BODY = 3
+_DONE = 4
+
+
+def boundary_of(content_type):
+    """The boundary parameter of a multipart Content-Type (RFC 2046 5.1.1), or None."""
+    for param in content_type.split(";")[1:]:
+        k, _, v = param.strip().partition("=")
+        if k.strip().lower() == "boundary":
+            v = v.strip()
+            if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+                v = v[1:-1]
+            if 1 <= len(v) <= 70:  # RFC 2046 5.1.1: 1 to 70 characters
+                return v
+    return None
+
+
+def _param(value, name):
+    # Content-Disposition parameters (RFC 7578 4.2 / RFC 6266): name="x"; filename="y".
+    for item in value.split(";")[1:]:
+        k, _, v = item.strip().partition("=")
+        if k.strip().lower() == name:
+            v = v.strip()
+            if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
+                v = v[1:-1].replace('\\"', '"')
+            return v
+    return None
+
+
+class MultipartParser:
+    """Sans-I/O multipart/form-data parser with one fixed buffer.
+
+    Loop: ``n = p.feed(data)`` (may take only part of ``data``: feed the rest after draining),
+    then ``ev = p.next()`` until NEED. Errors raise HTTPError(400)."""
+
+    def __init__(self, boundary, buffer_size=1024, max_header=1024):
+        if isinstance(boundary, str):
+            boundary = boundary.encode()
+        # A delimiter is CRLF "--" boundary (RFC 2046 5.1.1); the body's first one has no CRLF,
+        # so the buffer starts with a virtual CRLF and every delimiter looks the same.
+        self._delim = b"\r\n--" + boundary
+        self.max_header = max_header
+        self._buf = bytearray(max(buffer_size, max_header + 4) + len(self._delim))
+        self._buf[0:2] = b"\r\n"
+        self._start = 0
+        self._end = 2
+        self._state = _PREAMBLE
+        self.name = self.filename = self.content_type = None
+        self.data = None
+
+    def feed(self, data):
+        """Copy as much of ``data`` as fits; return how many bytes were taken."""
+        buf = self._buf
+        if self._start:
+            n = self._end - self._start
+            buf[0:n] = memoryview(buf)[self._start:self._end]  # compact: unconsumed bytes first
+            self._start = 0
+            self._end = n
+        take = min(len(data), len(buf) - self._end)
+        buf[self._end:self._end + take] = data[:take]
+        self._end += take
+        return take
+
+    def eof(self):
+        """Call when the body ended: a body without the closing delimiter is an error."""
+        if self._state != _DONE:
+            raise HTTPError(400, "multipart body ends early")
+
+    def next(self):
+        buf = self._buf
+        start = self._start
+        end = self._end
+        delim = self._delim
+        st = self._state
+        if st == _PREAMBLE or st == _BODY:
+            i = buf.find(delim, start, end)
+            if i < 0:
+                # Keep what could be the beginning of a delimiter; the rest is settled.
+                safe = end - len(delim) + 1
+                if st == _PREAMBLE or safe <= start:
+                    if st == _PREAMBLE and safe > start:
+                        self._start = safe
+                    return NEED
+                self._start = safe
+                self.data = memoryview(buf)[start:safe]
+                return DATA
+            if st == _BODY and i > start:
+                self._start = i
+                self.data = memoryview(buf)[start:i]
+                return DATA
+            self._start = i + len(delim)
+            self._state = _AFTER
+            return END_PART if st == _BODY else self.next()
+        if st == _AFTER:
+            if end - start < 2:
+                return NEED
+            two = bytes(buf[start:start + 2])
+            if two == b"--":
+                self._state = _DONE
+                self._start = end
+                return END
+            if two != b"\r\n":
+                raise HTTPError(400, "bad multipart delimiter")
+            self._start = start + 2
+            self._state = _HEADERS
+            return self.next()
+        if st == _HEADERS:
+            if end - start >= 2 and buf[start] == 13 and buf[start + 1] == 10:
+                head_end = start  # a part without header fields
+            else:
+                head_end = buf.find(b"\r\n\r\n", start, end)
+                if head_end < 0:
+                    if end - start > self.max_header:
+                        raise HTTPError(400, "multipart part header too large")
+                    return NEED
+                head_end += 2
+            self._parse_head(bytes(buf[start:head_end]))
+            self._start = head_end + 2
+            self._state = _BODY
+            return PART
+        if st == _DONE:
+            self._start = end  # the epilogue is ignored (RFC 2046 5.1.1)
+        return NEED
+
+    def _parse_head(self, raw):
+        self.name = self.filename = None
+        self.content_type = "text/plain"  # RFC 7578 4.4 default
+        try:
+            text = str(raw, "utf-8")
+        except ValueError:
+            raise HTTPError(400, "multipart header is not UTF-8")
+        for line in text.split("\r\n"):
+            k, sep, v = line.partition(":")
+            if not sep:
+                continue
+            k = k.strip().lower()
+            if k == "content-disposition":
+                if v.strip().split(";")[0].strip().lower() != "form-data":
+                    raise HTTPError(400, "part is not form-data")
+                self.name = _param(v, "name")
+                self.filename = _param(v, "filename")
+            elif k == "content-type":
+                self.content_type = v.strip()
+        if self.name is None:
+            raise HTTPError(400, "part without a name")  # RFC 7578 4.2
+
+
+class Form:
+    """The result of ``receive_form``: ``fields`` (name -> str) and ``files``
+    (name -> [path, size, client filename])."""
+
+    def __init__(self):
+        self.fields = {}
+        self.files = {}
+
+
+def safe_name(filename, max_len=64):
+    """A client file name reduced to a safe base name ([A-Za-z0-9._-], no leading dot)."""
+    base = filename.replace("\\", "/").split("/")[-1]
+    out = "".join(c if (c.isalpha() or c.isdigit() or c in "._-") and ord(c) < 128 else "_" for c in base)
+    out = out.lstrip(".")[:max_len]
+    if not out:
+        raise HTTPError(400, "bad file name")
+    return out
+
+
+def _replace(tmp, path):
+    # os.rename replaces the target on POSIX and LittleFS, but FAT refuses an existing one.
+    try:
+        os.rename(tmp, path)
+    except OSError:
+        os.remove(path)
+        os.rename(tmp, path)
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+
+
+class _Upload:
+    def __init__(self, form, name, filename, files, max_file):
+        path = files(name, filename) if callable(files) else files.get(name)
+        if path is None:
+            raise HTTPError(400, "unexpected file field " + name)
+        self.path = path
+        self.tmp = path + ".part"
+        self.size = 0
+        self.max_file = max_file
+        self.f = open(self.tmp, "wb")
+        form.files[name] = [path, 0, filename]
+        self.entry = form.files[name]
+
+    def write(self, mv):
+        self.size += len(mv)
+        if self.size > self.max_file:
+            raise HTTPError(413, "file too large")
+        self.f.write(mv)
+
+    def finish(self):
+        self.f.close()
+        self.f = None
+        _replace(self.tmp, self.path)
+        self.entry[1] = self.size
+
+    def abort(self):
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+        _remove(self.tmp)
+
+
+async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, max_fields=16,
+                       max_field=1024, buffer_size=1024):
+    """Read a multipart/form-data or urlencoded body incrementally into a ``Form``.
+
+    ``max_total``: whole body in bytes (413; default ``max_file`` + 16 KB);
+    ``max_file``: bytes per file (413); ``max_fields`` / ``max_field``: number of text fields
+    and bytes per field value (413); ``buffer_size``: parser buffer bytes."""
+    if max_total is None:
+        max_total = max_file + 16 * 1024
+    ctype = request.headers.get("Content-Type", "")
+    kind = ctype.split(";")[0].strip().lower()
+    form = Form()
+    if kind == "application/x-www-form-urlencoded":
+        parser = UrlencodedParser(max_field, max_fields)
+        async for chunk in request.stream(max_total):
+            parser.feed(chunk, form.fields)
+        parser.finish(form.fields)
+        return form
+    if kind != "multipart/form-data":
+        raise HTTPError(415, "expected a form body")
+    boundary = boundary_of(ctype)
+    if boundary is None:
+        raise HTTPError(400, "multipart body without boundary")
+    parser = MultipartParser(boundary, buffer_size)
+    upload = None
+    field = None  # bytearray of the text field being read
+    try:
+        async for chunk in request.stream(max_total):
+            mv = memoryview(chunk)
+            off = 0
+            while off < len(mv):
+                off += parser.feed(mv[off:])
+                while True:
+                    ev = parser.next()
+                    if ev == NEED:
+                        break
+                    if ev == PART:
+                        if parser.filename is not None:
+                            upload = _Upload(form, parser.name, parser.filename, files or {}, max_file)
+                        else:
+                            if len(form.fields) >= max_fields:
+                                raise HTTPError(413, "too many form fields")
+                            field = bytearray()
+                    elif ev == DATA:
+                        if upload is not None:
+                            upload.write(parser.data)
+                        elif field is not None:
+                            if len(field) + len(parser.data) > max_field:
+                                raise HTTPError(413, "form field too large")
+                            field.extend(parser.data)
+                    elif ev == END_PART:
+                        if upload is not None:
+                            upload.finish()  # complete: now it replaces the old file
+                            upload = None
+                        elif field is not None:
+                            try:
+                                form.fields[parser.name] = str(field, "utf-8")
+                            except ValueError:
+                                raise HTTPError(400, "form field is not UTF-8")
+                            field = None
+        parser.eof()
+    finally:
+        if upload is not None:  # error, overflow, disconnect or cancellation mid-file
+            upload.abort()
+    return form
+
+
+class UrlencodedParser:
+    """Incremental application/x-www-form-urlencoded parser (WHATWG URL 5.1) with bounded
+    pair size; ``feed(chunk, fields)`` adds complete pairs to ``fields``."""
+
+    def __init__(self, max_field=1024, max_fields=16):
+        self.max_field = max_field
+        self.max_fields = max_fields
+        self._pair = bytearray()
+
+    def feed(self, chunk, fields):
+        start = 0
+        while True:
+            i = chunk.find(b"&", start)
+            piece = chunk[start:] if i < 0 else chunk[start:i]
+            if len(self._pair) + len(piece) > self.max_field:
+                raise HTTPError(413, "form field too large")
+            self._pair.extend(piece)
+            if i < 0:
+                return
+            self._emit(fields)
+            start = i + 1
+
+    def finish(self, fields):
+        self._emit(fields)
+
+    def _emit(self, fields):
+        if not self._pair:
+            return
+        from microhttp.h1 import unquote
+
+        if len(fields) >= self.max_fields:
+            raise HTTPError(413, "too many form fields")
+        try:
+            text = str(self._pair, "utf-8").replace("+", " ")
+        except ValueError:
+            raise HTTPError(400, "form field is not UTF-8")
+        k, _, v = text.partition("=")
+        fields[unquote(k)] = unquote(v)
+        self._pair = bytearray()
