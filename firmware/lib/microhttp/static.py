@@ -41,12 +41,14 @@ def mime_type(name):
     dot = name.rfind(".")
     if dot < 0 or dot < name.rfind("/") or len(name) - dot > 12:
         return DEFAULT_TYPE
-    key = "\n" + name[dot + 1:].lower() + " "
-    i = _MIME.find(key)
-    if i < 0:
-        return DEFAULT_TYPE
-    i += len(key)
-    return _MIME[i:_MIME.find("\n", i)]
+    ext = name[dot + 1:].lower()
+    i = _MIME.find(ext)
+    while i > 0:
+        j = i + len(ext)
+        if _MIME[i - 1] == "\n" and _MIME[j] == " ":  # a whole key, not "js" inside "json"
+            return _MIME[j + 1:_MIME.find("\n", j)]
+        i = _MIME.find(ext, j)
+    return DEFAULT_TYPE
 
 
 def _hex(c):
