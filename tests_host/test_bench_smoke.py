@@ -16,7 +16,8 @@ CPYTHON_ONLY = True
 def test_bench_quick_reports_all_three_servers(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
-        [sys.executable, str(paths.ROOT / "tools" / "bench_http.py"), "--quick", "--json", str(out)],
+        [sys.executable, str(paths.ROOT / "tools" / "bench_http.py"), "--quick", "--json", str(out),
+         "--build-dir", str(tmp_path / "build")],
         cwd=str(paths.ROOT), capture_output=True, text=True, timeout=300,
         env=dict(paths.micropython_env(), MICROPYTHON=paths.micropython_binary()),
     )

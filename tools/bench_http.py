@@ -575,7 +575,11 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5, help="throughput rounds (median reported)")
     ap.add_argument("--no-floor", action="store_true", help="skip the memory-floor search")
     ap.add_argument("--markdown", metavar="FILE", help="write the README's figures as Markdown tables")
+    ap.add_argument("--build-dir", metavar="DIR", help="where to compile the .mpy files (default build/bench)")
     args = ap.parse_args(argv)
+    global BUILD
+    if args.build_dir:
+        BUILD = Path(args.build_dir).resolve()
     servers = [s for s in args.servers.split(",") if s]
     if "microhttp" in servers and not microhttp_available():
         log("microhttp core not found (firmware/lib/microhttp/__init__.py): skipping it")
@@ -586,7 +590,7 @@ def main(argv=None):
                         capture_output=True, text=True).stdout.strip()
     res = {"micropython": mp, "clients": args.clients, "requests": args.requests, "heap_kb": args.heap,
            "rounds": args.rounds, "servers": servers, "throughput": {}, "floor": {}, "alloc": {}}
-    log("compiling apps and frameworks to .mpy in %s" % BUILD.relative_to(ROOT))
+    log("compiling apps and frameworks to .mpy in %s" % BUILD)
     res["sizes"] = build(servers)
     log("import heap")
     res["import"] = import_heap(servers)
