@@ -183,3 +183,45 @@ def test_traversal_attempts_are_rejected_before_the_filesystem(server, site):
     server.wait_for("FS open .*index.html")
     root = str(site)
     assert all(os.path.normpath(p).startswith(root) for p in fs_calls(server))
+
+
+def test_strict_framing_on_one_keepalive_connection(server, site):
+    """h11 checks every response's framing while 200/HEAD/206/304/416/404 share one connection."""
+    import h11
+
+    etag = httpx.get(server.base + "/static/index.html").headers["etag"]
+    steps = [
+        ("GET", "/static/index.html", [], 200, (site / "index.html").read_bytes()),
+        ("HEAD", "/static/big.bin", [], 200, b""),
+        ("GET", "/static/big.bin", [("Range", "bytes=5-9")], 206, BIG[5:10]),
+        ("GET", "/static/index.html", [("If-None-Match", etag)], 304, b""),
+        ("GET", "/static/big.bin", [("Range", "bytes=999999999-")], 416, b""),
+        ("GET", "/static/app.js", [("Accept-Encoding", "gzip")], 200, "gzip of JS"),
+        ("GET", "/static/nope.txt", [], 404, None),
+        ("GET", "/static/big.bin", [], 200, BIG),
+    ]
+    conn = h11.Connection(h11.CLIENT)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as s:
+        for method, target, headers, status, expected in steps:
+            s.sendall(conn.send(h11.Request(method=method, target=target,
+                                            headers=[("Host", "127.0.0.1")] + headers)))
+            s.sendall(conn.send(h11.EndOfMessage()))
+            body = b""
+            response = None
+            while True:
+                event = conn.next_event()
+                if event is h11.NEED_DATA:
+                    conn.receive_data(s.recv(65536))
+                elif isinstance(event, h11.Response):
+                    response = event
+                elif isinstance(event, h11.Data):
+                    body += event.data
+                elif isinstance(event, h11.EndOfMessage):
+                    break
+            assert response.status_code == status, (target, response)
+            if expected == "gzip of JS":
+                assert gzip.decompress(body) == JS
+            elif expected is not None:
+                assert body == expected, target
+            assert conn.our_state is h11.DONE and conn.their_state is h11.DONE
+            conn.start_next_cycle()
