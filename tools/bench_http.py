@@ -345,7 +345,7 @@ def memory_floor(name, keepalive, total, clients, lo_kb=4, hi_kb=256):
 
     def probe(kb):
         ok, why = serves(name, kb, keepalive, total, clients)
-        probes.append((kb, ok))
+        probes.append((kb, ok, why))
         log("  %s %s heap=%dk: %s" % (name, label, kb, "ok" if ok else "FAIL (%s)" % why))
         return ok
 
