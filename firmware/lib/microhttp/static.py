@@ -51,58 +51,26 @@ def mime_type(name):
     return DEFAULT_TYPE
 
 
-def _hex(c):
-    if 48 <= c <= 57:
-        return c - 48
-    c |= 0x20
-    if 97 <= c <= 102:
-        return c - 87
-    return -1
+def safe_path(path, max_path=MAX_PATH):
+    """Return ``path`` (relative to the static root, already percent-decoded as ``request.path``
+    and route parameters are) if it is safe to hand to the filesystem, else None.
 
-
-def safe_path(path, max_path=MAX_PATH, decode=True):
-    """Return ``path`` (URL form, relative to the static root) as a safe relative file path.
-
-    Returns None when the path must not reach the filesystem. Percent-escapes are decoded once
-    (RFC 3986 §2.1), *then* every segment is checked, so ``%2e%2e`` and ``%2f`` get no further
-    than a literal ``..`` or ``/``. With ``decode=False`` (the path was already decoded, as
-    ``request.path`` and route parameters are) any ``%`` left is rejected: decoding twice is how
-    double-encoded traversals slip through (CWE-174). Rejected: over-long paths, NUL and control bytes,
-    backslashes, drive colons, absolute paths (a leading ``/``), empty segments (``a//b``), and
-    any segment starting with ``.`` (``.``, ``..``, hidden files). A trailing ``/`` is kept so
-    the caller can add the index file. Returns "" for the root itself.
+    Rejected: over ``max_path`` bytes or ``MAX_SEGMENTS`` segments; NUL and control bytes;
+    backslashes and ``:`` (other systems' separators and drive letters); absolute paths (a
+    leading ``/``); empty segments (``a//b``); any segment starting with ``.`` (``.``, ``..``,
+    hidden files); and any ``%``: the core has decoded the path once, so a ``%`` left means
+    double encoding (``%252e``), and decoding twice is how traversals slip through (CWE-174).
+    A trailing ``/`` is kept so the caller can add the index file; "" is the root itself.
     """
-    if isinstance(path, str):
-        path = path.encode()
-    if len(path) > max_path:
+    b = path.encode() if isinstance(path, str) else path
+    if len(b) > max_path:
         return None
-    if b"%" in path:
-        if not decode:
-            return None
-        out = bytearray(len(path))
-        n = i = 0
-        while i < len(path):
-            c = path[i]
-            if c == 37:  # '%'
-                if i + 2 >= len(path):
-                    return None  # truncated escape
-                hi = _hex(path[i + 1])
-                lo = _hex(path[i + 2])
-                if hi < 0 or lo < 0:
-                    return None
-                c = hi * 16 + lo
-                i += 3
-            else:
-                i += 1
-            out[n] = c
-            n += 1
-        path = bytes(out[:n])
     segments = 0
     start = 0
-    end = len(path)
+    end = len(b)
     for i in range(end + 1):
-        c = path[i] if i < end else 47
-        if c < 32 or c == 127 or c == 92 or c == 58:  # control, '\\', ':'
+        c = b[i] if i < end else 47
+        if c < 32 or c == 127 or c == 92 or c == 58 or c == 37:  # control, '\\', ':', '%'
             return None
         if c == 47:  # '/'
             if i == start:
@@ -111,16 +79,18 @@ def safe_path(path, max_path=MAX_PATH, decode=True):
                 if end == 0:
                     break  # the root itself
                 return None  # empty segment, or an absolute path
-            if path[start] == 46:  # '.' starts "." / ".." / hidden names
+            if b[start] == 46:  # '.' starts "." / ".." / hidden names
                 return None
             segments += 1
             if segments > MAX_SEGMENTS:
                 return None
             start = i + 1
-    try:
-        return path.decode()
-    except UnicodeError:
-        return None
+    if b is path:
+        try:
+            return b.decode()
+        except UnicodeError:
+            return None
+    return path
 
 
 def parse_range(value, size):
@@ -282,7 +252,7 @@ class Static(App):
         ``request.path`` and route parameters are)."""
         if request.method != "GET" and request.method != "HEAD":
             raise HTTPError(405, "Method Not Allowed", {"Allow": "GET, HEAD"})
-        rel = safe_path(path, decode=False)  # the core has percent-decoded it already
+        rel = safe_path(path)
         if rel is None:
             raise HTTPError(400, "Bad Path")
         if rel == "" or rel.endswith("/"):
