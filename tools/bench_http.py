@@ -396,7 +396,7 @@ def import_heap(servers):
             mod = "microhttp." + src.stem
             if src.stem == "__init__" or mod in out["microhttp"].get("modules", ()):
                 continue
-            code2 = ("import gc,microhttp\ngc.collect();a=gc.mem_alloc()\nimport %s\n"
+            code2 = ("import gc,microhttp,microhttp.server\ngc.collect();a=gc.mem_alloc()\nimport %s\n"
                      "gc.collect();print('@@', gc.mem_alloc()-a)\n" % mod)
             proc = subprocess.run([micropython_binary(), "-X", "heapsize=1m", "-c", code2],
                                   cwd=str(BUILD), env=mp_env(), capture_output=True, text=True, timeout=60)
@@ -472,7 +472,7 @@ def report(res):
         if s in imp and "import_bytes" in imp[s]:
             rows.append([s, kb(imp[s]["import_bytes"]), kb(imp[s]["asyncio_bytes"]), " ".join(imp[s]["modules"])])
     for ext, n in sorted(imp.get("extensions", {}).items()):
-        rows.append(["microhttp." + ext, kb(n), "", "(after import microhttp)"])
+        rows.append(["microhttp." + ext, kb(n), "", "(after the core)"])
     parts.append("\nHeap taken by import (gc.mem_alloc after gc.collect)\n"
                  + table(rows, ["module", "import", "asyncio", "modules loaded"]))
     rows = []
