@@ -485,7 +485,7 @@ def test_takeover_writes_the_head_then_hands_over_the_streams():
 
     run(main())
     out = bytes(s.out)
-    assert out == b"HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\nconnection: Upgrade\r\n\r\nraw:same", out
+    assert out == b"HTTP/1.1 101 \r\nupgrade: x\r\nconnection: Upgrade\r\n\r\nraw:same", out
     assert out.count(b"HTTP/1.1") == 1 and b"content-length" not in out
 
 

@@ -103,7 +103,6 @@ class Request:
         """The whole body as bytes (413 over max_body, before anything is allocated)."""
         if self._b is None:
             p = self.conn.p
-            p.max_body = self.app.max_body
             if p.length > p.max_body:
                 raise HTTPError(413, "body too large")
             b = bytearray(max(p.length, 0))
