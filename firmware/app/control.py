@@ -56,7 +56,7 @@ class Coalescer:
         await mine.event.wait()
         if mine.outcome == SUPERSEDED:
             return SUPERSEDED
-        result, exc = mine.outcome
+        result, exc = mine.outcome  # type: ignore[misc]
         if exc is not None:
             raise exc
         return result

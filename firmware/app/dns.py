@@ -9,9 +9,9 @@ import asyncio
 import sys
 
 try:
-    import socket
+    import socket  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # a port without networking never starts the captive portal
-    socket = None
+    socket = None  # type: ignore[assignment]
 
 _TYPE_A = 1
 _TYPE_ANY = 255
@@ -68,7 +68,7 @@ def answer(query, addr):
 
 
 if sys.implementation.name == "micropython":
-    from asyncio import core as _core
+    from asyncio import core as _core  # type: ignore[attr-defined]
 
     def _readable(sock):
         # MicroPython's own streams wait this way (extmod/asyncio/stream.py).
@@ -101,11 +101,10 @@ class CaptiveDNS:
             raise
         sock.setblocking(False)
         self.sock = sock
-        self.task = asyncio.create_task(self._serve())
+        self.task = asyncio.create_task(self._serve(sock))
         return self
 
-    async def _serve(self):
-        sock = self.sock
+    async def _serve(self, sock):
         while True:
             try:
                 query, peer = await _recvfrom(sock)

@@ -110,20 +110,21 @@ def _env_int(name, default):
     return int(value) if value else default
 
 
-async def main(config_path=config.FILENAME, network=None, machine=None):
+async def main(config_path=config.FILENAME, net=None, hw=None):
+    """``net``/``hw`` replace the ``network``/``machine`` modules (tests); normally imported."""
     cfg = config.load(config_path)
     for problem in cfg.problems:
         log("config: " + problem)
     ctx = Context(cfg)
-    if network is None:
-        import network
+    if net is None:
+        net = __import__("network")  # the plain Pico's stubs lack it; every target has it
     try:
-        if machine is None:
-            import machine
+        if hw is None:
+            hw = __import__("machine")
     except ImportError as exc:
         ctx.problems.append("no machine module (%s)" % exc)
     else:
-        load_board(ctx, machine)
+        load_board(ctx, hw)
 
     from microhttp import App
     from microhttp.sse import EventHub
@@ -135,7 +136,7 @@ async def main(config_path=config.FILENAME, network=None, machine=None):
     ctx.hub = EventHub(history=16, heartbeat=_HEARTBEAT_S)
     ctx.live = Live(ctx.hub)
     ctx.live.watch(ctx.device_list)
-    ctx.wifi = wifi_mod.WiFi(network, cfg, log=log, on_state=status_led(ctx))
+    ctx.wifi = wifi_mod.WiFi(net, cfg, log=log, on_state=status_led(ctx))
 
     app = App(max_body=1024)
     api.install(app, ctx)

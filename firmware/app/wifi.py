@@ -37,7 +37,7 @@ class WiFi:
         self.ip = None
         self.ssid = None
         self.last_error = None
-        self.sta = None
+        self.sta = network.WLAN(network.STA_IF)  # the port's singleton; not activated yet
         self.ap = None
         self._watch = None
         # Failure codes differ per port (esp32 vs CYW43); take what this port defines.
@@ -67,7 +67,6 @@ class WiFi:
             self.net.hostname(self._hostname())  # before active(True): DHCP and mDNS use it
         except Exception as exc:
             self.log("wifi: cannot set hostname: %s" % exc)
-        self.sta = self.net.WLAN(self.net.STA_IF)
         self.sta.active(True)
         if self.cfg["wifi"]["networks"] and await self.connect_station():
             self._watch = asyncio.create_task(self._watch_link())
@@ -168,11 +167,9 @@ class WiFi:
 
     def scan(self):
         """Networks in range, strongest first: [{"ssid", "rssi", "secure"}], deduplicated."""
-        if self.sta is None:
-            self.sta = self.net.WLAN(self.net.STA_IF)
         if not self.sta.active():
             self.sta.active(True)
-        best = {}
+        best = {}  # type: dict
         for ssid, _bssid, _channel, rssi, security, hidden in self.sta.scan():
             try:
                 name = ssid.decode()
