@@ -2,27 +2,12 @@
 #
 # MicroPython's asyncio Stream is one object for reading and writing; it has readinto, its
 # write() sends at once (so two writes are two TCP segments), drain() always yields, close()
-# does nothing and wait_closed() closes the socket. CPython's StreamReader has no readinto and
-# its transport may keep a reference to written data, so writes are copied there.
+# does nothing and wait_closed() closes the socket. The CPython side lives in compat_cpython,
+# so a board never loads (or stores in RAM) code it cannot run.
+import asyncio
 import sys
 
-import asyncio
-
 MICROPYTHON = sys.implementation.name == "micropython"
-
-try:
-    from time import ticks_add, ticks_diff, ticks_ms
-except ImportError:  # plain CPython (the test shims normally provide these)
-    import time
-
-    def ticks_ms():
-        return int(time.monotonic() * 1000)
-
-    def ticks_add(t, d):
-        return t + d
-
-    def ticks_diff(a, b):
-        return a - b
 
 
 def _errnos():
@@ -32,10 +17,8 @@ def _errnos():
     import errno
 
     s = {32}
-    for n in ("ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "EBADF", "ENOTCONN", "ESHUTDOWN"):
-        v = getattr(errno, n, None)
-        if v is not None:
-            s.add(v)
+    for n in ("ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "EBADF", "ENOTCONN"):
+        s.add(getattr(errno, n, 32))
     return s
 
 
@@ -44,27 +27,7 @@ GONE = _errnos()
 
 def gone(e):
     """Whether OSError ``e`` means the peer went away (end that connection quietly)."""
-    return (e.args and e.args[0] in GONE) or (not MICROPYTHON and isinstance(e, ConnectionError))
-
-
-async def _coro():
-    pass
-
-
-_c = _coro()
-CORO = type(_c)  # on MicroPython this is "generator": async handlers return one
-if hasattr(_c, "close"):
-    _c.close()
-del _c
-
-
-def nodelay(w):
-    """Disable Nagle's algorithm where the port supports it (best effort; we coalesce too)."""
-    try:
-        s = w.s if MICROPYTHON else w.get_extra_info("socket")
-        s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY (not exported by every port)
-    except Exception:
-        pass
+    return e.args and e.args[0] in GONE or not MICROPYTHON and isinstance(e, ConnectionError)
 
 
 def peer(w):
@@ -74,18 +37,39 @@ def peer(w):
         return None
 
 
+async def close(w):
+    try:
+        w.close()
+        await w.wait_closed()
+    except Exception:
+        pass
+
+
 if MICROPYTHON:
     from asyncio import sleep_ms
     from sys import print_exception
+    from time import ticks_add, ticks_diff, ticks_ms
+
+    async def _c():
+        pass
+
+    CORO = type(_c())  # "generator": what calling an async function returns here
 
     async def readinto(r, mv):
         return await r.readinto(mv)
 
-    def write(w, mv):
-        w.write(mv)
+    def write(w, b):
+        w.write(b)
+
+    def nodelay(w):
+        # Best effort: not every port exports (or supports) TCP_NODELAY; we coalesce anyway.
+        try:
+            w.s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+        except Exception:
+            pass
 
     async def listen(cb, host, port, backlog):
-        """Start accepting; returns an object with close().
+        """Listen and accept in a task; returns it (cancel() stops and closes the socket).
 
         Our own accept loop instead of asyncio.start_server, whose loop dies for good when
         creating the connection's Stream or task raises MemoryError. It waits on the socket
@@ -99,63 +83,29 @@ if MICROPYTHON:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(ai[-1])
         s.listen(backlog)
-        return _Listener(s, cb)
+        return asyncio.create_task(_accept(s, cb))
 
-    class _Listener:
-        def __init__(self, s, cb):
-            self.s = s
-            self.task = asyncio.create_task(self._run(cb))
+    async def _accept(s, cb):
+        from asyncio import core
 
-        async def _run(self, cb):
-            from asyncio import core
+        try:
+            while True:
+                yield core._io_queue.queue_read(s)
+                try:
+                    c, a = s.accept()
+                except Exception:
+                    continue
+                try:
+                    c.setblocking(False)
+                    st = asyncio.StreamReader(c, {"peername": a})
+                    asyncio.create_task(cb(st, st))
+                except MemoryError:
+                    c.close()
+                    import gc
 
-            s = self.s
-            try:
-                while True:
-                    yield core._io_queue.queue_read(s)
-                    try:
-                        c, a = s.accept()
-                    except Exception:
-                        continue
-                    try:
-                        c.setblocking(False)
-                        st = asyncio.StreamReader(c, {"peername": a})
-                        asyncio.create_task(cb(st, st))
-                    except MemoryError:
-                        c.close()
-                        import gc
-
-                        gc.collect()
-            finally:
-                s.close()
-
-        def close(self):
-            self.task.cancel()
+                    gc.collect()
+        finally:
+            s.close()
 
 else:
-    import traceback
-
-    def sleep_ms(ms):
-        return asyncio.sleep(ms / 1000)
-
-    def print_exception(e, f=sys.stdout):
-        traceback.print_exception(type(e), e, e.__traceback__, file=f)
-
-    async def readinto(r, mv):
-        d = await r.read(len(mv))
-        mv[: len(d)] = d
-        return len(d)
-
-    def write(w, mv):
-        w.write(bytes(mv))
-
-    async def listen(cb, host, port, backlog):
-        return await asyncio.start_server(cb, host, port, backlog=backlog)
-
-
-async def close(w):
-    try:
-        w.close()
-        await w.wait_closed()
-    except Exception:
-        pass
+    from microhttp.compat_cpython import *  # noqa: F403

@@ -76,7 +76,7 @@ class Server:
         if self.closing:
             return
         self.closing = True
-        self._l.close()
+        self._l.cancel()
         t = ticks_add(ticks_ms(), int(timeout * 1000))
         while self.conns:
             late = ticks_diff(ticks_ms(), t) > 0
