@@ -176,3 +176,22 @@ def test_with_auth_the_page_asks_for_the_password(device_factory, phone, runtime
     page.wait_for_selector("#conn.live")
     page.get_by_role("switch", name="Desk lamp on/off").tap()
     assert _until(lambda: _duty(dev, LED_PIN) > 0)
+
+
+@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+def test_setup_card_scans_saves_and_the_board_rejoins(device_factory, phone, runtime):
+    dev = device_factory(runtime, nets=("home:secret99:-48", "cafe::-81"))  # none configured: setup AP
+    page = _open(phone, dev)
+    assert page.is_visible("#setup")
+    page.get_by_role("button", name="Scan for networks").tap()
+    page.get_by_role("listitem").filter(has_text="home").tap()
+    assert page.input_value("#ssid") == "home"
+    page.get_by_label("Wi-Fi password").fill("secret99")
+    page.get_by_role("button", name="Save and restart").tap()
+    page.wait_for_function("document.getElementById('setupNote').textContent.startsWith('Saved')")
+    assert dev.wait_exit() in (0, 3), dev.output  # main.py called machine.reset()
+
+    dev.start()  # the board comes back on the same flash and joins the saved network
+    page.wait_for_selector("#conn.live", timeout=20000)
+    page.wait_for_function("document.getElementById('foot').textContent === 'Wi-Fi: connected (home)'", timeout=10000)
+    assert not page.is_visible("#setup")
