@@ -451,13 +451,15 @@ def test_buffers_are_pooled_across_connections():
 
     async def main():
         srv = Server(app)
+        first = srv.pool[0]  # allocated when the server was made
         a = FakeStream(req("GET / HTTP/1.1"))
         await srv._accept(a, a)
+        assert srv.pool == [first]
         assert len(srv.pool) == 1
-        p = srv.pool[0][0]
+        p = srv.pool[0]
         b = FakeStream(req("GET / HTTP/1.1"))
         await srv._accept(b, b)
-        assert srv.pool[0][0] is p and len(srv.pool) == 1
+        assert srv.pool[0] is p and len(srv.pool) == 1
         return a.out, b.out
 
     a, b = run(main())

@@ -218,6 +218,36 @@ def test_httpx_reuses_one_connection(runtime, http_server):
 
 
 @runtimes
+def test_concurrent_clients_get_their_own_bytes(runtime, http_server):
+    # Connections share one output buffer: interleaved responses must never mix.
+    import threading
+
+    srv = http_server(runtime)
+    errors = []
+
+    def client(k):
+        try:
+            with httpx.Client(base_url=srv.url, timeout=WAIT) as c:
+                for i in range(15):
+                    if i % 3 == 0:
+                        assert c.get("/").content == b"<h1>hello</h1>" * 10
+                    elif i % 3 == 1:
+                        assert c.get("/items/%d" % (k * 100 + i)).json() == {"id": k * 100 + i, "type": "int"}
+                    else:
+                        body = bytes([65 + k]) * (500 * (i % 5 + 1))
+                        assert c.put("/api/echo", content=body).content == body
+        except Exception as e:  # reported below, with the thread's number
+            errors.append((k, repr(e)))
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+@runtimes
 def test_timeouts_idle_head_and_body(runtime, http_server):
     srv = http_server(runtime, idle_timeout=0.4, head_timeout=0.4, body_timeout=0.4)
     # Idle: a connection that never sends, and a kept-alive one after a response, are closed

@@ -162,7 +162,10 @@ class App:
             if a is None:
                 continue
             if m in ms or (m == "HEAD" and "GET" in ms):
-                return Response.make(await call(f, req, **a))
+                r = f(req, **a)  # not call(): one coroutine frame less per request
+                if isinstance(r, compat.CORO):
+                    r = await r
+                return Response.make(r)
             allow.extend(ms)
         if not allow:
             raise HTTPError(404, "not found")

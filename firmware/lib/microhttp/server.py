@@ -6,8 +6,8 @@
 # answers them one after another. Timeouts cost nothing per read: each connection records a
 # deadline and one reaper task cancels connections whose deadline has passed (idle: closed
 # silently, RFC 9112 section 9.5; head or body: 408 then close; write: close). Buffers (the
-# parser's read buffer and an output buffer) are pooled, so a kept-alive connection and the
-# next connection reuse them instead of growing the heap. Code size matters here (it is
+# parser's read buffer) are pooled, so a kept-alive connection and the next connection reuse
+# them instead of growing the heap; one output buffer serves every connection. Code size matters here (it is
 # loaded into RAM on a board): terse code, long comments.
 import asyncio
 import gc
@@ -35,7 +35,8 @@ class Server:
     :param idle_timeout: seconds a kept-alive connection may wait for its next request (30)
     :param head_timeout: seconds from a request's first byte to its complete head (10)
     :param body_timeout: seconds any one body read (or response write) may take (10)
-    :param out_size: bytes of each connection's output buffer (1024)
+    :param out_size: bytes of the output buffer all connections share (1024): a response
+        head and a small body are assembled there and handed to the socket in one write
     :param backlog: listen backlog (4)
     Parser limits (see microhttp.h1.Parser): max_head (2048), max_line (1024), max_headers
     (32), max_chunk_line (128), max_trailer (1024). Body size: App(max_body=...).
@@ -43,15 +44,17 @@ class Server:
 
     def __init__(self, app, max_conns=8, idle_timeout=30, head_timeout=10, body_timeout=10,
                  out_size=1024, backlog=4, **limits):
-        h1.Parser(**limits)  # reject unknown limits now, not at the first connection
         self.app = app
         self.max_conns = max_conns
         self.ms = [int(t * 1000) for t in (idle_timeout, head_timeout, body_timeout, body_timeout)]
-        self.out_size = out_size
         self.backlog = backlog
         self.limits = limits
         self.conns = []
-        self.pool = []
+        # The first connection's buffers, allocated now (and unknown limits rejected now).
+        self.pool = [h1.Parser(**limits)]
+        # Shared safely: a write hands the bytes to the socket (or copies what it cannot send)
+        # before returning, and nothing awaits between filling this buffer and that write.
+        self.out = bytearray(out_size)
         self.closing = False
         self._done = asyncio.Event()
 
@@ -126,7 +129,7 @@ class Server:
                 self.conns.remove(c)
                 if c.p and len(self.pool) < self.max_conns:
                     c.p.reset()
-                    self.pool.append((c.p, c.out))
+                    self.pool.append(c.p)
             await compat.close(w)
 
 
@@ -154,7 +157,7 @@ class Conn:
         self.expired = self.sent = self.cont = self.done = False
         self.phase = _IDLE
         self.task = asyncio.current_task()
-        self.p, self.out = srv.pool.pop() if srv.pool else (h1.Parser(**srv.limits), bytearray(srv.out_size))
+        self.p = srv.pool.pop() if srv.pool else h1.Parser(**srv.limits)
         srv.conns.append(self)
         compat.nodelay(w)
 
@@ -242,7 +245,7 @@ class Conn:
             keep = False  # HTTP/1.0 has no chunked coding: the close ends the body
         else:
             n = -1
-        o = self.out
+        o = self.srv.out
         k = _put(o, 0, b"HTTP/1.1 %d %s\r\n" % (st, b"OK" if st == 200 else b""))
         for x in h:
             if tk or x not in _SKIP:
