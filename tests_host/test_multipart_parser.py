@@ -4,8 +4,17 @@ Shared: runs on CPython and the MicroPython unix port.
 """
 
 from microhttp.errors import HTTPError
-from microhttp.multipart import (DATA, END, END_PART, NEED, PART, MultipartParser, UrlencodedParser,
-                                 boundary_of, safe_name)
+from microhttp.multipart import (
+    DATA,
+    END,
+    END_PART,
+    NEED,
+    PART,
+    MultipartParser,
+    UrlencodedParser,
+    boundary_of,
+    safe_name,
+)
 from support import raises
 
 B = "----formBoundary7MA4YWxkTrZu0gW"

@@ -102,13 +102,13 @@ class Throttle:
 
     def _evict(self, now):
         # Drop the oldest entry, preferring ones not locked out (the table stays bounded).
-        victim = None
+        best = victim = None
         for addr in self._table:
             e = self._table[addr]
             key = (e[2] is not None, -time.ticks_diff(now, e[1]))
-            if victim is None or key < victim[0]:
-                victim = (key, addr)
-        del self._table[victim[1]]
+            if best is None or key < best:
+                best, victim = key, addr
+        self._table.pop(victim, None)
 
 
 class _Auth:
@@ -119,6 +119,9 @@ class _Auth:
         self.throttle = throttle if throttle is not None else Throttle()
         self._key = os.urandom(16)  # per-boot key for the verified-credentials cache
         self._cache = []  # [(mac, user)]
+
+    def _verify(self, value):
+        return None  # the user name for a credential value; subclasses check their scheme
 
     def _challenge(self, error=None):
         from microhttp import Response

@@ -258,10 +258,10 @@ async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, 
     kind = ctype.split(";")[0].strip().lower()
     form = Form()
     if kind == "application/x-www-form-urlencoded":
-        parser = UrlencodedParser(max_field, max_fields)
+        pairs = UrlencodedParser(max_field, max_fields)
         async for chunk in request.stream(max_total):
-            parser.feed(chunk, form.fields)
-        parser.finish(form.fields)
+            pairs.feed(chunk, form.fields)
+        pairs.finish(form.fields)
         return form
     if kind != "multipart/form-data":
         raise HTTPError(415, "expected a form body")
@@ -289,12 +289,13 @@ async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, 
                                 raise HTTPError(413, "too many form fields")
                             field = bytearray()
                     elif ev == DATA:
+                        data = parser.data or b""
                         if upload is not None:
-                            upload.write(parser.data)
+                            upload.write(data)
                         elif field is not None:
-                            if len(field) + len(parser.data) > max_field:
+                            if len(field) + len(data) > max_field:
                                 raise HTTPError(413, "form field too large")
-                            field.extend(parser.data)
+                            field.extend(data)
                     elif ev == END_PART:
                         if upload is not None:
                             upload.finish()  # complete: now it replaces the old file

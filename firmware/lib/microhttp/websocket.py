@@ -207,7 +207,7 @@ class FrameReader:
         return self._frame_done() if n == 0 else None
 
     def _frame_done(self):
-        payload = self._payload
+        payload = self._payload or bytearray()
         h = self._head
         if payload:
             unmask(payload, bytes(h[self._want - 4:self._want]))
@@ -298,8 +298,7 @@ def check_handshake(request, protocols=None, origins=None):
 # ---------------------------------------------------------------- the connection
 
 if hasattr(asyncio, "wait_for_ms"):  # MicroPython
-    def _wait_ms(coro, ms):
-        return asyncio.wait_for_ms(coro, ms)
+    _wait_ms = getattr(asyncio, "wait_for_ms")
 else:  # CPython's asyncio counts in seconds
     def _wait_ms(coro, ms):
         return asyncio.wait_for(coro, ms / 1000)
