@@ -41,24 +41,32 @@ _TCHAR = (
 class Headers(dict):
     """A dict with case-insensitive keys (stored lowercase)."""
 
+    # k.lower() allocates even when k is lowercase already: check first (no allocation).
     def __setitem__(self, k, v):
-        super().__setitem__(k.lower(), v)
+        super().__setitem__(k if k.islower() else k.lower(), v)
 
     def __getitem__(self, k):
-        return super().__getitem__(k.lower())
+        return super().__getitem__(k if k.islower() else k.lower())
 
     def get(self, k, d=None):
-        return super().get(k.lower(), d)
+        return super().get(k if k.islower() else k.lower(), d)
 
     def __contains__(self, k):
-        return super().get(k.lower()) is not None
+        return super().get(k if k.islower() else k.lower()) is not None
 
 
-def _token(b):
-    for c in b:
+def _token(b, i, j, low=False):
+    # Whether b[i:j] is a non-empty token; with ``low``, lowercase it in place (no copy).
+    if i >= j:
+        return False
+    while i < j:
+        c = b[i]
         if c > 126 or _TCHAR[c] == 48:
             return False
-    return len(b)
+        if low and 64 < c < 91:
+            b[i] = c + 32
+        i += 1
+    return True
 
 
 def unquote(s):
@@ -73,7 +81,7 @@ def unquote(s):
             b.extend(x[2:].encode())
         return str(b, "utf-8")
     except (ValueError, UnicodeError):
-        raise HTTPError(400, "bad percent-encoding")
+        raise HTTPError(400, "bad request")
 
 
 class Parser:
@@ -120,21 +128,12 @@ class Parser:
         if e == len(b):
             # RFC 9112 section 3: a request line over our limit is 414, else 431. In body
             # states the buffer cannot be full: chunk lines are bounded well below its size.
-            raise self._fail(414 if b.find(b"\n", 0, e) < 0 else 431, "request head too large")
+            raise self._fail(414 if b.find(b"\n", 0, e) < 0 else 431, "head too large")
         return self.mv[e:]
 
     def feed(self, n):
         """Record that ``n`` bytes were written into ``space()``."""
         self.e += n
-
-    def feed_bytes(self, data):
-        """Copy in as much of ``data`` as fits (for callers without readinto); return the rest.
-        Parse what was fed with next() before feeding the rest."""
-        m = self.space()
-        n = min(len(m), len(data))
-        m[:n] = data[:n]
-        self.e += n
-        return data[n:]
 
     def _fail(self, status, msg):
         self.st = _ERR
@@ -152,7 +151,7 @@ class Parser:
             if h < 0:
                 self._k = e - 3  # resume the search here: never rescan a slow client's head
                 if e - s > self.max_line + 1 and b.find(b"\n", s, s + self.max_line + 2) < 0:
-                    raise self._fail(414, "request line too long")
+                    raise self._fail(414, "head too large")
                 return NEED
             self._head(s, h + 2)
             self.s = h + 4
@@ -181,14 +180,14 @@ class Parser:
             self.st = _SIZE
             return self.next()
         if st == _ERR:
-            raise HTTPError(400, "parser in error state")
+            raise HTTPError(400, "bad request")
         # One chunk-size line (RFC 9112 section 7.1), or trailer lines (section 7.1.2), which
         # are read and discarded within max_trailer bytes.
         while True:
             s = self.s
             i = b.find(b"\n", s, e)
             if (e - s if i < 0 else i - s + 1) > (self.max_chunk_line if st == _SIZE else self._trail):
-                raise self._fail(400 if st == _SIZE else 431, "chunk line too long")
+                raise self._fail(400 if st == _SIZE else 431, "bad chunk")
             if i < 0:
                 return NEED
             if i == s or b[i - 1] != 13 or b.find(b"\r", s, i - 1) >= 0 or b.find(b"\0", s, i) >= 0:
@@ -206,7 +205,7 @@ class Parser:
                 if c not in b"0123456789abcdefABCDEF":
                     x = b""
             if not x or len(x) > 8:
-                raise self._fail(400, "bad chunk size")
+                raise self._fail(400, "bad chunk")
             n = int(x, 16)
             self._total += n
             if self._total > self.max_body:
@@ -219,32 +218,36 @@ class Parser:
             self.st = st = _TRAIL
 
     def _head(self, s, end):
+        # Index arithmetic on the buffer throughout: the only allocations are the strings
+        # kept (method, target, field names and values) and the headers dict.
         b, mv = self.buf, self.mv
         # RFC 9112 section 2.2: a bare CR, a bare LF or a NUL in the head is rejected (400).
         n = b.count(b"\r\n", s, end)
         if b.find(b"\0", s, end) >= 0 or b.count(b"\r", s, end) != n or b.count(b"\n", s, end) != n:
-            raise self._fail(400, "bad line ending")
+            raise self._fail(400, "bad request")
         i = b.find(b"\r\n", s, end)
         if i - s > self.max_line:
-            raise self._fail(414, "request line too long")
+            raise self._fail(414, "head too large")
         # RFC 9112 section 3: request-line = method SP request-target SP HTTP-version
-        rl = bytes(mv[s:i]).split(b" ")
-        if len(rl) != 3 or not _token(rl[0]) or not rl[1]:
-            raise self._fail(400, "bad request line")
-        v = rl[2]
-        if v[:5] != b"HTTP/" or len(v) != 8 or v[6] != 46 or not (v[5] in b"0123456789" and v[7] in b"0123456789"):
-            raise self._fail(400, "bad version")
-        if v[5] != 49:
-            raise self._fail(505, "version not supported")  # section 2.3: only 1.x
-        self.version = 10 if v[7] == 48 else 11
+        a = b.find(b" ", s, i)
+        v = b.rfind(b" ", s, i)
+        if a < 0 or b.find(b" ", a + 1, v) >= 0 or v - a < 2 or not _token(b, s, a):
+            raise self._fail(400, "bad request")
+        # Section 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT; only 1.x is served (505).
+        if i - v != 9 or b.find(b"HTTP/", v, i) != v + 1 or b[v + 7] != 46 or not (
+                47 < b[v + 6] < 58 and 47 < b[v + 8] < 58):
+            raise self._fail(400, "bad request")
+        if b[v + 6] != 49:
+            raise self._fail(505, "version not supported")
+        self.version = 10 if b[v + 8] == 48 else 11
         try:
-            self.method = rl[0].decode()
-            t = rl[1].decode()
+            self.method = m = str(mv[s:a], "utf-8")
+            t = str(mv[a + 1:v], "utf-8")
             if t[0] != "/":
                 # Section 3.2.2: absolute-form must be accepted; asterisk-form only for OPTIONS.
                 if t[:7] == "http://" or t[:8] == "https://":
                     t = "/" + t.split("/", 3)[3] if t.count("/") > 2 else "/"
-                elif t != "*" or rl[0] != b"OPTIONS":
+                elif t != "*" or m != "OPTIONS":
                     raise ValueError
             self.target = t
             h = Headers()
@@ -253,19 +256,24 @@ class Parser:
                 j = b.find(b"\r\n", i, end)
                 c = b.find(b":", i, j)
                 # Section 5.1: no whitespace before the colon; section 5.2: obs-fold is a 400.
-                if c < 0 or not _token(mv[i:c]):
+                if c < 0 or not _token(b, i, c, True):
                     raise ValueError
                 if len(h) >= self.max_headers:
-                    raise self._fail(431, "too many header fields")
-                k = bytes(mv[i:c]).decode().lower()
-                x = bytes(mv[c + 1:j]).strip(b" \t").decode()
+                    raise self._fail(431, "head too large")
+                k = str(mv[i:c], "utf-8")
+                c += 1
+                while c < j and b[c] in b" \t":  # optional whitespace around the value
+                    c += 1
+                while j > c and b[j - 1] in b" \t":
+                    j -= 1
+                x = str(mv[c:j], "utf-8")
                 o = h.get(k)
                 if o is not None:
                     if k == "host":
                         raise ValueError  # RFC 9112 section 3.2: exactly one Host
                     x = o + ", " + x  # RFC 9110 section 5.3: combine repeated fields
                 h[k] = x
-                i = j + 2
+                i = b.find(b"\r\n", j, end) + 2
         except (ValueError, UnicodeError):
             raise self._fail(400, "bad request")
         if self.version == 11 and "host" not in h:
@@ -281,7 +289,7 @@ class Parser:
             # Section 6.1: both framings at once is a smuggling attempt (400); HTTP/1.0 has
             # no chunked coding; chunked must be the only coding, others are 501.
             if cl is not None or self.version == 10:
-                raise self._fail(400, "bad framing")
+                raise self._fail(400, "bad request")
             if te.lower() != "chunked":
                 raise self._fail(501, "unsupported transfer coding")
             self.length = -1
@@ -289,7 +297,7 @@ class Parser:
         elif cl is not None:
             # Section 6.3: anything but one decimal value (repeats included) is a 400.
             if not cl.isdigit() or len(cl) > 9:
-                raise self._fail(400, "bad Content-Length")
+                raise self._fail(400, "bad request")
             self.length = self._left = int(cl)
         else:
             self.length = self._left = 0
