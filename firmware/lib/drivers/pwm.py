@@ -177,6 +177,9 @@ class PwmOut(Device):
             "sequence": bool(self._steps),
         }
 
+    def __call__(self):
+        return self._duty / _FULL
+
     # --- asyncio glue ---------------------------------------------------------------------
 
     def start(self):
