@@ -8,7 +8,8 @@ from drivers import Button, CommandError, Led
 from drivers.board import load_board
 from drivers.device import validate_command
 from fixtures.drivers import Events, board_file
-from support import raises, run
+from support import IS_MICROPYTHON, raises, run, skip
+from vclock import PERIOD, VirtualClock
 
 
 def sleep_ms(ms):
@@ -102,3 +103,48 @@ def test_irq_mode_end_to_end_on_rp2():
     assert events.names() == ["press", "release", "click"]
     snapshot = machine.sim.snapshot()
     assert snapshot["pins"]["6"]["irq"] is False  # deinit removed the handler
+
+
+def test_virtual_clock_drives_the_default_ticks_on_cpython():
+    if IS_MICROPYTHON:
+        skip("MicroPython's ticks cannot be replaced: its tests pass clock= (as every other test does)")
+    import time
+
+    clock = VirtualClock(123456).install()
+    try:
+        assert time.ticks_ms() == 123456
+        machine.sim.configure(port="esp32")
+        led = Led("s", pin=machine.Pin(17, machine.Pin.OUT))  # default clock: time.ticks_ms
+        led.command({"pattern": "blink", "period_ms": 200, "transition_ms": 0})
+        assert machine.sim.level(17) == 1
+        clock.advance(150)
+        led.tick()
+        assert machine.sim.level(17) == 0
+    finally:
+        clock.uninstall()
+
+
+def test_timing_survives_the_ticks_wrap():
+    from fixtures.drivers import Events
+
+    machine.sim.configure(port="esp32")
+    clock = VirtualClock(PERIOD - 300)
+    pin = machine.Pin(4, machine.Pin.IN, machine.Pin.PULL_UP)
+    button = Button("b", pin, clock=clock)
+    events = Events(clock)
+    button.subscribe(events)
+    led = Led("s", pin=machine.Pin(17, machine.Pin.OUT), clock=clock)
+    led.command({"pattern": "blink", "period_ms": 400, "transition_ms": 0})
+    levels = []
+    for step in range(120):  # 1.2 s across the wrap, 10 ms polls
+        if step == 20:
+            machine.sim.set_input(4, 0)
+        if step == 40:
+            machine.sim.set_input(4, 1)
+        button.poll()
+        led.tick()
+        levels.append(machine.sim.level(17))
+        clock.advance(10)
+    assert clock() < 1000  # the clock really wrapped
+    assert events.names() == ["press", "release", "click"]
+    assert levels[:20] == [1] * 20 and levels[20:40] == [0] * 20 and levels[40:60] == [1] * 20

@@ -7,7 +7,13 @@ On CPython ``install()`` also makes ``time.ticks_ms()`` (and friends) read this 
 clock explicitly.
 """
 
-_PERIOD = 1 << 30  # ticks wrap like ESP32 and RP2
+try:  # wrap where this runtime's ticks wrap: 2**30 on boards and CPython shims, more on unix
+    from time import ticks_add
+
+    _PERIOD = ticks_add(0, -1) + 1
+except ImportError:
+    _PERIOD = 1 << 30
+PERIOD = _PERIOD
 
 
 class VirtualClock:
