@@ -246,3 +246,14 @@ def test_describe_lists_commands_and_is_json_ready():
 def test_led_needs_an_output():
     with raises(ValueError, "pin"):
         Led("x")
+
+
+def test_on_off_leds_switch_patterns_at_once():
+    led, clock = gpio_led()
+    led.command({"on": True})
+    t0 = clock()
+    led.command({"pattern": "heartbeat"})  # default transition, but a GPIO LED cannot fade
+    led.tick(t0 + 150)  # 12.5 % into the beat: the pattern is dark here
+    assert machine.sim.level(17) == 0
+    led.tick(t0 + 300)  # second beat
+    assert machine.sim.level(17) == 1

@@ -201,6 +201,12 @@ def validate(spec, source="<board>"):
         if key in pins:
             raise BoardError(source, name, pin, "pin already used by device '%s'" % pins[key])
         pins[key] = name
+        for key in ("active_low", "onboard", "invert"):
+            if key in entry and entry[key] is not True and entry[key] is not False:
+                raise BoardError(source, name, pin, "%s must be true or false" % key)
+        for key in ("label", "role", "notes"):
+            if key in entry and not isinstance(entry[key], str):
+                raise BoardError(source, name, pin, "%s must be a string" % key)
         output = kind != "button"
         _check_pin_use(source, spec, chip, name, pin, gpio, output, entry.get("onboard") is True)
         if kind == "button":
@@ -246,6 +252,10 @@ def _check_led(source, spec, entry, plan, name, pin, gpio):
         raise BoardError(source, name, pin, "output must be gpio, pwm or pixel")
     if entry.get("curve", "cie") not in ("cie", "linear"):
         raise BoardError(source, name, pin, "curve must be cie or linear")
+    brightness = entry.get("brightness", 1)
+    if brightness is True or brightness is False or not isinstance(brightness, (int, float)) \
+            or not 0 <= brightness <= 1:
+        raise BoardError(source, name, pin, "brightness must be a number from 0 to 1")
     if output == "pwm":
         _claim_pwm(source, spec, plan, name, pin, gpio, _int(source, name, pin, "freq", entry.get("freq", 1000),
                                                             1, 100000000))

@@ -204,6 +204,8 @@ class Led(Device):
             period = f["period_ms"]
         changed_pattern = pattern != self._pattern or period != self._period
         transition = f.get("transition_ms", DEFAULT_TRANSITION_MS if changed_pattern else 0)
+        if not self.output.dimmable:
+            transition = 0  # an on/off LED cannot show a fade: switch at once
         if transition > 0:
             if self._from is not None and ticks_diff(now, self._fade_t0) < self._fade_ms:
                 # already mid-fade: fade on from the mixed level showing now, held steady
