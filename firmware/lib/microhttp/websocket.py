@@ -14,8 +14,8 @@
     hub.publish("led=1")                # the same from synchronous code (driver callbacks)
 
 ``ws.receive()`` returns ``str`` (text) or ``bytes`` (binary) and raises ``ConnectionClosed``
-(with ``.code``) when the peer closes or fails. ``ws.send(str | bytes)``, ``ws.ping()``,
-``ws.close(code, reason)``. Fragmented messages are reassembled (up to ``max_message`` bytes,
+(with ``.code``) when the peer closes or fails. ``ws.send(str | bytes)``,
+``ws.close(code, reason)``, ``async for msg in ws``. Fragmented messages are reassembled (up to ``max_message`` bytes,
 else close 1009); pings are answered; text is UTF-8 validated (else 1007); protocol errors
 close with 1002; an exception escaping the handler closes with 1011. With ``ping_interval``
 the server pings an idle peer and drops it when no frame arrives within ``ping_timeout``;
@@ -58,15 +58,6 @@ _QUIET_MS = const(200)  # after failing: input silence that ends the wait for th
 _SMALL = const(256)  # payloads up to this size are sent in one write with their header
 
 
-class ProtocolError(Exception):
-    """The peer broke RFC 6455; ``code`` is the close code to send."""
-
-    def __init__(self, code, reason):
-        super().__init__(reason)
-        self.code = code
-        self.reason = reason
-
-
 class ConnectionClosed(Exception):
     """The WebSocket is closed; ``code`` is the peer's close code or 1006 (no close frame)."""
 
@@ -74,6 +65,10 @@ class ConnectionClosed(Exception):
         super().__init__(code, reason)
         self.code = code
         self.reason = reason
+
+
+class ProtocolError(ConnectionClosed):
+    """The peer broke RFC 6455; ``code`` is the close code to send."""
 
 
 def __getattr__(name):
@@ -255,14 +250,6 @@ def parse_close(payload):
 
 # ---------------------------------------------------------------- handshake (section 4.2)
 
-def _has_token(value, token):
-    # Connection / Upgrade are comma-separated, case-insensitive token lists (RFC 9110 7.6.1).
-    for part in value.split(","):
-        if part.strip().lower() == token:
-            return True
-    return False
-
-
 def accept_key(key):
     """Sec-WebSocket-Accept for a Sec-WebSocket-Key (section 4.2.2, step 5.4)."""
     from microhttp.crypto import sha1
@@ -280,8 +267,10 @@ def check_handshake(request, protocols=None, origins=None):
         good_key = False
     version = h.get("Sec-WebSocket-Version")
     # 4.2.1: GET, Upgrade: websocket, Connection: Upgrade, a 16-byte key, a version.
-    if request.method != "GET" or not _has_token(h.get("Upgrade", ""), "websocket") or \
-            not _has_token(h.get("Connection", ""), "upgrade") or not good_key or version is None:
+    # Connection and Upgrade are comma-separated, case-insensitive lists (RFC 9110 7.6.1).
+    upgrade = [t.strip().lower() for t in (h.get("Upgrade", "") + "," + h.get("Connection", "")).split(",")]
+    if request.method != "GET" or "websocket" not in upgrade or "upgrade" not in upgrade or \
+            not good_key or version is None:
         return 400, "bad WebSocket handshake"
     if version.strip() != "13":
         return 426, "unsupported WebSocket version"  # 4.2.2 / 4.4
@@ -388,16 +377,21 @@ class WebSocket:
         except Exception:
             pass
 
-    async def _discard_input(self):
-        # After failing, read what the peer still sends (its close frame, the rest of a bad
-        # frame) until it closes or goes quiet, bounded in bytes: closing a socket with unread
-        # input makes the kernel send RST, which can destroy our close frame in flight.
+    async def _linger(self, ms):
+        # Read what the peer still sends until it closes or goes quiet for ``ms``, bounded in
+        # bytes. After failing, the input is skipped raw (it may be the rest of a bad frame):
+        # closing a socket with unread input makes the kernel send RST, which can destroy our
+        # close frame in flight. After our own close (7.1.2) frames are parsed up to the peer's
+        # close frame, and data frames in between are dropped.
         scratch = memoryview(bytearray(64))
         for _ in range(64):
             try:
-                if not await _wait_ms(compat.readinto(self.request.reader, scratch), _QUIET_MS):
+                if self._failed:
+                    if not await _wait_ms(compat.readinto(self.request.reader, scratch), ms):
+                        return
+                elif (await _wait_ms(self._next_frame(), ms))[0] == _CLOSE:
                     return
-            except Exception:  # quiet (timeout) or reset: either way we are done
+            except Exception:  # quiet (timeout), reset, or the connection closed
                 return
 
     async def send(self, data):
@@ -406,9 +400,6 @@ class WebSocket:
             await self._write(_TEXT, data.encode())
         else:
             await self._write(_BINARY, data)
-
-    async def ping(self, data=b""):
-        await self._write(_PING, data)
 
     async def _write(self, op, payload, closing=False):
         if (self.closed or self._close_sent) and not closing:
@@ -441,15 +432,11 @@ class WebSocket:
             return
         try:
             await self._send_close(code, reason)
-            await _wait_ms(self._await_close(), _CLOSE_WAIT_MS)
-        except Exception:  # no answer in time, or the connection is gone already
+        except ConnectionClosed:
             pass
+        await self._linger(_CLOSE_WAIT_MS)
         self.closed = True
         self.close_code = code
-
-    async def _await_close(self):
-        while (await self._next_frame())[0] != _CLOSE:  # data after our close is dropped (7.1.2)
-            pass
 
     def abort(self):
         """Drop the connection at once (no closing handshake); a blocked receive() raises."""
@@ -467,7 +454,7 @@ class WebSocket:
                 continue
             sent = time.ticks_ms()
             try:
-                await self.ping(b"k")
+                await self._write(_PING, b"k")
             except ConnectionClosed:
                 break
             await compat.sleep_ms(self._pong_ms)
@@ -495,7 +482,7 @@ class WebSocket:
             if pinger is not None:
                 pinger.cancel()
         if self._failed:
-            await self._discard_input()
+            await self._linger(_QUIET_MS)
 
 
 def websocket(max_message=4096, ping_interval=None, ping_timeout=None, protocols=None, origins=None):
