@@ -16,8 +16,8 @@
 #   {"op": "snapshot"}                               -> {"ok": true, "pins": {...}}
 #   {"op": "mem"}                                    -> {"ok": true, "free": .., "alloc": ..}
 #
-# Errors reply {"ok": false, "error": "..."}. "bounce" synthesizes contact chatter: that many
-# extra level flips, bounce_us apart, before the level settles (drivers.md §1.1: real contacts
+# Errors reply {"ok": false, "error": "..."}. "bounce" synthesizes contact chatter: the level
+# springs back that many times, flips bounce_us apart, before it settles (drivers.md §1.1: real contacts
 # bounce for well under the debounce window). A button "press" drives the level the board file
 # says is active (active-low buttons read 0 when pressed).
 import _thread
@@ -94,11 +94,14 @@ def _target(req):
 
 
 def _drive(sim, pin, level, bounce, bounce_us):
-    # Chatter: flip away from and back to the new level, ending on it.
-    for i in range(bounce):
-        sim.set_input(pin, level if i % 2 else 1 - level)
-        sleep_us(bounce_us)
+    # Contact chatter: the level changes, then springs back `bounce` times before settling,
+    # bounce_us between flips. A press with bounce=2 reads 0,1,0,1,0 on an active-low input.
     sim.set_input(pin, level)
+    for _ in range(bounce):
+        sleep_us(bounce_us)
+        sim.set_input(pin, 1 - level)
+        sleep_us(bounce_us)
+        sim.set_input(pin, level)
 
 
 def _jsonable(value):

@@ -87,6 +87,23 @@ def target_for(board):
     return DEFAULT_TARGET
 
 
+def interrupt_main_thread(proc):
+    """SIGINT to the interpreter's main thread only (Ctrl-C on a board's UART).
+
+    A process-directed SIGINT may land on the control channel's thread; the unix port then
+    loses the KeyboardInterrupt or crashes (seen: SIGSEGV about once in 150 under load). tgkill
+    with tid = pid targets the main thread, where main.py and the REPL run."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        if hasattr(libc, "tgkill") and libc.tgkill(proc.pid, proc.pid, signal.SIGINT) == 0:
+            return
+    except OSError:
+        pass
+    proc.send_signal(signal.SIGINT)
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -307,7 +324,7 @@ class Supervisor:
     def _interrupt(self):
         proc = self._proc
         if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+            interrupt_main_thread(proc)
 
     # ---------------------------------------------------------------- the REPL endpoint
     def _on_client_bytes(self, data):
@@ -425,11 +442,20 @@ class Supervisor:
             conn.close()
 
     def _accept_loop(self):
+        # The listener has a timeout so that this loop sees stop(): a thread blocked in
+        # accept() on a socket that another thread closed can go on accepting on the same fd
+        # number, by then another supervisor's listener (seen in tests, as stolen connections).
         while not self._stopping:
             try:
                 conn, _ = self._listener.accept()
+            except socket.timeout:
+                continue
             except OSError:
                 return
+            if self._stopping:
+                conn.close()
+                return
+            conn.settimeout(None)
             with self._lock:
                 busy = self._client is not None
             if busy:
@@ -460,8 +486,10 @@ class Supervisor:
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", self.repl_port))
         listener.listen(2)
+        listener.settimeout(0.2)
         self._listener = listener
-        threading.Thread(target=self._accept_loop, daemon=True).start()
+        self._accept_thread = threading.Thread(target=self._accept_loop, daemon=True)
+        self._accept_thread.start()
         with self._lock:
             self._boot(run_main=True)
         return self
@@ -485,6 +513,11 @@ class Supervisor:
                     pass
                 self._client = None
         if self._listener is not None:
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self._accept_thread.join(2)
             self._listener.close()
 
     @property

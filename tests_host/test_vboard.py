@@ -1,0 +1,279 @@
+"""The virtual board (tools/vboard): real mpremote against its REPL endpoint, real sockets to
+its control channel, the real MicroPython unix port behind both."""
+
+CPYTHON_ONLY = True
+
+import io
+import json
+import socket
+import subprocess
+import sys
+import time
+
+import paths
+import pytest
+
+sys.path.insert(0, str(paths.ROOT))
+
+from tools.vboard.client import Client, ControlError  # noqa: E402
+from tools.vboard.supervisor import HEAP_SCALE, Supervisor, heap_for  # noqa: E402
+
+BOOT = 'print("boot.py ran")\n'
+MAIN = """\
+import time
+try:
+    n = int(open("boots.txt").read())
+except OSError:
+    n = 0
+with open("boots.txt", "w") as f:
+    f.write(str(n + 1))
+print("main running", n + 1)
+while True:
+    time.sleep_ms(20)
+"""
+
+
+class Log(io.RawIOBase):
+    """Thread-safe enough sink for the supervisor's firmware log."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def write(self, b):
+        self.data.extend(b)
+        return len(b)
+
+    def text(self):
+        return bytes(self.data).decode("utf-8", "replace")
+
+    def wait_for(self, text, count=1, timeout=20):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.text().count(text) >= count:
+                return
+            time.sleep(0.02)
+        raise AssertionError("log never showed %r x%d:\n%s" % (text, count, self.text()))
+
+
+def make_flash(tmp_path, main=MAIN, boot=BOOT):
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "boot.py").write_text(boot)
+    (flash / "main.py").write_text(main)
+    return flash
+
+
+@pytest.fixture
+def board(tmp_path):
+    log = Log()
+    sup = Supervisor(make_flash(tmp_path), board="virtual", log=log)
+    sup.logbuf = log
+    with sup:
+        log.wait_for("main running 1")
+        yield sup
+
+
+def mpremote(sup, *args, timeout=60):
+    return subprocess.run(
+        [sys.executable, "-m", "mpremote", "connect", sup.url, *args],
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def test_mpremote_ls_cp_exec_and_soft_reset(board, tmp_path):
+    local = tmp_path / "hello.txt"
+    local.write_text("hello, board\n")
+    r = mpremote(board, "cp", str(local), ":hello.txt", "+", "ls")
+    assert r.returncode == 0, r.stderr + r.stdout
+    assert (board.flash / "hello.txt").read_text() == "hello, board\n"
+    listing = {line.split()[-1]: int(line.split()[0]) for line in r.stdout.splitlines()[2:] if line.strip()}
+    assert listing["hello.txt"] == len("hello, board\n")
+    assert {"boot.py", "main.py", "boots.txt"} <= set(listing)
+
+    r = mpremote(board, "exec", "print(open('/hello.txt').read().upper())")
+    assert r.returncode == 0 and "HELLO, BOARD" in r.stdout, r
+
+    # One session: a global survives between two execs, a soft reset gives a fresh interpreter.
+    r = mpremote(board, "exec", "x = 41", "+", "exec", "print(x + 1)", "+", "soft-reset",
+                 "+", "exec", "print('x' in globals())")
+    assert r.returncode == 0, r
+    assert r.stdout.split() == ["42", "False"]
+
+
+def test_reports_the_real_interpreter(board):
+    real = subprocess.run(
+        [paths.micropython_binary(), "-c", "import sys; print(sys.implementation.version[:3], sys.implementation._mpy)"],
+        capture_output=True, text=True, timeout=20,
+    ).stdout.strip()
+    r = mpremote(board, "exec", "import sys; print(sys.implementation.version[:3], sys.implementation._mpy)")
+    assert r.stdout.strip() == real
+    assert int(real.split()[-1]) & 0xFF == 6  # .mpy v6.x (MicroPython 1.25)
+
+
+def test_exec_error_gives_a_board_traceback_and_exit_1(board):
+    r = mpremote(board, "exec", "1/0")
+    assert r.returncode == 1
+    assert 'File "<stdin>", line 1, in <module>' in r.stdout
+    assert "ZeroDivisionError" in r.stdout
+    assert "repldriver" not in r.stdout and "simboot" not in r.stdout  # a board has no such frames
+
+
+def test_flash_is_the_root_filesystem(board):
+    r = mpremote(board, "exec", "import os; print(sorted(os.listdir('/'))); print(os.statvfs('/')[:4])")
+    lines = r.stdout.splitlines()
+    assert eval(lines[0]) == sorted(p.name for p in board.flash.iterdir())
+    bsize, frsize, blocks, free = eval(lines[1])
+    assert bsize * blocks == 0x200000  # the ESP32's 2 MB "vfs" partition, not the host disk
+    assert 0 < free < blocks
+    r = mpremote(board, "exec", "open('/etc/hostname')")
+    assert r.returncode == 1 and "ENOENT" in r.stdout  # the host's files are out of reach
+
+
+def test_ctrl_c_stops_main_and_ctrl_d_restarts_it(board):
+    with socket.create_connection(("127.0.0.1", board.repl_port), timeout=10) as s:
+        s.sendall(b"\x03")
+        got = read_until(s, b">>> ")
+        assert b"KeyboardInterrupt" in got
+        assert b"MicroPython v" in got
+        s.sendall(b"6*7\r")
+        assert b"42" in read_until(s, b">>> ")
+        s.sendall(b"\x04")  # friendly REPL, empty line: soft reset runs boot.py and main.py
+        got = read_until(s, b"main running 2")
+        assert b"MPY: soft reboot" in got and b"boot.py ran" in got
+    assert (board.flash / "boots.txt").read_text() == "2"
+
+
+def test_raw_repl_declines_raw_paste(board):
+    with socket.create_connection(("127.0.0.1", board.repl_port), timeout=10) as s:
+        s.sendall(b"\r\x03\r\x01")
+        read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+        s.sendall(b"\x05A\x01")
+        assert recv_exactly(s, 2) == b"R\x00"
+        s.sendall(b"print(6*7)\x04")
+        assert read_until(s, b"\x04>") == b"OK42\r\n\x04\x04>"
+
+
+def test_machine_reset_boots_main_again(board):
+    r = mpremote(board, "reset")
+    assert r.returncode == 0, r
+    board.logbuf.wait_for("main running 2")
+    assert (board.flash / "boots.txt").read_text() == "2"
+
+
+def test_one_client_at_a_time(board):
+    with socket.create_connection(("127.0.0.1", board.repl_port), timeout=10) as first:
+        first.sendall(b"\x03")
+        read_until(first, b">>> ")
+        with socket.create_connection(("127.0.0.1", board.repl_port), timeout=10) as second:
+            assert b"in use" in read_until(second, b"\r\n")
+
+
+def test_heap_is_the_targets_figure(board):
+    mem = Client(board.control_port).mem()
+    target = heap_for("esp32")
+    assert target == int(112 * 1024 * HEAP_SCALE)
+    # main.py above allocates almost nothing: the firmware sees the target's figure, give or take
+    # what boot.py, main.py and the control request took.
+    assert target * 0.9 < mem["free"] <= target
+    r = mpremote(board, "exec", "b = bytearray(%d)" % (target + 1))
+    assert r.returncode == 1 and "MemoryError" in r.stdout
+
+
+PINS_MAIN = """\
+from machine import Pin, PWM
+button = Pin(4, Pin.IN, Pin.PULL_UP)
+edges = []
+button.irq(lambda p: edges.append(p.value()), Pin.IRQ_FALLING)
+lamp = PWM(Pin(16), freq=1000, duty_u16=16384)
+jumper_out = Pin(19, Pin.OUT, value=1)
+jumper_in = Pin(21, Pin.IN)
+print("pins ready")
+import time
+while True:
+    time.sleep_ms(10)
+"""
+
+
+@pytest.fixture
+def pins_board(tmp_path):
+    flash = make_flash(tmp_path, main=PINS_MAIN)
+    (flash / "boards").mkdir()
+    (flash / "boards" / "virtual.json").write_text((paths.ROOT / "boards" / "virtual.json").read_text())
+    log = Log()
+    with Supervisor(flash, board="virtual", log=log) as sup:
+        log.wait_for("pins ready")
+        with Client(sup.control_port) as client:
+            yield sup, client
+
+
+def test_control_channel_buttons_levels_pwm_and_jumpers(pins_board):
+    sup, c = pins_board
+    assert c.ping()["board"] == "virtual"
+    assert c.devices()["button"] == {"pin": 4, "active": 0, "kind": "button"}  # pull-up: active low
+    assert c.level("button") == 1
+    c.press("button")
+    assert c.level(4) == 0
+    c.release("button")
+    assert c.level(4) == 1
+    assert c.pwm("led") == {"freq": 1000, "duty_u16": 16384}
+    assert c.pwm(17) is None
+    assert c.level(21) == 1  # the board's loopback jumper 19 -> 21 is wired
+    snap = c.snapshot()
+    assert snap["pins"]["4"]["pull"] == "up" and [19, 21] in snap["connections"]
+    with pytest.raises(ControlError, match="no device named 'nope'"):
+        c.press("nope")
+    with pytest.raises(ControlError, match="level must be 0 or 1"):
+        c.set_input(4, 7)
+
+
+def test_press_with_bounce_gives_the_edges_the_firmware_sees(pins_board):
+    sup, c = pins_board
+    # Press: 0,1,0,1,0 (3 falls), hold, release: 1,0,1,0,1 (2 falls). Flips 3 ms apart, so
+    # the main thread runs each scheduled handler before the next (the queue holds only a few).
+    c.press("button", ms=20, bounce=2, bounce_us=3000)
+    assert c.snapshot()["dropped_irqs"] == 0
+    r = mpremote(sup, "resume", "exec", "print(len(edges))")
+    assert r.stdout.strip() == "5", r
+
+
+def test_cpython_runtime_runs_the_same_flash(tmp_path):
+    log = Log()
+    with Supervisor(make_flash(tmp_path), board="virtual", runtime="cpython", log=log) as sup:
+        log.wait_for("main running 1")
+        r = mpremote(sup, "exec", "import sys; print(sys.implementation.name)")
+        assert r.stdout.strip() == "cpython"
+
+
+def read_until(sock, marker, timeout=20):
+    data = b""
+    deadline = time.monotonic() + timeout
+    while marker not in data:
+        if time.monotonic() > deadline:
+            raise AssertionError("no %r in %r" % (marker, data))
+        try:
+            chunk = sock.recv(4096)
+        except socket.timeout:
+            raise AssertionError("timed out waiting for %r; got %r" % (marker, data))
+        if not chunk:
+            raise AssertionError("connection closed before %r; got %r" % (marker, data))
+        data += chunk
+    return data
+
+
+def recv_exactly(sock, n):
+    data = b""
+    while len(data) < n:
+        try:
+            data += sock.recv(n - len(data))
+        except socket.timeout:
+            raise AssertionError("timed out after %r" % data)
+    return data
+
+
+def test_control_protocol_is_one_json_line_each_way(pins_board):
+    sup, _ = pins_board
+    with socket.create_connection(("127.0.0.1", sup.control_port), timeout=10) as s:
+        s.sendall(b'{"op": "level", "pin": 4}\n{"op": "bogus"}\n')
+        f = s.makefile("rb")
+        assert json.loads(f.readline()) == {"ok": True, "pin": 4, "level": 1}
+        assert json.loads(f.readline())["ok"] is False
