@@ -1,8 +1,6 @@
 """The virtual board (tools/vboard): real mpremote against its REPL endpoint, real sockets to
 its control channel, the real MicroPython unix port behind both."""
 
-CPYTHON_ONLY = True
-
 import io
 import json
 import socket
@@ -17,6 +15,8 @@ sys.path.insert(0, str(paths.ROOT))
 
 from tools.vboard.client import Client, ControlError  # noqa: E402
 from tools.vboard.supervisor import HEAP_SCALE, Supervisor, heap_for  # noqa: E402
+
+CPYTHON_ONLY = True
 
 BOOT = 'print("boot.py ran")\n'
 MAIN = """\
