@@ -105,6 +105,7 @@ def install(app, ctx):
 
     @app.get("/api/health")
     def health(request):
+        gc.collect()  # report what is really free, not what garbage happens to hide
         free = gc.mem_free() if hasattr(gc, "mem_free") else -1
         wifi = ctx.wifi
         return {
