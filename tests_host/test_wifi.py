@@ -119,3 +119,39 @@ def test_rp2_status_codes_work_too():
         assert state == wifi.CONNECTED
     finally:
         network.sim.reset()
+
+
+def test_lost_link_rejoins_or_falls_back_to_the_ap():
+    import asyncio
+
+    network.sim.reset()
+    network.sim.add_network("home", "secret")
+    saved = wifi._WATCH_MS
+    wifi._WATCH_MS = 30  # check the link every 30 ms instead of 5 s
+    logs = []
+    w = wifi.WiFi(network, _cfg([("home", "secret")], attempts=2, timeout_ms=100), log=logs.append,
+                  backoff_ms=(20, 20))
+
+    async def wait_for(state):
+        for _ in range(300):  # bounded: 300 x 10 ms
+            if w.state == state:
+                return True
+            await asyncio.sleep(0.01)
+        return False
+
+    async def main():
+        try:
+            assert await w.start() == wifi.CONNECTED
+            network.sim.remove_network("home")  # the router reboots...
+            assert await wait_for(wifi.CONNECTING)
+            network.sim.add_network("home", "secret")  # ...and comes back
+            assert await wait_for(wifi.CONNECTED)
+            network.sim.remove_network("home")  # gone for good
+            return await wait_for(wifi.AP)
+        finally:
+            w.stop()
+            wifi._WATCH_MS = saved
+
+    assert run(main())
+    assert logs.count("wifi: link lost") == 2
+    assert network.WLAN(network.AP_IF).active()
