@@ -22,6 +22,7 @@ class FakeStream:
         self.step = step
         self.out = bytearray()
         self.closed = False
+        self.s = self  # MicroPython's Stream keeps its socket here; closing it closes the stream
 
     def _take(self, n):
         if self.step:
@@ -47,7 +48,7 @@ class FakeStream:
         await asyncio.sleep(0)
 
     def close(self):
-        pass
+        self.closed = True
 
     async def wait_closed(self):
         self.closed = True

@@ -345,7 +345,8 @@ def test_a_heap_too_small_for_a_request_answers_503_and_keeps_serving(http_serve
     # Many concurrent connections on that heap: some may be refused, none may kill the server.
     socks = [connect(srv.port) for _ in range(8)]
     for s in socks:
-        s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4000\r\n\r\n" + b"e" * 4000)
+        s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 4000\r\n\r\n"
+                  + b"e" * 4000)
     for s in socks:
         out = read_all(s)
         assert out == b"" or out.startswith(b"HTTP/1.1 ")

@@ -37,15 +37,16 @@ def peer(w):
         return None
 
 
-async def close(w):
-    try:
-        w.close()
-        await w.wait_closed()
-    except Exception:
-        pass
-
-
 if MICROPYTHON:
+
+    async def close(w):
+        # Stream.wait_closed() only closes the socket, but calling it allocates a coroutine,
+        # which can fail when the heap is exhausted and leave the socket open for good.
+        try:
+            w.s.close()
+        except Exception:
+            pass
+
     from asyncio import sleep_ms
     from sys import print_exception
     from time import ticks_add, ticks_diff, ticks_ms

@@ -59,3 +59,11 @@ async def listen(cb, host, port, backlog):
     s = await asyncio.start_server(cb, host, port, backlog=backlog)
     s.cancel = s.close  # stop listening, like cancelling MicroPython's accept task
     return s
+
+
+async def close(w):
+    try:
+        w.close()
+        await w.wait_closed()
+    except Exception:
+        pass

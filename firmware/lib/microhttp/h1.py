@@ -87,7 +87,8 @@ def unquote(s):
 class Parser:
     """Incremental HTTP/1.1 request parser over one preallocated buffer.
 
-    :param max_head: bytes for the request line plus headers (431 over it); also the buffer size
+    :param max_head: bytes for the request line plus headers (431 over it); the buffer starts
+        at 1 KB (or max_head if smaller) and grows to max_head only for a head that needs it
     :param max_line: bytes for the request line (414 over it)
     :param max_headers: header field count (431 over it)
     :param max_body: body bytes (413 over it); may be changed per request before the body
@@ -97,8 +98,11 @@ class Parser:
 
     def __init__(self, max_head=2048, max_line=1024, max_headers=32, max_body=16384,
                  max_chunk_line=128, max_trailer=1024):
-        self.buf = bytearray(max_head)
+        # Most heads are a few hundred bytes: start with 1 KB and grow to max_head only when
+        # a head needs it (once per pooled parser; the limit still holds before allocating).
+        self.buf = bytearray(min(max_head, 1024))
         self.mv = memoryview(self.buf)
+        self.max_head = max_head
         self.max_line = max_line
         self.max_headers = max_headers
         self.max_body = max_body
@@ -126,6 +130,11 @@ class Parser:
             self._k = max(0, self._k - s)
             self.s = 0
         if e == len(b):
+            if e < self.max_head and self.st == _HEAD:
+                self.buf = bytearray(self.max_head)
+                self.buf[:e] = b
+                self.mv = memoryview(self.buf)
+                return self.mv[e:]
             # RFC 9112 section 3: a request line over our limit is 414, else 431. In body
             # states the buffer cannot be full: chunk lines are bounded well below its size.
             raise self._fail(414 if b.find(b"\n", 0, e) < 0 else 431, "head too large")
