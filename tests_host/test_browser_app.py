@@ -195,3 +195,20 @@ def test_setup_card_scans_saves_and_the_board_rejoins(device_factory, phone, run
     page.wait_for_selector("#conn.live", timeout=20000)
     page.wait_for_function("document.getElementById('foot').textContent === 'Wi-Fi: connected (home)'", timeout=10000)
     assert not page.is_visible("#setup")
+
+
+@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+def test_a_fast_slider_sends_few_requests_and_ends_at_the_last_value(device_factory, phone, runtime):
+    dev = device_factory(runtime)
+    page = _open(phone, dev)
+    posts = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    # 100 input events in one burst, as a finger dragging the slider produces.
+    page.evaluate("""() => {
+        const s = document.getElementById('s-pwm-duty');
+        for (let v = 1; v <= 100; v++) { s.value = v; s.dispatchEvent(new Event('input')); }
+    }""")
+    assert _until(lambda: _duty(dev, PWM_PIN) == 65535), _duty(dev, PWM_PIN)
+    page.wait_for_timeout(300)  # let any straggler arrive before counting
+    assert 1 <= len(posts) <= 3, posts  # one in flight, then only the newest value
+    assert dev.get("/api/devices/pwm").json()["state"]["duty"] == 1.0
