@@ -181,3 +181,45 @@ def test_encode_header_length_forms():
 def test_accept_key_matches_rfc_6455_example():
     # RFC 6455 section 1.3 worked example.
     assert ws.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+
+
+class _Headers:
+    def __init__(self, d):
+        self.d = dict((k.lower(), v) for k, v in d.items())
+
+    def get(self, k, default=None):
+        return self.d.get(k.lower(), default)
+
+
+class _Request:
+    def __init__(self, headers, method="GET"):
+        self.method = method
+        self.headers = _Headers(headers)
+
+
+GOOD = {"Upgrade": "websocket", "Connection": "keep-alive, Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
+
+
+def test_check_handshake_statuses_protocols_and_origins():
+    def check(changes, method="GET", **kw):
+        h = dict(GOOD)
+        for k in changes:
+            if changes[k] is None:
+                del h[k]
+            else:
+                h[k] = changes[k]
+        return ws.check_handshake(_Request(h, method), **kw)
+
+    assert check({}) == ("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", None)
+    assert check({"Upgrade": "WebSocket", "Connection": "UPGRADE"})[0] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+    for bad in ({"Upgrade": None}, {"Connection": None}, {"Connection": "close"},
+                {"Sec-WebSocket-Key": None}, {"Sec-WebSocket-Key": "short"},
+                {"Sec-WebSocket-Version": None}):
+        assert check(bad)[0] == 400, bad
+    assert check({}, method="POST")[0] == 400
+    assert check({"Sec-WebSocket-Version": "8"})[0] == 426
+    assert check({"Sec-WebSocket-Protocol": "mqtt, chat"}, protocols=("chat", "json"))[1] == "chat"
+    assert check({"Sec-WebSocket-Protocol": "mqtt"}, protocols=("chat",))[1] is None
+    assert check({"Origin": "http://evil"}, origins=("http://good",))[0] == 403
+    assert check({"Origin": "http://good"}, origins=("http://good",))[0] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
