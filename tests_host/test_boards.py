@@ -218,3 +218,24 @@ def test_start_and_deinit_cancel_every_task():
     assert all(t.done() for t in tasks)
     assert all(not d.tasks for d in board.device_list)
     assert machine.sim.pwm_state(16) is None and machine.sim.pwm_state(18) is None
+
+
+def test_unload_drops_the_boot_only_modules_and_the_board_keeps_working():
+    import sys
+
+    import drivers
+    import drivers.board
+
+    saved = dict((name, sys.modules[name]) for name in ("drivers.board", "drivers.chips"))
+    board = load("virtual")
+    try:
+        drivers.board.unload()
+        assert "drivers.board" not in sys.modules and "drivers.chips" not in sys.modules
+        assert "board" not in drivers.__dict__ and "chips" not in drivers.__dict__
+        board.devices["led"].command({"on": True})
+        assert machine.sim.pwm_state(16)["duty_u16"] == 65535
+        board.deinit()
+    finally:  # other test modules hold the original classes (BoardError): put them back
+        sys.modules.update(saved)
+        drivers.board = saved["drivers.board"]
+        drivers.chips = saved["drivers.chips"]

@@ -5,7 +5,7 @@ import json
 
 import machine
 from drivers import CommandError, PwmOut, curves
-from drivers.chips import PwmPlan, rp2_channel
+from drivers.pwm import PwmPlan, rp2_channel
 from fixtures.drivers import Events
 from support import raises
 from vclock import VirtualClock

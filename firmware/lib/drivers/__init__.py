@@ -49,8 +49,11 @@ def __getattr__(name):
 
         return PwmOut
     # MicroPython resolves "from drivers import curves" through this hook too: import it.
-    try:
-        package = __import__("drivers." + name)
-    except ImportError:
+    # (dir() probes every name through here, so only the package's own modules are tried.)
+    if name not in _SUBMODULES:
         raise AttributeError(name)
+    package = __import__("drivers." + name)
     return package.__dict__[name]
+
+
+_SUBMODULES = ("board", "button", "chips", "curves", "device", "led", "pwm")

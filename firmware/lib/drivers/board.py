@@ -2,10 +2,16 @@
 # and lists the loopback jumpers of the hardware tests. load_board() validates the whole file
 # against the chip's facts (drivers/chips.py) BEFORE touching any pin, then builds the devices
 # from the given machine module (the real one on a board, the shim on a host).
+# This module and drivers.chips are needed only at boot: unload() gives their RAM back.
 import json
 import sys
 
 from drivers import chips
+from drivers.device import Board
+from drivers.pwm import PwmPlan
+
+__all__ = ["Board", "BoardError", "board_id_for_machine", "board_path", "detect_board_id", "load_board",
+           "unload", "validate"]
 
 _COMMON = ("name", "kind", "label", "pin", "role", "onboard", "notes")
 _KEYS = {
@@ -66,48 +72,6 @@ def board_id_for_machine(machine):
 
 def board_path(board_id, directory="/boards"):
     return "%s/%s.json" % (directory, board_id)
-
-
-class Board:
-    """A loaded board: ``devices`` (name -> Device), ``device_list`` (file order), ``loopbacks``."""
-
-    def __init__(self, spec, source, devices, plan):
-        self.spec = spec
-        self.source = source
-        self.id = spec["id"]
-        self.name = spec["name"]
-        self.chip = spec["chip"]
-        self.device_list = devices
-        self.devices = {}
-        for device in devices:
-            self.devices[device.name] = device
-        self.loopbacks = [(pair[0], pair[1]) for pair in spec.get("loopbacks", ())]
-        self.plan = plan
-        self._roles = {}
-        for entry, device in zip(spec["devices"], devices):
-            if entry.get("role"):
-                self._roles[entry["role"]] = device
-
-    def role(self, role):
-        """The device with ``"role": role`` in the board file (e.g. "wifi_status"), or None."""
-        return self._roles.get(role)
-
-    def describe(self):
-        return [device.describe() for device in self.device_list]
-
-    def state(self):
-        out = {}
-        for device in self.device_list:
-            out[device.name] = device.state()
-        return out
-
-    def start(self):
-        for device in self.device_list:
-            device.start()
-
-    def deinit(self):
-        for device in self.device_list:
-            device.deinit()
 
 
 # --- validation -------------------------------------------------------------------------------
@@ -175,7 +139,7 @@ def validate(spec, source="<board>"):
     devices = spec.get("devices")
     if not isinstance(devices, list) or not devices:
         raise BoardError(source, None, None, "'devices' must be a non-empty list")
-    plan = chips.PwmPlan(chip)
+    plan = PwmPlan(chip, facts["pwm"])
     names = {}  # type: dict
     pins = {}  # type: dict
     for entry in devices:
@@ -381,3 +345,19 @@ def load_board(source, machine, clock=None):
             device.deinit()
         raise
     return Board(spec, label, devices, plan)
+
+
+def unload():
+    """Forget this loader and the chip tables (boot-only code) so the GC can reclaim them.
+
+    Call it after load_board(), once nothing else holds its functions; the built Board and its
+    devices live in drivers.device, drivers.led, drivers.button and drivers.pwm.
+    """
+    import drivers
+
+    for name in ("board", "chips"):
+        sys.modules.pop("drivers." + name, None)
+        try:
+            delattr(drivers, name)
+        except (AttributeError, TypeError):
+            pass

@@ -213,3 +213,49 @@ class Device:
 
     def __repr__(self):
         return "<%s %s>" % (self.kind, self.name)
+
+
+# --- a loaded board ---------------------------------------------------------------------------
+# Lives here, not in drivers.board, so the loader and the chip tables can leave RAM after boot.
+
+
+class Board:
+    """A loaded board: ``devices`` (name -> Device), ``device_list`` (file order), ``loopbacks``."""
+
+    def __init__(self, spec, source, devices, plan):
+        self.spec = spec
+        self.source = source
+        self.id = spec["id"]
+        self.name = spec["name"]
+        self.chip = spec["chip"]
+        self.device_list = devices
+        self.devices = {}
+        for device in devices:
+            self.devices[device.name] = device
+        self.loopbacks = [(pair[0], pair[1]) for pair in spec.get("loopbacks", ())]
+        self.plan = plan
+        self._roles = {}
+        for entry, device in zip(spec["devices"], devices):
+            if entry.get("role"):
+                self._roles[entry["role"]] = device
+
+    def role(self, role):
+        """The device with ``"role": role`` in the board file (e.g. "wifi_status"), or None."""
+        return self._roles.get(role)
+
+    def describe(self):
+        return [device.describe() for device in self.device_list]
+
+    def state(self):
+        out = {}
+        for device in self.device_list:
+            out[device.name] = device.state()
+        return out
+
+    def start(self):
+        for device in self.device_list:
+            device.start()
+
+    def deinit(self):
+        for device in self.device_list:
+            device.deinit()

@@ -207,3 +207,89 @@ class PwmOut(Device):
             self.pwm.deinit()
         except (ValueError, OSError):
             pass
+
+
+# --- port limits -----------------------------------------------------------------------------
+
+
+def rp2_channel(gpio):
+    """(slice, channel) of an RP2 GPIO: 2k and 2k+1 share a slice, n and n+16 alias."""
+    if gpio < 32:
+        return (gpio >> 1) & 7, gpio & 1
+    return 8 + ((gpio - 32) >> 1), gpio & 1
+
+
+class PwmPlan:
+    """Tracks who uses which PWM resource, so a conflict is refused with a clear message.
+
+    ESP32 (LEDC): at most ``timers`` distinct frequencies and ``channels`` outputs. RP2: one
+    frequency per slice, and GPIO n / n+16 cannot both be used (they are one channel).
+    """
+
+    def __init__(self, chip, rules=None):
+        if rules is None:
+            from drivers.chips import CHIPS
+
+            rules = CHIPS[chip]["pwm"]
+        self.chip = chip
+        self.rules = rules
+        self.users = {}  # type: dict # owner -> [gpio, freq]
+
+    def freq_range(self):
+        return self.rules["freq"]
+
+    def claim(self, owner, gpio, freq):
+        """Reserve a channel for ``owner``; raises ValueError naming the conflict."""
+        lo, hi = self.rules["freq"]
+        if not lo <= freq <= hi:
+            raise ValueError("PWM frequency %d Hz is outside %d..%d Hz" % (freq, lo, hi))
+        if self.rules["kind"] == "slices":
+            mine = rp2_channel(gpio)
+            for other, (ogpio, ofreq) in self.users.items():
+                theirs = rp2_channel(ogpio)
+                if theirs == mine:
+                    raise ValueError("GPIO %d is the same PWM channel (slice %d %s) as GPIO %d of '%s'"
+                                     % (gpio, mine[0], "AB"[mine[1]], ogpio, other))
+                if theirs[0] == mine[0] and ofreq != freq:
+                    raise ValueError("GPIO %d shares PWM slice %d with GPIO %d of '%s' at %d Hz: "
+                                     "a slice has one frequency" % (gpio, mine[0], ogpio, other, ofreq))
+        else:
+            if len(self.users) >= self.rules["channels"]:
+                raise ValueError("out of PWM channels: %s has %d" % (self.chip, self.rules["channels"]))
+            self._check_timers(owner, freq)
+        self.users[owner] = [gpio, freq]
+
+    def _check_timers(self, owner, freq):
+        freqs = set()
+        for other, (_, ofreq) in self.users.items():
+            if other != owner:
+                freqs.add(ofreq)
+        freqs.add(freq)
+        if len(freqs) > self.rules["timers"]:
+            raise ValueError("out of PWM timers: %s has %d distinct frequencies (in use: %s Hz)"
+                             % (self.chip, self.rules["timers"],
+                                ", ".join(str(f) for f in sorted(freqs) if f != freq)))
+
+    def check_freq(self, owner, freq):
+        """Raise ValueError if ``owner`` may not switch to ``freq``."""
+        lo, hi = self.rules["freq"]
+        if not lo <= freq <= hi:
+            raise ValueError("must be between %d and %d Hz" % (lo, hi))
+        if owner not in self.users:
+            return
+        gpio = self.users[owner][0]
+        if self.rules["kind"] == "slices":
+            mine = rp2_channel(gpio)[0]
+            for other, (ogpio, ofreq) in self.users.items():
+                if other != owner and rp2_channel(ogpio)[0] == mine and ofreq != freq:
+                    raise ValueError("GPIO %d shares PWM slice %d with '%s' (GPIO %d) at %d Hz"
+                                     % (gpio, mine, other, ogpio, ofreq))
+        else:
+            self._check_timers(owner, freq)
+
+    def set_freq(self, owner, freq):
+        if owner in self.users:
+            self.users[owner][1] = freq
+
+    def release(self, owner):
+        self.users.pop(owner, None)
