@@ -16,8 +16,14 @@ async def call(f, *a, **k):
     return r
 
 
+_E = {}  # the (never mutated) arguments of a route without parameters
+
+
 def _compile(url):
-    # "/a/<int:id>/<path:rest>" -> ["", "a", ("int", "id"), ("path", "rest")]
+    # "/a/<int:id>/<path:rest>" -> ["", "a", ("int", "id"), ("path", "rest")]; a route
+    # without parameters stays a str and matches by one comparison, with no split.
+    if "<" not in url:
+        return url
     segs = []
     for s in url.split("/"):
         if s[:1] == "<" and s[-1:] == ">":
@@ -32,7 +38,7 @@ def _compile(url):
 def _match(segs, parts):
     if len(parts) < len(segs):
         return None
-    a = {}
+    a = {}  # not _E: parameters are stored in it
     for i, s in enumerate(segs):
         p = parts[i]
         if isinstance(s, str):
@@ -126,7 +132,7 @@ class App:
                 r = await self._handle(req, req.path)
             except Exception as e:
                 r = await self._error(req, e)
-            return await self._after(req, r)
+            return await self._after(req, r) if self.afters else r
         except MemoryError:
             raise
         except HTTPError as e:
@@ -153,12 +159,17 @@ class App:
                     r = await app._handle(req, path[len(pre):] or "/")
                 except Exception as e:
                     r = await app._error(req, e)
-                return await app._after(req, r)
+                return await app._after(req, r) if app.afters else r
         m = req.method
-        parts = path.split("/")
+        parts = None
         allow = []
         for ms, segs, f in self.routes:
-            a = _match(segs, parts)
+            if isinstance(segs, str):
+                a = _E if segs == path else None
+            else:
+                if parts is None:
+                    parts = path.split("/")
+                a = _match(segs, parts)
             if a is None:
                 continue
             if m in ms or (m == "HEAD" and "GET" in ms):
