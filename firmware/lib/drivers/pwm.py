@@ -17,6 +17,31 @@ _STEP_FIELDS = (
 )
 
 
+_schemas = {}  # freq range -> command schema: built once, shared by every output on the port
+
+
+def _commands(freq_range):
+    key = (freq_range[0], freq_range[1])
+    schema = _schemas.get(key)
+    if schema is None:
+        schema = _schemas[key] = (
+            field("duty", "number", "duty cycle as a fraction", min=0, max=1),
+            field("duty_u16", "int", "duty cycle, 16 bits", min=0, max=_FULL),
+            field("duty_ns", "int", "high time per period", min=0, max=1000000000, unit="ns"),
+            field("freq", "int", "frequency", min=key[0], max=key[1], unit="Hz"),
+            field("fade", "object", "change duty gradually", fields=_STEP_FIELDS, required=("to", "ms")),
+            field("sequence", "object", "fades one after another",
+                  fields=(field("steps", "list", "the fades", item={"type": "object", "fields": _STEP_FIELDS,
+                                                                     "required": ("to", "ms")},
+                                max_items=MAX_STEPS),
+                          field("repeat", "int", "extra passes (-1 = forever)", min=-1, max=100000,
+                                default=0)),
+                  required=("steps",)),
+            field("stop", "true", "stop a fade or sequence where it is"),
+        )
+    return schema
+
+
 class PwmOut(Device):
     """A PWM output (fan, dimmer, buzzer...) on a machine.PWM object."""
 
@@ -33,21 +58,7 @@ class PwmOut(Device):
             freq_range = plan.freq_range()
         self.freq_range = freq_range
         self.frame_ms = frame_ms
-        self.COMMANDS = (
-            field("duty", "number", "duty cycle as a fraction", min=0, max=1),
-            field("duty_u16", "int", "duty cycle, 16 bits", min=0, max=_FULL),
-            field("duty_ns", "int", "high time per period", min=0, max=1000000000, unit="ns"),
-            field("freq", "int", "frequency", min=freq_range[0], max=freq_range[1], unit="Hz"),
-            field("fade", "object", "change duty gradually", fields=_STEP_FIELDS, required=("to", "ms")),
-            field("sequence", "object", "fades one after another",
-                  fields=(field("steps", "list", "the fades", item={"type": "object", "fields": _STEP_FIELDS,
-                                                                     "required": ("to", "ms")},
-                                max_items=MAX_STEPS),
-                          field("repeat", "int", "extra passes (-1 = forever)", min=-1, max=100000,
-                                default=0)),
-                  required=("steps",)),
-            field("stop", "true", "stop a fade or sequence where it is"),
-        )
+        self.COMMANDS = _commands(freq_range)
         self._freq = freq
         self._duty = int(duty * _FULL + 0.5)
         self._ramp = None  # [from, to, t0, ms, easing name]
