@@ -33,6 +33,7 @@ def test_port_pin_rules():
     machine.sim.configure(port="esp32")
     with raises(ValueError, "input"):
         Pin(34, Pin.OUT)
+    assert Pin(35, Pin.IN, Pin.PULL_UP).value() == 0  # no pull resistors on GPIO34-39: it floats
     with raises(ValueError):
         Pin(6 + 14)  # GPIO20 does not exist on the ESP32
     with raises(ValueError):

@@ -333,7 +333,8 @@ class Pin:
         if pull != -1:
             if pull is not None and self._id == "LED":
                 raise ValueError("pulls are not supported for external pins")
-            st.pull = pull
+            # ESP32 GPIO34-39 have no pull resistors: the port ignores the request silently
+            st.pull = None if self._id in facts["input_only"] else pull
         if value is not None:
             st.out = 1 if value else 0
         st.obj = self
