@@ -91,7 +91,8 @@ class EventHub:
 
     def publish(self, data, event=None):
         """Queue an event for every client; returns its id. Never blocks, never raises on
-        slow or gone clients (each stream catches up from the ring on its own)."""
+        slow or gone clients (each stream catches up from the ring on its own). It allocates,
+        so call it from a task or a ``micropython.schedule`` callback, not a hard interrupt."""
         seq = self._seq + 1
         eid = "%s.%d" % (self.epoch, seq)
         encoded = format_event(data, event, eid)
