@@ -472,7 +472,7 @@ def report(res):
         if s in imp and "import_bytes" in imp[s]:
             rows.append([s, kb(imp[s]["import_bytes"]), kb(imp[s]["asyncio_bytes"]), " ".join(imp[s]["modules"])])
     for ext, n in sorted(imp.get("extensions", {}).items()):
-        rows.append(["microhttp." + ext, kb(n), "", "(after the core)"])
+        rows.append(["microhttp." + ext, kb(n), "", "(after the core)" if n is not None else "not importable here"])
     parts.append("\nHeap taken by import (gc.mem_alloc after gc.collect)\n"
                  + table(rows, ["module", "import", "asyncio", "modules loaded"]))
     rows = []
@@ -530,7 +530,11 @@ def markdown(res):
     ext = imp.get("extensions", {})
     if ext:
         parts.append("Heap taken by importing each extra module after the core: "
-                     + ", ".join("%s %s" % (m, kb(n)) for m, n in sorted(ext.items())) + ".")
+                     + ", ".join("`%s` %s" % (m, kb(n)) for m, n in sorted(ext.items()) if n is not None) + ".")
+        host_only = [m for m, n in sorted(ext.items()) if n is None]
+        if host_only:
+            parts.append("Not importable on MicroPython (host-side helpers, never loaded on a board): "
+                         + ", ".join("`%s`" % m for m in host_only) + ".")
     if imp.get("microhttp"):
         parts.append("`import asyncio` alone: %s." % kb(imp["microhttp"]["asyncio_bytes"]))
     if res.get("targets"):
