@@ -50,13 +50,12 @@ def _check(path, spec, value):
     if kind == "int" or kind == "number":
         if is_bool or not isinstance(value, (int, float)):
             raise CommandError(path, "expected a number")
-        if kind == "int":
-            if isinstance(value, float):
-                if value != value or value != int(value):
-                    raise CommandError(path, "expected a whole number")
-                value = int(value)
-        elif value != value:  # NaN compares unequal to itself and to every bound
-            raise CommandError(path, "expected a number, not NaN")
+        if value - value != 0:  # NaN and +-inf (inf - inf is NaN): JSON-ish input can carry them
+            raise CommandError(path, "expected a finite number, not NaN or infinity")
+        if kind == "int" and isinstance(value, float):
+            if value != int(value):
+                raise CommandError(path, "expected a whole number")
+            value = int(value)
         lo = spec.get("min")
         hi = spec.get("max")
         if (lo is not None and value < lo) or (hi is not None and value > hi):
