@@ -27,6 +27,9 @@ PWM commands (state: freq, duty, duty_u16, duty_ns, fading, target, sequence)::
 
 Buttons accept no commands; they emit press, release, click, double_click, long_press, repeat
 and "state" (pressed, presses, last_event).
+
+Boards: ``drivers.board.load_board(path_or_dict, machine)`` -> Board (devices, device_list,
+loopbacks, role(), start(), deinit()); ``drivers.board.unload()`` frees the boot-only loader.
 """
 
 from drivers.device import CommandError, Device
