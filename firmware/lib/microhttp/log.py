@@ -16,7 +16,7 @@ class Logger:
         self.level = level
         self.width = width
         self.stream = stream  # None: print(); else an object with write()
-        self._ring = [None] * size
+        self._ring = [None] * size  # type: list
         self._i = 0
 
     def log(self, level, msg, *args):

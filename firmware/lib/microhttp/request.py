@@ -68,10 +68,6 @@ class Request:
                     c[k] = v
         return self._ck
 
-    @property
-    def content_type(self):
-        return self.headers.get("content-type", "")
-
     def stream(self, max_size=None):
         """Iterate the body in bytes chunks; ``max_size`` overrides the app's max_body (413)."""
         if max_size is not None:
@@ -105,17 +101,21 @@ class Request:
             p = self.conn.p
             if p.length > p.max_body:
                 raise HTTPError(413, "body too large")
+            d = await self._data()
+            if d is not None and len(d) == p.length:
+                # The whole body was already buffered: one copy, no intermediate bytearray.
+                self._b = bytes(d)
+                await self._data()
+                return self._b
             b = bytearray(max(p.length, 0))
             i = 0
-            while True:
-                d = await self._data()
-                if d is None:
-                    break
+            while d is not None:
                 if p.length < 0:
                     b.extend(d)  # chunked: bounded by max_body in the parser
                 else:
                     b[i:i + len(d)] = d
                     i += len(d)
+                d = await self._data()
             self._b = bytes(b)
         return self._b
 

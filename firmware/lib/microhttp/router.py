@@ -16,7 +16,7 @@ async def call(f, *a, **k):
     return r
 
 
-_E = {}  # the (never mutated) arguments of a route without parameters
+_E = {}  # type: dict  # the (never mutated) arguments of a route without parameters
 
 
 def _compile(url):
@@ -183,10 +183,10 @@ class App:
         if "GET" in allow:
             allow.append("HEAD")
         allow.append("OPTIONS")
-        allow = ", ".join(sorted(set(allow)))
+        al = ", ".join(sorted(set(allow)))
         if m == "OPTIONS":
-            return Response(b"", 204, {"allow": allow})
-        raise HTTPError(405, "method not allowed", {"allow": allow})
+            return Response(b"", 204, {"allow": al})
+        raise HTTPError(405, "method not allowed", {"allow": al})
 
     async def _error(self, req, e):
         if isinstance(e, MemoryError):
