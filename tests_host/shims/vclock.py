@@ -49,3 +49,39 @@ class VirtualClock:
         except ImportError:
             return
         cpython_runtime.set_clock(None)
+
+    def run(self, coro):
+        """CPython: run ``coro`` on an asyncio loop that reads this clock. Whenever every task
+        waits on a timer, time jumps to that timer instead of sleeping, so seconds of driver
+        activity (polling, patterns, fades) run in milliseconds and always the same way.
+        ``time.ticks_*`` follow the clock meanwhile. A wait with no timer at all is a deadlock
+        here (nothing outside can wake it) and raises RuntimeError."""
+        import asyncio
+        import selectors
+
+        clock = self
+
+        class VirtualSelector(selectors.DefaultSelector):
+            def select(self, timeout=None):
+                ready = super().select(0)  # the loop's own wake-up pipe still works
+                if ready or timeout == 0:
+                    return ready
+                if timeout is None:
+                    raise RuntimeError("virtual clock: every task waits and no timer is set")
+                whole_ms = int(timeout * 1000)
+                clock.ms += whole_ms if whole_ms >= timeout * 1000 - 1e-9 else whole_ms + 1
+                return []
+
+        loop = asyncio.SelectorEventLoop(VirtualSelector())
+        loop.time = lambda: clock.ms / 1000
+        self.install()
+        try:
+            return loop.run_until_complete(coro)
+        finally:
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+            self.uninstall()
