@@ -44,7 +44,7 @@ from build_image import build_image  # noqa: E402
 
 MANIFEST = "/.deploy.json"
 KEEP_SOURCE = ("boot.py", "main.py")  # a board executes these two as .py
-CHUNK = 1024  # bytes per raw-REPL write; a board's REPL compiles each chunk, keep it modest
+CHUNK = 2048  # bytes per raw-REPL command (2.7 KB of base64): a board compiles each one in its heap
 BLOCK = 4096  # flash filesystems allocate whole blocks (LittleFS, FAT on 4 KB sectors)
 
 
@@ -203,9 +203,9 @@ def sha256(path):
 def read_manifest(transport):
     from mpremote.transport import TransportError
 
-    try:
-        data = transport.fs_readfile(MANIFEST)
-    except (OSError, TransportError):
+    try:  # one round trip: the manifest is a few KB of JSON text
+        data = transport.exec("try:\n print(open(%r).read())\nexcept OSError:\n print('{}')" % MANIFEST)
+    except TransportError:
         return {}
     try:
         files = json.loads(bytes(data)).get("files", {})
@@ -261,37 +261,42 @@ def ensure_dirs(transport, rels):
         transport.exec(code)
 
 
-def write_chunks(transport, path, data):
-    # Base64 keeps each raw-REPL command at 4/3 of the data; mpremote's fs_writefile sends
-    # repr(bytes), up to 4x for .mpy bytecode. binascii is built into the ESP32 and RP2 ports.
+def put_file(transport, rel, data, progress=None):
+    """Write to "<name>.tmp", check its size on the board, rename it over the target: a failed
+    copy leaves the old file (never half a file). Base64 keeps each raw-REPL command at 4/3 of
+    the data (mpremote's fs_writefile sends repr(bytes), up to 4x for .mpy bytecode); binascii
+    is built into the ESP32 and RP2 ports. The first chunk opens the file and the last one
+    closes, checks and renames it, so a small file costs one round trip."""
     import binascii
 
-    transport.exec("from binascii import a2b_base64 as _d\n_f=open(%r,'wb')\n_w=_f.write" % path)
-    try:
-        for i in range(0, len(data), CHUNK):
-            transport.exec("_w(_d(%r))" % binascii.b2a_base64(data[i:i + CHUNK], newline=False).decode())
-    finally:
-        transport.exec("_f.close()\ndel _f,_w,_d")
-
-
-def put_file(transport, rel, data, progress):
-    """Write to a temporary name, check the size, rename over the target: never half a file."""
     from mpremote.transport import TransportError
 
     dest = "/" + rel
     tmp = dest + ".tmp"
+    chunks = [data[i:i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
     try:
-        write_chunks(transport, tmp, data)
-        size = transport.fs_stat(tmp).st_size
-        if size != len(data):
-            raise DeployError("%s: the board stored %d of %d bytes" % (rel, size, len(data)))
-        transport.exec("import os\nos.rename(%r, %r)" % (tmp, dest))
-    except (TransportError, OSError, DeployError) as exc:
+        for i, chunk in enumerate(chunks):
+            code = []
+            if i == 0:
+                code.append("from binascii import a2b_base64 as _d\n_f=open(%r,'wb')" % tmp)
+            code.append("_f.write(_d(%r))" % binascii.b2a_base64(chunk, newline=False).decode())
+            if i == len(chunks) - 1:
+                code.append(
+                    "_f.close()\nimport os\n_n=os.stat(%r)[6]\nif _n!=%d:\n raise OSError('stored %%d of %d bytes' %% _n)\n"
+                    "os.rename(%r,%r)" % (tmp, len(data), len(data), tmp, dest)
+                )
+            transport.exec("\n".join(code))
+            if progress:
+                progress(min((i + 1) * CHUNK, len(data)), len(data))
+    except (TransportError, OSError) as exc:
         try:
-            transport.exec("import os\ntry:\n os.remove(%r)\nexcept OSError:\n pass" % tmp)
+            transport.exec("import os\ntry:\n _f.close()\nexcept Exception:\n pass\n"
+                           "try:\n os.remove(%r)\nexcept OSError:\n pass" % tmp)
         except Exception:
             pass
-        raise DeployError("failed to copy %s (%s); the board keeps its previous version of it" % (rel, exc))
+        detail = getattr(exc, "error_output", None) or str(exc)
+        raise DeployError("failed to copy %s (%s); the board keeps its previous version of it"
+                          % (rel, detail.strip().splitlines()[-1] if detail.strip() else exc))
 
 
 def write_manifest(transport, manifest, info):
