@@ -18,6 +18,7 @@ sys.path.insert(0, str(paths.ROOT / "tools"))
 
 import build_image  # noqa: E402
 import deploy  # noqa: E402
+
 from tools.vboard.supervisor import Supervisor  # noqa: E402
 
 CPYTHON_ONLY = True
