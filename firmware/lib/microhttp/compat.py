@@ -5,36 +5,23 @@
 # does nothing and wait_closed() closes the socket. The CPython side lives in compat_cpython,
 # so a board never loads (or stores in RAM) code it cannot run.
 import asyncio
+import errno
 import sys
 
 MICROPYTHON = sys.implementation.name == "micropython"
 
 
-def _errnos():
-    # Errors that end only their own connection. MicroPython has no OSError subclasses, so
-    # they are matched by errno; the values differ per port (lwIP, newlib), so take them from
-    # the port's own errno module, plus Linux's EPIPE, which the unix port's module lacks.
-    import errno
-
-    s = {32}
-    for n in ("ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "EBADF", "ENOTCONN"):
-        s.add(getattr(errno, n, 32))
-    return s
-
-
-GONE = _errnos()
+# Errors that end only their own connection. MicroPython has no OSError subclasses, so they
+# are matched by errno; the values differ per port (lwIP, newlib), so take them from the port's
+# own errno module, plus Linux's EPIPE (32), which the unix port's module lacks.
+GONE = {32}
+for _n in ("ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "EBADF", "ENOTCONN"):
+    GONE.add(getattr(errno, _n, 32))
 
 
 def gone(e):
     """Whether OSError ``e`` means the peer went away (end that connection quietly)."""
     return e.args and e.args[0] in GONE or not MICROPYTHON and isinstance(e, ConnectionError)
-
-
-def peer(w):
-    try:
-        return w.get_extra_info("peername")
-    except Exception:
-        return None
 
 
 if MICROPYTHON:
@@ -51,13 +38,10 @@ if MICROPYTHON:
     from sys import print_exception  # noqa: F401 (re-exported)
     from time import ticks_add, ticks_diff, ticks_ms  # noqa: F401 (re-exported)
 
-    async def _c():
-        pass
+    CORO = type((lambda: (yield))())  # a generator: what an async function returns here
 
-    CORO = type(_c())  # "generator": what calling an async function returns here
-
-    async def readinto(r, mv):
-        return await r.readinto(mv)
+    def readinto(r, mv):
+        return r.readinto(mv)  # the stream's own awaitable: no extra coroutine per read
 
     def write(w, b):
         w.write(b)

@@ -152,7 +152,7 @@ class Conn:
         self.srv = srv
         self.r = r
         self.w = w
-        self.addr = compat.peer(w)
+        self.addr = w.get_extra_info("peername")
         self.dl = None
         self.expired = self.sent = self.cont = self.done = False
         self.phase = _IDLE
