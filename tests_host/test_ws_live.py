@@ -97,9 +97,13 @@ def test_server_pings_keep_a_responsive_client(server):
 # ------------------------------------------------------------------ raw sockets
 
 def handshake(port, path="/echo", extra=b"", key=None, version=b"13", upgrade=b"websocket",
-              connection=b"Upgrade"):
+              connection=b"Upgrade", rcvbuf=None):
     key = key if key is not None else base64.b64encode(os.urandom(16))
-    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
+    s = socket.socket()
+    if rcvbuf:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)  # before connect: small window
+    s.settimeout(WAIT)
+    s.connect(("127.0.0.1", port))
     req = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     if upgrade is not None:
         req += b"Upgrade: " + upgrade + b"\r\n"
@@ -272,3 +276,65 @@ def test_hub_is_bounded(server):
     for c in clients:
         c.close()
     wait_members(server, 0)
+
+
+def server_frames(data):
+    """(opcode, payload) of each complete unmasked frame in ``data``, and the rest."""
+    out = []
+    i = 0
+    while i + 2 <= len(data):
+        n = data[i + 1] & 0x7F
+        j = i + 2
+        if n == 126:
+            if j + 2 > len(data):
+                break
+            n = int.from_bytes(data[j:j + 2], "big")
+            j += 2
+        elif n == 127:
+            if j + 8 > len(data):
+                break
+            n = int.from_bytes(data[j:j + 8], "big")
+            j += 8
+        if j + n > len(data):
+            break
+        out.append((data[i] & 0x0F, data[j:j + n]))
+        i = j + n
+    return out, data[i:]
+
+
+FLOOD = 3000
+
+
+def test_concurrent_senders_under_backpressure_never_mix_or_lose_frames(server):
+    import threading
+
+    wait_members(server, 0)
+    # 6 MB: more than the kernel buffers between us (Linux tcp_wmem max is 4 MB), so the
+    # server's writes really stall in drain() while both senders are active.
+    s, head = handshake(server.port, path="/flood?n=%d" % FLOOD, rcvbuf=4096)
+    assert status_of(head) == 101
+    wait_members(server, 1)
+    replies = []
+
+    def broadcasts():
+        for i in range(20):
+            r = httpx.post(server.http + "/broadcast", content="H%02d:" % i + "h" * 2000, timeout=WAIT)
+            replies.append(r.json()["sent"])
+
+    t = threading.Thread(target=broadcasts)
+    t.start()
+    time.sleep(1)  # not reading yet: the socket buffers fill and both senders wait in drain()
+    s.settimeout(WAIT)
+    got, rest = [], b""
+    while not (len([m for m in got if m.startswith(b"H")]) == 20 and b"done" in got):
+        chunk = s.recv(65536)
+        assert chunk, "connection closed early"
+        frames, rest = server_frames(rest + chunk)
+        got += [payload for op, payload in frames if op == 1]
+    t.join(WAIT)
+    s.close()
+    echoes = [m for m in got if m.startswith(b"E")]
+    hubs = [m for m in got if m.startswith(b"H")]
+    assert echoes == [b"E%04d:" % i + b"e" * 2000 for i in range(FLOOD)]
+    assert hubs == [b"H%02d:" % i + b"h" * 2000 for i in range(20)]
+    assert replies == [1] * 20

@@ -6,6 +6,7 @@
     /fail     raises inside the handler (the client must see 1011)
     /hub      joins the broadcast hub; POST /broadcast sends the body to every member
     /count    members of the hub
+    /flood    sends ?n= x 2 KB messages while a member of the hub (concurrent senders)
 Every connection end is printed as "WS END <path> <code>".
 
 Usage: ext_ws_app.py PORT
@@ -62,6 +63,24 @@ async def fail(request, ws):
 async def join(request, ws):
     await hub.serve(ws)
     print("WS END /hub %d" % (ws.close_code or 0))
+
+
+@app.get("/flood")
+@websocket(max_message=256)
+async def flood(request, ws):
+    # Sends ?n= messages of 2 KB while hub broadcasts go to the same connection.
+    hub.add(ws)
+    pad = "e" * 2000
+    try:
+        for i in range(int(request.query.get("n", "200"))):
+            await ws.send("E%04d:" % i + pad)
+        await ws.send("done")
+        while True:
+            await ws.receive()
+    except ConnectionClosed:
+        pass
+    finally:
+        hub.discard(ws)
 
 
 @app.post("/broadcast")

@@ -301,6 +301,7 @@ class WebSocket:
         self.protocol = protocol
         self._frames = FrameReader(max_message)
         self._head = bytearray(10)
+        self._lock = asyncio.Lock()
         self.closed = False
         self.close_code = None
         self._close_sent = False
@@ -405,21 +406,23 @@ class WebSocket:
         if (self.closed or self._close_sent) and not closing:
             raise ConnectionClosed(self.close_code or _ABNORMAL)
         w = self.request.writer
-        try:
-            # Each frame is handed to the stream in write() calls with no await in between, so
-            # frames from concurrent senders (a hub and the handler) never interleave.
-            n = encode_header(self._head, op, len(payload))
-            if len(payload) <= _SMALL:
-                # One write, so one TCP segment on MicroPython (its write() sends at once).
-                compat.write(w, bytes(self._head[:n]) + payload)
-            else:
-                compat.write(w, self._head[:n])
-                compat.write(w, payload)
-            await w.drain()
-        except OSError:
-            self.closed = True
-            self.close_code = _ABNORMAL
-            raise ConnectionClosed(_ABNORMAL, "connection lost")
+        # One sender at a time (a hub and the handler may both send): MicroPython's drain()
+        # flushes a snapshot of the stream's pending output and then empties it, so a write
+        # made by another task while a drain waits on a full socket would be lost.
+        async with self._lock:
+            try:
+                n = encode_header(self._head, op, len(payload))
+                if len(payload) <= _SMALL:
+                    # One write, so one TCP segment on MicroPython (its write() sends at once).
+                    compat.write(w, bytes(self._head[:n]) + payload)
+                else:
+                    compat.write(w, self._head[:n])
+                    compat.write(w, payload)
+                await w.drain()
+            except OSError:
+                self.closed = True
+                self.close_code = _ABNORMAL
+                raise ConnectionClosed(_ABNORMAL, "connection lost")
 
     async def _send_close(self, code, reason):
         if not self._close_sent:
