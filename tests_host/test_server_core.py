@@ -498,3 +498,23 @@ def test_unknown_limits_are_rejected_when_starting():
     except TypeError:
         return
     raise AssertionError("a misspelt limit was accepted")
+
+
+def test_a_head_larger_than_the_output_buffer_never_grows_the_shared_buffer():
+    app = App()
+
+    @app.get("/h")
+    def h(req):
+        return Response(b"ok", headers={"X-Big": "v" * 3000})
+
+    async def main():
+        srv = Server(app, out_size=256)
+        shared = srv.out
+        s = FakeStream(req("GET /h HTTP/1.1") + req("GET /h HTTP/1.1"))
+        await srv._accept(s, s)
+        assert srv.out is shared and len(shared) == 256
+        return s
+
+    s = run(main())
+    rs = parse_responses(s.out)
+    assert [(r[0], r[1]["x-big"], r[2]) for r in rs] == [(200, "v" * 3000, b"ok")] * 2

@@ -220,6 +220,17 @@ class Conn:
             return False
         return True
 
+    def _put(self, k, x):
+        # Copy into the output buffer. The shared buffer never grows (another connection may
+        # hold a view of it across an await): a head too large for it moves to a private one.
+        if isinstance(x, str):
+            x = x.encode()
+        o = self.o
+        if k + len(x) > len(o):
+            self.o = o = bytearray(o[:k])
+        o[k:k + len(x)] = x
+        return k + len(x)
+
     async def send(self, req, r, keep):
         """Write response ``r``; returns whether the connection stays open."""
         st, h, b, tk = r.status, r.headers, r.body, r.takeover
@@ -246,20 +257,21 @@ class Conn:
             keep = False  # HTTP/1.0 has no chunked coding: the close ends the body
         else:
             n = -1
-        o = self.srv.out
-        k = _put(o, 0, b"HTTP/1.1 %d %s\r\n" % (st, b"OK" if st == 200 else b""))
+        self.o = self.srv.out
+        k = self._put(0, b"HTTP/1.1 %d %s\r\n" % (st, b"OK" if st == 200 else b""))
         for x in h:
             if tk or x not in _SKIP:
-                k = _put(o, k, "%s: %s\r\n" % (x, h[x]))
+                k = self._put(k, "%s: %s\r\n" % (x, h[x]))
         if n and "content-type" not in h:
-            k = _put(o, k, b"content-type: text/plain; charset=utf-8\r\n")
+            k = self._put(k, b"content-type: text/plain; charset=utf-8\r\n")
         if n is not None:
-            k = _put(o, k, b"transfer-encoding: chunked\r\n" if n < 0 else b"content-length: %d\r\n" % n)
+            k = self._put(k, b"transfer-encoding: chunked\r\n" if n < 0 else b"content-length: %d\r\n" % n)
         if not tk and (v10 or not keep):
-            k = _put(o, k, b"connection: keep-alive\r\n" if keep else b"connection: close\r\n")
+            k = self._put(k, b"connection: keep-alive\r\n" if keep else b"connection: close\r\n")
         for x in r.cookies or ():
-            k = _put(o, k, "set-cookie: %s\r\n" % x)
-        k = _put(o, k, b"\r\n")
+            k = self._put(k, "set-cookie: %s\r\n" % x)
+        k = self._put(k, b"\r\n")
+        o = self.o
         mv = memoryview(o)
         self.sent = True
         try:
@@ -303,11 +315,3 @@ class Conn:
         if tk:
             await tk(req)
         return keep
-
-
-def _put(o, k, x):
-    # Copy into the output buffer; a head too large for it grows it (rare: huge headers).
-    if isinstance(x, str):
-        x = x.encode()
-    o[k:k + len(x)] = x
-    return k + len(x)
