@@ -112,8 +112,6 @@ class Server:
                 await _canned(w, 408)
         except MemoryError:
             # Free what this request held, then try to say so; the server keeps serving.
-            if c:
-                c.p = None
             gc.collect()
             if not (c and c.sent):
                 await _canned(w, 503)
@@ -127,7 +125,7 @@ class Server:
         finally:
             if c:
                 self.conns.remove(c)
-                if c.p and len(self.pool) < self.max_conns:
+                if len(self.pool) < self.max_conns:
                     c.p.reset()
                     self.pool.append(c.p)
             await compat.close(w)
