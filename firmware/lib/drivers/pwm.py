@@ -17,7 +17,7 @@ _STEP_FIELDS = (
 )
 
 
-_schemas = {}  # freq range -> command schema: built once, shared by every output on the port
+_schemas = {}  # type: dict # freq range -> command schema, built once and shared per port
 
 
 def _commands(freq_range):
