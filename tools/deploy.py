@@ -309,8 +309,9 @@ def remove_files(transport, rels):
         transport.exec("import os\nfor p in %r:\n try:\n  os.remove('/'+p)\n except OSError:\n  pass\n" % (rels,))
 
 
-def reset_and_follow(transport, seconds, until=None):
-    """machine.reset() (as `mpremote reset` does), then print what the board prints."""
+def reset_and_follow(transport, seconds, until=None, lines=None):
+    """machine.reset() (as `mpremote reset` does), then print what the board prints (and
+    append it to ``lines``); returns the line that matched ``until``, if any."""
     import serial
 
     transport.exec_raw_no_follow("import time, machine; time.sleep_ms(100); machine.reset()")
@@ -335,6 +336,8 @@ def reset_and_follow(transport, seconds, until=None):
             line, pending = pending.split(b"\n", 1)
             text = line.decode("utf-8", "replace").rstrip("\r")
             say("   " + text)
+            if lines is not None:
+                lines.append(text)
             if rx and rx.search(text):
                 return text
     if pending.strip():
@@ -395,7 +398,8 @@ def deploy(port, board_id, config=None, dry_run=False, follow=5.0, until=None, m
                 write_manifest(transport, new_manifest, info)
             say("deployed: %d copied, %d deleted, %d unchanged" % (len(copy), len(delete), len(same)))
         reset_done = True
-        result["ready"] = reset_and_follow(transport, follow, until)
+        result["log"] = []
+        result["ready"] = reset_and_follow(transport, follow, until, result["log"])
         return result
     finally:
         try:
