@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import deploy  # noqa: E402
+
 from tools.vboard.client import Client  # noqa: E402
 from tools.vboard.supervisor import Supervisor, free_port  # noqa: E402
 

@@ -7,8 +7,9 @@ import time
 
 import httpx
 import pytest
-from tools.vboard.supervisor import free_port
 from websockets.sync.client import connect
+
+from tools.vboard.supervisor import free_port
 
 WS_APP = """
 import asyncio
