@@ -10,9 +10,8 @@ import shutil
 import subprocess
 import sys
 
-import pytest
-
 import paths
+import pytest
 
 CPYTHON_ONLY = True
 
