@@ -346,8 +346,10 @@ def reset_and_follow(transport, seconds, until=None, lines=None):
 
 
 # ---------------------------------------------------------------------- the command
-def deploy(port, board_id, config=None, dry_run=False, follow=5.0, until=None, mpy_cross=None, force=False):
-    """Returns {"copied": [...], "deleted": [...], "unchanged": [...], "board": info}."""
+def deploy(port, board_id, config=None, dry_run=False, follow=5.0, until=None, mpy_cross=None, force=False,
+           reset=True):
+    """Returns {"copied": [...], "deleted": [...], "unchanged": [...], "board": info}; with
+    reset=False the board is left in its REPL (the caller restarts it)."""
     transport = connect(port)
     reset_done = False
     try:
@@ -397,6 +399,8 @@ def deploy(port, board_id, config=None, dry_run=False, follow=5.0, until=None, m
             if copy or delete or manifest != new_manifest:
                 write_manifest(transport, new_manifest, info)
             say("deployed: %d copied, %d deleted, %d unchanged" % (len(copy), len(delete), len(same)))
+        if not reset:
+            return result
         reset_done = True
         result["log"] = []
         result["ready"] = reset_and_follow(transport, follow, until, result["log"])
@@ -421,9 +425,11 @@ def main(argv=None):
     ap.add_argument("--follow", type=float, default=5.0, help="seconds of board log to show after the reset (0: none)")
     ap.add_argument("--until", help="stop following the log at a line matching this regex")
     ap.add_argument("--mpy-cross", help="the mpy-cross binary to use")
+    ap.add_argument("--no-reset", action="store_true", help="leave the board in its REPL after copying")
     args = ap.parse_args(argv)
     try:
-        deploy(args.port, args.board, args.config, args.dry_run, args.follow, args.until, args.mpy_cross, args.force)
+        deploy(args.port, args.board, args.config, args.dry_run, args.follow, args.until, args.mpy_cross, args.force,
+               reset=not args.no_reset)
     except DeployError as exc:
         print("deploy: error: %s" % exc, file=sys.stderr)
         return 1

@@ -148,3 +148,42 @@ def pwm(target):
 
 def snapshot():
     return _client().snapshot()
+
+
+def main(argv=None):
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m tools.vboard.client",
+                                 description="Press the virtual board's buttons and read its pins.")
+    ap.add_argument("--port", type=int, default=int(os.environ.get("VBOARD_CONTROL_PORT", "0")) or None,
+                    help="control channel port (default: $VBOARD_CONTROL_PORT)")
+    ap.add_argument("op", choices=("click", "press", "release", "level", "pwm", "snapshot", "devices"))
+    ap.add_argument("target", nargs="?", help="device name (button) or pin number")
+    ap.add_argument("--ms", type=int, default=100, help="click: how long the button is held")
+    ap.add_argument("--bounce", type=int, default=0, help="contact bounces to synthesize")
+    args = ap.parse_args(argv)
+    if args.port is None:
+        ap.error("give --port or set VBOARD_CONTROL_PORT")
+    target = int(args.target) if args.target and args.target.isdigit() else args.target
+    if args.op not in ("snapshot", "devices") and target is None:
+        ap.error("%s needs a device name or pin" % args.op)
+    c = Client(args.port)
+    try:
+        if args.op == "click":
+            out = c.press(target, ms=args.ms, bounce=args.bounce)
+        elif args.op == "press":
+            out = c.press(target, bounce=args.bounce)
+        elif args.op == "release":
+            out = c.release(target, bounce=args.bounce)
+        else:
+            out = getattr(c, args.op)(*([target] if target is not None else []))
+    except ControlError as exc:
+        print("error: %s" % exc, file=sys.stderr)
+        return 1
+    print(json.dumps(out, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

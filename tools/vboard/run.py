@@ -1,0 +1,159 @@
+"""The README's run command (tools/run calls this after bootstrapping):
+
+  1. start the virtual board (tools/vboard) with its flash in build/run/flash, kept between
+     runs, a simulated Wi-Fi network in range and build/run/device_config.json (generated:
+     that network, the HTTP port, captive DNS off);
+  2. deploy the firmware to it with tools/deploy.py over mpremote's socket:// transport (only
+     changed files: the second run copies nothing);
+  3. soft-reset it from the friendly REPL (Ctrl-D: boot.py, then main.py), as a person at a
+     serial terminal would, and wait for the firmware's "ready:" line;
+  4. print the page's URL and how to press the virtual button, then serve until Ctrl-C,
+     showing the firmware's log. Enter on the keyboard clicks the button too.
+"""
+
+import argparse
+import json
+import re
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
+
+import deploy  # noqa: E402
+
+from tools.vboard.client import Client, ControlError  # noqa: E402
+from tools.vboard.supervisor import Supervisor, free_port  # noqa: E402
+
+WIFI = ("vboard-lan", "vboard-pass")
+
+
+class Tee:
+    """The firmware's log to stdout, and kept for the "ready:" wait."""
+
+    def __init__(self):
+        self.text = ""
+        self.lock = threading.Lock()
+
+    def write(self, b):
+        sys.stdout.buffer.write(b)
+        with self.lock:
+            self.text = (self.text + b.decode("utf-8", "replace"))[-20000:]
+        return len(b)
+
+    def flush(self):
+        sys.stdout.flush()
+
+
+def port_or_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return port
+        except OSError:
+            return free_port()
+
+
+def soft_reset(repl_port):
+    """Ctrl-C, Ctrl-B (friendly REPL), Ctrl-D: a soft reset that runs boot.py and main.py."""
+    with socket.create_connection(("127.0.0.1", repl_port), timeout=20) as s:
+        s.sendall(b"\r\x03\x02")
+        seen = b""
+        while b">>> " not in seen:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise RuntimeError("the board closed the REPL")
+            seen += chunk
+        s.sendall(b"\x04")
+        time.sleep(0.2)  # let the reset start before this client goes away
+
+
+def wait_ready(tee, since, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with tee.lock:
+            text = tee.text[since:] if since <= len(tee.text) else tee.text
+        m = re.search(r"^ready: .*$", text, re.M)
+        if m:
+            return m.group(0)
+        time.sleep(0.1)
+    return None
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="tools/run", description=__doc__.splitlines()[0])
+    ap.add_argument("--board", default="virtual", help="board file to emulate (default: %(default)s)")
+    ap.add_argument("--http-port", type=int, default=8080, help="the page's port (default %(default)s, or a free one)")
+    ap.add_argument("--repl-port", type=int, default=7400, help="the REPL's port (default %(default)s, or a free one)")
+    ap.add_argument("--control-port", type=int, default=7401,
+                    help="the control channel's port (default %(default)s, or a free one)")
+    ap.add_argument("--flash", default=str(ROOT / "build" / "run" / "flash"), help="the board's filesystem")
+    ap.add_argument("--exit-when-ready", action="store_true", help="stop once the page is served (for tests)")
+    args = ap.parse_args(argv)
+
+    http_port = port_or_free(args.http_port)
+    config = Path(args.flash).parent / "device_config.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({
+        "http_port": http_port, "dns_port": 0, "hostname": "microhttp",
+        "wifi": {"networks": [{"ssid": WIFI[0], "password": WIFI[1]}]},
+    }, indent=1))
+
+    tee = Tee()
+    sup = Supervisor(args.flash, board=args.board, log=tee, wifi=["%s=%s" % WIFI],
+                     repl_port=port_or_free(args.repl_port), control_port=port_or_free(args.control_port)).start()
+    print("[run] virtual board %s (%s, %d KB heap), REPL %s" % (sup.board_id, sup.target, sup.heap // 1024, sup.url), flush=True)
+    try:
+        print("[run] deploying with tools/deploy.py --port %s --board %s --config %s" % (sup.url, args.board, config), flush=True)
+        try:
+            deploy.deploy(sup.url, args.board, str(config), follow=0, reset=False)
+        except deploy.DeployError as exc:
+            print("[run] deploy failed: %s" % exc, file=sys.stderr)
+            return 1
+        print("[run] soft reset (Ctrl-D in the friendly REPL): boot.py, then main.py", flush=True)
+        mark = len(tee.text)
+        soft_reset(sup.repl_port)
+        ready = wait_ready(tee, mark, 60)
+        if ready is None:
+            print("[run] the firmware never printed its ready line; see the log above", file=sys.stderr)
+            return 1
+        url = "http://127.0.0.1:%d/" % http_port
+        print("\n[run] the control page: %s" % url)
+        print("[run] press the virtual button: Enter here, or from another terminal")
+        print("        python -m tools.vboard.client --port %d click button" % sup.control_port)
+        print("        python -m tools.vboard.client --port %d press button    (hold; then: release button)" % sup.control_port)
+        print("[run] the board's REPL: mpremote connect %s repl   (Ctrl-C stops main.py there)" % sup.url)
+        print("[run] Ctrl-C here to stop\n", flush=True)
+        if args.exit_when_ready:
+            return 0
+        buttons = _button_names(sup)
+        while True:
+            line = sys.stdin.readline() if sys.stdin.isatty() else ""
+            if line == "":
+                time.sleep(3600)  # no keyboard (or it closed): keep serving
+            elif buttons:
+                try:
+                    Client(sup.control_port).press(buttons[0], ms=100)
+                    print("[run] clicked %r" % buttons[0], flush=True)
+                except ControlError as exc:
+                    print("[run] %s" % exc, flush=True)
+    except KeyboardInterrupt:
+        print("\n[run] stopped", flush=True)
+        return 0
+    finally:
+        sup.stop()
+
+
+def _button_names(sup):
+    try:
+        devices = Client(sup.control_port).devices()
+    except ControlError:
+        return []
+    return [name for name, d in devices.items() if d.get("kind") == "button"]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
