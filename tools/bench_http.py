@@ -134,6 +134,10 @@ class Server:
         threading.Thread(target=self._pump, daemon=True).start()
         self._ready.wait(timeout)
         self.ok = self.alive() and any(line.startswith("ready ") for line in self.lines)
+        self.heap_used = None  # gc.mem_alloc() once started, after gc.collect()
+        for line in self.lines:
+            if line.startswith("ready ") and "heap_used=" in line:
+                self.heap_used = int(line.split("heap_used=")[1].split()[0])
 
     def _pump(self):
         for line in self.proc.stdout:
@@ -467,6 +471,9 @@ def report(res):
         parts.append("\nMemory floor (smallest -X heapsize in KB serving the workload twice with zero failures)\n"
                      + table(rows, ["server", "W", "W-KA"]))
     imp = res.get("import", {})
+    rows = [[s, kb(n)] for s, n in res.get("started_heap", {}).items()]
+    parts.append("\nHeap in use once the app is started and idle (gc.mem_alloc after gc.collect)\n"
+                 + table(rows, ["server", "heap in use"]))
     rows = []
     for s in ("microhttp", "microdot"):
         if s in imp and "import_bytes" in imp[s]:
@@ -496,6 +503,10 @@ def report(res):
     return "\n".join(parts)
 
 
+def floor_text(result):
+    return "%d KB" % result["floor_kb"] if result and result.get("floor_kb") else "-"
+
+
 def markdown(res):
     """The README's "HTTP server" figures, as Markdown tables (written by --markdown FILE)."""
     def md(rows, header):
@@ -515,12 +526,13 @@ def markdown(res):
             "%.0f" % w["req_per_s"], "%s / %s" % (w["p50_ms"], w["p95_ms"]),
             ("%.0f" % ka["req_per_s"]) + (" (closes: = W)" if closes else ""),
             "%s / %s" % (ka["p50_ms"], ka["p95_ms"]),
-            "%s KB" % (f.get("W") or {}).get("floor_kb", "-"), "%s KB" % (f.get("W-KA") or {}).get("floor_kb", "-"),
+            floor_text(f.get("W")), floor_text(f.get("W-KA")),
             kb(imp.get(s, {}).get("import_bytes")) if s in imp else "-",
+            kb(res.get("started_heap", {}).get(s)),
             "%s / %s" % (al[s].get("ka_status", "n/a"), al[s].get("close_status")),
         ])
     parts = [md(rows, ["server", "W req/s", "W p50/p95 ms", "W-KA req/s", "W-KA p50/p95 ms",
-                       "floor W", "floor W-KA", "import heap", "heap/GET KA / close (B)"])]
+                       "floor W", "floor W-KA", "import heap", "in use when started", "heap/GET KA / close (B)"])]
     sizes = res["sizes"].get("microhttp", {})
     if sizes:
         core = sum(sizes.get(m, 0) for m in CORE)
@@ -599,6 +611,10 @@ def main(argv=None):
     log("import heap")
     res["import"] = import_heap(servers)
 
+    res["started_heap"] = {}
+    for s in servers:
+        with Server(s, args.heap) as srv:
+            res["started_heap"][s] = srv.heap_used
     runs = {}
     for r in range(args.rounds):
         for s in servers:

@@ -61,4 +61,4 @@ def port_from_argv(default=8080):
 
 def ready(name, port):
     gc.collect()
-    print("ready %s on 127.0.0.1:%d heap_free=%d" % (name, port, gc.mem_free()))
+    print("ready %s on 127.0.0.1:%d heap_used=%d heap_free=%d" % (name, port, gc.mem_alloc(), gc.mem_free()))
