@@ -369,6 +369,8 @@ def memory_floor(name, keepalive, total, clients, lo_kb=4, hi_kb=256):
         if probe(floor) and probe(floor):  # the two confirmation runs, in a row
             break
         floor += 4
+    else:
+        return {"floor_kb": None, "probes": probes, "note": "no heap up to %d KB passed twice" % hi_kb}
     return {"floor_kb": floor, "probes": probes}
 
 
