@@ -38,7 +38,10 @@ if MICROPYTHON:
     from sys import print_exception  # noqa: F401 (re-exported)
     from time import ticks_add, ticks_diff, ticks_ms  # noqa: F401 (re-exported)
 
-    CORO = type((lambda: (yield))())  # a generator: what an async function returns here
+    async def _c():
+        pass
+
+    CORO = type(_c())  # "generator": what calling an async function returns here
 
     def readinto(r, mv):
         return r.readinto(mv)  # the stream's own awaitable: no extra coroutine per read

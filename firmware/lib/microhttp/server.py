@@ -156,6 +156,7 @@ class Conn:
         self.phase = _IDLE
         self.task = asyncio.current_task()
         self.p = srv.pool.pop() if srv.pool else h1.Parser(**srv.limits)
+        self.o = srv.out  # where send() assembles a response (see _put)
         srv.conns.append(self)
         compat.nodelay(w)
 
@@ -256,7 +257,8 @@ class Conn:
         else:
             n = -1
         self.o = self.srv.out
-        k = self._put(0, b"HTTP/1.1 %d %s\r\n" % (st, b"OK" if st == 200 else b""))
+        # RFC 9112 section 4: the reason phrase is optional; only 200 carries one.
+        k = self._put(0, b"HTTP/1.1 200 OK\r\n" if st == 200 else b"HTTP/1.1 %d \r\n" % st)
         for x in h:
             if tk or x not in _SKIP:
                 k = self._put(k, "%s: %s\r\n" % (x, h[x]))
