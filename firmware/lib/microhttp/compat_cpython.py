@@ -49,9 +49,10 @@ def write(w, b):
 
 
 def nodelay(w):
-    s = w.get_extra_info("socket")
-    if s is not None:
-        s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+    try:
+        w.get_extra_info("socket").setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+    except (AttributeError, OSError):
+        pass  # not a TCP socket (a test stream, a Unix socket)
 
 
 async def listen(cb, host, port, backlog):
