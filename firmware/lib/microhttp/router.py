@@ -86,6 +86,21 @@ class App:
 
         return d
 
+    def get(self, url):
+        return self.route(url, ("GET",))
+
+    def post(self, url):
+        return self.route(url, ("POST",))
+
+    def put(self, url):
+        return self.route(url, ("PUT",))
+
+    def patch(self, url):
+        return self.route(url, ("PATCH",))
+
+    def delete(self, url):
+        return self.route(url, ("DELETE",))
+
     def before_request(self, f):
         """``f(request)``; a non-None return is the response (the handler is skipped)."""
         self.befores.append(f)
@@ -214,11 +229,3 @@ class App:
                 r = Response.make(x)
         return r
 
-
-def _verb(m):
-    return lambda self, url: self.route(url, (m,))
-
-
-# app.get / post / put / patch / delete: shorthands for route(url, methods=(METHOD,)).
-for _m in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-    setattr(App, _m.lower(), _verb(_m))
