@@ -518,3 +518,36 @@ def test_a_head_larger_than_the_output_buffer_never_grows_the_shared_buffer():
     s = run(main())
     rs = parse_responses(s.out)
     assert [(r[0], r[1]["x-big"], r[2]) for r in rs] == [(200, "v" * 3000, b"ok")] * 2
+
+
+def test_file_bodies_stream_through_the_output_buffer_with_content_length():
+    import io
+
+    app = App()
+    files = []
+
+    class File(io.BytesIO):
+        shut = False
+
+        def close(self):
+            self.shut = True
+
+    def opened(data):
+        files.append(File(data))
+        return files[-1]
+
+    @app.get("/f")
+    def f(req):
+        return Response(opened(bytes(range(256)) * 12), content_type="application/octet-stream")
+
+    @app.get("/sized")
+    def sized(req):
+        return Response(opened(b"abcdef"), headers={"Content-Length": "6"})
+
+    rs, _ = serve(app, req("GET /f HTTP/1.1") + req("HEAD /f HTTP/1.1") + req("GET /sized HTTP/1.1"),
+                  head_requests=(1,), out_size=100)
+    assert [r[0] for r in rs] == [200, 200, 200]
+    assert rs[0][1]["content-length"] == "3072" and rs[0][2] == bytes(range(256)) * 12
+    assert rs[1][1]["content-length"] == "3072" and rs[1][2] == b""
+    assert rs[2][2] == b"abcdef" and rs[2][1]["content-length"] == "6"
+    assert len(files) == 3 and all(x.shut for x in files)  # every file is closed, HEAD's too

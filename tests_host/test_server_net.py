@@ -202,6 +202,11 @@ def test_curl_keep_alive_chunked_upload_and_expect_continue(runtime, http_server
                           "--data-binary", "@" + str(f), srv.url + "/api/count"], capture_output=True, text=True)
     assert out.returncode == 0 and json.loads(out.stdout) == {"bytes": 30000}
     assert "HTTP/1.1 100 Continue" in out.stderr
+    # HTTP/1.0 has no chunked coding: a streamed body ends with the close.
+    out = subprocess.run(["curl", "-sv", "--http1.0", "--max-time", str(WAIT), srv.url + "/stream?n=3"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout == "chunk1;chunk2;chunk3;"
+    assert "transfer-encoding" not in out.stderr.lower() and "connection: close" in out.stderr.lower()
 
 
 @runtimes
