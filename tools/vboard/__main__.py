@@ -25,7 +25,9 @@ def main(argv=None):
         description="Run a flash directory on the MicroPython unix port as a virtual board: simulated "
         "pins, a control channel and an mpremote-compatible REPL on 127.0.0.1.",
     )
-    p.add_argument("--flash", default="build/vboard/flash", help="the board's filesystem (default: %(default)s)")
+    root = Path(__file__).resolve().parent.parent.parent
+    p.add_argument("--flash", default=str(root / "build" / "vboard" / "flash"),
+                   help="the board's filesystem (default: %(default)s)")
     p.add_argument("--board", default="virtual", help="board id, boards/<id>.json (default: %(default)s)")
     p.add_argument("--target", choices=sorted(HEAP_BYTES), help="simulated port (default: from the board file's chip)")
     p.add_argument("--heap", type=parse_size, help="GC heap, e.g. 112k (default: the target's, see README)")
