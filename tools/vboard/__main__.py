@@ -53,6 +53,8 @@ def main(argv=None):
     sup.start()
     print("vboard: board=%s target=%s heap=%d flash=%s" % (sup.board_id, sup.target, sup.heap, sup.flash), flush=True)
     print("vboard: repl=%s control=127.0.0.1:%d" % (sup.url, sup.control_port), flush=True)
+    if sup.http_url():
+        print("vboard: http=%s (http_port in the flash's config.json)" % sup.http_url(), flush=True)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     try:
         while True:
