@@ -21,12 +21,10 @@ DATA = 2
 END = 3
 
 # States. Body framing per RFC 9112 section 6.3: Content-Length, chunked, or none (length 0).
+# The chunked states (2..5) are microhttp.chunked's.
 _HEAD = 0
 _BODY = 1  # Content-Length body, self._left bytes to go
 _SIZE = 2  # chunk-size line
-_CDATA = 3  # chunk data, self._left bytes to go
-_CRLF = 4  # CRLF after chunk data
-_TRAIL = 5  # trailer section
 _ERR = 6
 
 # tchar per RFC 9110 section 5.6.2, as a 128-byte table: "1" marks a token character.
@@ -166,66 +164,29 @@ class Parser:
             self._head(s, h + 2)
             self.s = h + 4
             return HEAD
-        if st == _BODY or st == _CDATA:
-            if not self._left:  # only a Content-Length body gets here with nothing left
+        if st == _BODY:
+            if not self._left:
                 self.st = _HEAD
                 return END
             if self.length > self.max_body:
                 raise self._fail(413, "body too large")  # before any body byte is read
-            n = min(self._left, e - s)
-            if not n:
-                return NEED
-            self.data = self.mv[s:s + n]
-            self.s += n
-            self._left -= n
-            if not self._left and st == _CDATA:
-                self.st = _CRLF
-            return DATA
-        if st == _CRLF:
-            if e - s < 2:
-                return NEED
-            if b[s] != 13 or b[s + 1] != 10:
-                raise self._fail(400, "bad chunk")
-            self.s += 2
-            self.st = _SIZE
-            return self.next()
+            return self._take(s, e)
         if st == _ERR:
             raise HTTPError(400, "bad request")
-        # One chunk-size line (RFC 9112 section 7.1), or trailer lines (section 7.1.2), which
-        # are read and discarded within max_trailer bytes.
-        while True:
-            s = self.s
-            i = b.find(b"\n", s, e)
-            if (e - s if i < 0 else i - s + 1) > (self.max_chunk_line if st == _SIZE else self._trail):
-                raise self._fail(400 if st == _SIZE else 431, "bad chunk")
-            if i < 0:
-                return NEED
-            if i == s or b[i - 1] != 13 or b.find(b"\r", s, i - 1) >= 0 or b.find(b"\0", s, i) >= 0:
-                raise self._fail(400, "bad chunk")
-            self.s = i + 1
-            if st == _TRAIL:
-                if i - s == 1:  # the empty line that ends the message
-                    self.st = _HEAD
-                    return END
-                self._trail -= i - s + 1
-                continue
-            j = b.find(b";", s, i)  # chunk extensions are ignored (section 7.1.1)
-            x = bytes(self.mv[s:(i - 1 if j < 0 else j)]).strip()
-            for c in x:
-                if c not in b"0123456789abcdefABCDEF":
-                    x = b""
-            if not x or len(x) > 8:
-                raise self._fail(400, "bad chunk")
-            n = int(x, 16)
-            self._total += n
-            if self._total > self.max_body:
-                raise self._fail(413, "body too large")
-            if n:
-                self._left = n
-                self.st = _CDATA
-                return self.next()
-            self._trail = self.max_trailer
-            self.st = st = _TRAIL
+        # Chunked bodies are rare on a device: their decoder is loaded on first use.
+        from microhttp.chunked import next_chunked
+
+        return next_chunked(self)
+
+    def _take(self, s, e):
+        # DATA: up to self._left buffered body bytes, as a view into the buffer.
+        n = min(self._left, e - s)
+        if not n:
+            return NEED
+        self.data = self.mv[s:s + n]
+        self.s += n
+        self._left -= n
+        return DATA
 
     def _head(self, s, end):
         # Index arithmetic on the buffer throughout: the only allocations are the strings

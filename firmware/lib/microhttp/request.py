@@ -1,47 +1,23 @@
 # microhttp.request: the parsed request; the body is read on demand, bounded by max_body.
+#
+# Only what every request needs is stored when it arrives; the rest (query, cookies, g, the
+# client address, the streams) is made on first use by __getattr__, and the code that makes
+# it (microhttp.parse, microhttp.streams) is loaded only then: on a board, loaded bytecode
+# and per-request attributes share the heap with requests.
 from microhttp import h1
 from microhttp.errors import HTTPError
 
 
-class MultiDict(dict):
-    """A dict of first values; ``getall(k)`` returns every value of a repeated key."""
-
-    def add(self, k, v):
-        if k in self:
-            if not hasattr(self, "more"):
-                self.more = []
-            self.more.append((k, v))
-        else:
-            self[k] = v
-
-    def getall(self, k):
-        r = [self[k]] if k in self else []
-        for a, v in getattr(self, "more", ()):
-            if a == k:
-                r.append(v)
-        return r
-
-
-def parse_qs(s, d=None):
-    """Parse ``a=1&b=2`` (``+`` is a space) into a MultiDict."""
-    d = MultiDict() if d is None else d
-    for x in s.split("&"):
-        if x:
-            k, _, v = x.partition("=")
-            d.add(h1.unquote(k.replace("+", " ")), h1.unquote(v.replace("+", " ")))
-    return d
-
-
 class Request:
-    """One request. The body is read lazily: ``await body()``, ``json()``, ``form()`` or
+    """One request: ``method``, ``path`` (percent-decoded), ``query_string``, ``query``,
+    ``headers`` (case-insensitive ``get``), ``cookies``, ``client_addr`` (``(ip, port)``),
+    ``app``, ``g`` (a dict for hooks and handlers), ``reader``/``writer`` (the connection's
+    streams). The body is read lazily: ``await body()``, ``json()``, ``form()`` or
     ``async for chunk in stream()`` (bytes chunks of at most the connection buffer's size)."""
 
     def __init__(self, app, conn, p):
         self.app = app
         self.conn = conn
-        self.reader = conn.r
-        self.writer = conn.w
-        self.client_addr = conn.addr
         self.method = p.method
         self.version = p.version
         self.headers = p.headers
@@ -49,39 +25,31 @@ class Request:
         p, _, q = t.partition("?")
         self.path = h1.unquote(p)
         self.query_string = q
-        self.g = {}
-        self._q = self._ck = self._b = None
 
-    @property
-    def query(self):
-        if self._q is None:
-            self._q = parse_qs(self.query_string)
-        return self._q
+    def __getattr__(self, n):
+        # Only called for attributes not set yet; made ones are cached as plain attributes.
+        if n == "reader":
+            return self.conn.r
+        if n == "writer":
+            return self.conn.w
+        if n == "g":
+            v = {}
+        elif n in ("query", "cookies", "client_addr"):
+            from microhttp import parse
 
-    @property
-    def cookies(self):
-        if self._ck is None:
-            self._ck = c = {}
-            for x in self.headers.get("cookie", "").split(";"):
-                k, e, v = x.strip().partition("=")
-                if e:
-                    c[k] = v
-        return self._ck
+            v = parse.attr(self, n)
+        else:
+            raise AttributeError(n)
+        setattr(self, n, v)
+        return v
 
     def stream(self, max_size=None):
         """Iterate the body in bytes chunks; ``max_size`` overrides the app's max_body (413)."""
+        from microhttp.streams import BodyIterator
+
         if max_size is not None:
             self.conn.p.max_body = max_size
-        return self
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        d = await self._data()
-        if d is None:
-            raise StopAsyncIteration
-        return bytes(d)
+        return BodyIterator(self)
 
     async def _data(self):
         # The next body piece as a view into the connection buffer, or None at the end.
@@ -97,27 +65,29 @@ class Request:
 
     async def body(self):
         """The whole body as bytes (413 over max_body, before anything is allocated)."""
-        if self._b is None:
+        b = getattr(self, "_b", None)
+        if b is None:
             p = self.conn.p
             if p.length > p.max_body:
                 raise HTTPError(413, "body too large")
             d = await self._data()
             if d is not None and len(d) == p.length:
                 # The whole body was already buffered: one copy, no intermediate bytearray.
-                self._b = bytes(d)
+                b = bytes(d)
                 await self._data()
-                return self._b
-            b = bytearray(max(p.length, 0))
-            i = 0
-            while d is not None:
-                if p.length < 0:
-                    b.extend(d)  # chunked: bounded by max_body in the parser
-                else:
-                    b[i:i + len(d)] = d
-                    i += len(d)
-                d = await self._data()
-            self._b = bytes(b)
-        return self._b
+            else:
+                b = bytearray(max(p.length, 0))
+                i = 0
+                while d is not None:
+                    if p.length < 0:
+                        b.extend(d)  # chunked: bounded by max_body in the parser
+                    else:
+                        b[i:i + len(d)] = d
+                        i += len(d)
+                    d = await self._data()
+                b = bytes(b)
+            self._b = b
+        return b
 
     async def json(self):
         import json
@@ -130,6 +100,8 @@ class Request:
 
     async def form(self):
         """An application/x-www-form-urlencoded body as a MultiDict."""
+        from microhttp.parse import parse_qs
+
         b = await self.body()
         try:
             return parse_qs(b.decode())

@@ -1,4 +1,4 @@
-# microhttp.response: what a handler returns, normalised in one place (Response.make).
+# microhttp.response: what a handler returns, normalised in one place (make).
 from microhttp.h1 import Headers
 
 JSON = "application/json"
@@ -16,6 +16,10 @@ class Response:
     Set ``.takeover = async fn(request)`` to own the connection after the head (WebSocket, SSE).
     """
 
+    # Class-level defaults: most responses never set these, so they take no per-instance room.
+    cookies = None  # type: list | None  # the Set-Cookie values, once set_cookie() is called
+    takeover = None  # type: object  # async fn(request) that owns the connection after the head
+
     def __init__(self, body=b"", status=200, headers=None, content_type=None):
         self.body = body
         self.status = status
@@ -25,29 +29,18 @@ class Response:
                 h[k] = headers[k]
         if content_type:
             h["content-type"] = content_type
-        self.cookies = None
-        self.takeover = None
 
-    def set_cookie(self, name, value, max_age=None, path="/", http_only=True, same_site="Lax",
-                   secure=False, expires=None):
-        """Add a Set-Cookie field (RFC 6265 section 4.1)."""
-        c = "%s=%s; Path=%s" % (name, value, path)
-        if max_age is not None:
-            c += "; Max-Age=%d" % max_age
-        if expires:
-            c += "; Expires=" + expires
-        if http_only:
-            c += "; HttpOnly"
-        if same_site:
-            c += "; SameSite=" + same_site
-        if secure:
-            c += "; Secure"
-        if self.cookies is None:
-            self.cookies = []
-        self.cookies.append(c)
+    def set_cookie(self, *args, **kw):
+        """``set_cookie(name, value, max_age=None, path="/", http_only=True, same_site="Lax",
+        secure=False, expires=None)``: add a Set-Cookie field (RFC 6265 section 4.1)."""
+        from microhttp.cookies import set_cookie
+
+        set_cookie(self, *args, **kw)
 
     def delete_cookie(self, name, path="/"):
-        self.set_cookie(name, "", 0, path, expires="Thu, 01 Jan 1970 00:00:00 GMT")
+        from microhttp.cookies import set_cookie
+
+        set_cookie(self, name, "", 0, path, expires="Thu, 01 Jan 1970 00:00:00 GMT")
 
     @staticmethod
     def redirect(location, status=302):
@@ -59,27 +52,27 @@ class Response:
 
         return Response(json.dumps(obj), status, content_type=JSON)
 
-    @staticmethod
-    def make(r):
-        """Turn a handler's return value into a Response."""
-        if isinstance(r, Response):
-            return r
-        if r is None:
-            return Response(b"", 204)
-        st, h = 200, None
-        if isinstance(r, tuple):
-            if len(r) > 2:
-                h = r[2]
-            st = r[1]
-            r = r[0]
-            if isinstance(r, Response):
-                r.status = st
-                if h:
-                    for k in h:
-                        r.headers[k] = h[k]
-                return r
-        if isinstance(r, (dict, list)):
-            import json
 
-            return Response(json.dumps(r), st, h, JSON)
-        return Response(r, st, h)
+def make(r):
+    """Turn a handler's return value into a Response."""
+    if isinstance(r, Response):
+        return r
+    if r is None:
+        return Response(b"", 204)
+    st, h = 200, None
+    if isinstance(r, tuple):
+        if len(r) > 2:
+            h = r[2]
+        st = r[1]
+        r = r[0]
+        if isinstance(r, Response):
+            r.status = st
+            if h:
+                for k in h:
+                    r.headers[k] = h[k]
+            return r
+    if isinstance(r, (dict, list)):
+        import json
+
+        return Response(json.dumps(r), st, h, JSON)
+    return Response(r, st, h)

@@ -3,9 +3,11 @@
 # Dispatch order for one request: before_request hooks (outer app first), the route handler
 # (or a mounted sub-app, recursively), error handlers (by status for HTTPError, else by
 # exception class, innermost app first), then after_request hooks (innermost first).
+# Only the common path lives here: a request that matches a route of this app. Mounted
+# sub-apps, 404/405/OPTIONS, error handlers and error responses are in microhttp.slowpath,
+# loaded on first use (on a board, loaded bytecode takes heap from requests).
 from microhttp import compat
-from microhttp.errors import HTTPError
-from microhttp.response import Response
+from microhttp.response import make
 
 
 async def call(f, *a, **k):
@@ -143,41 +145,33 @@ class App:
     async def dispatch(self, req):
         """The response for ``req``; only MemoryError and cancellation escape."""
         try:
-            try:
-                r = await self._handle(req, req.path)
-            except Exception as e:
-                r = await self._error(req, e)
-            return await self._after(req, r) if self.afters else r
-        except MemoryError:
-            raise
-        except HTTPError as e:
-            r = Response.json({"error": e.message}, e.status)
-            if e.headers:
-                for k in e.headers:
-                    r.headers[k] = e.headers[k]
+            r = await self._handle(req, req.path)
         except Exception as e:
-            from microhttp.log import logger
+            from microhttp import slowpath
 
-            logger.exception("%s %s" % (req.method, req.path), e)
-            r = Response.json({"error": "internal server error"}, 500)
-            r.headers["connection"] = "close"
+            return await slowpath.failed(self, req, e)
+        if self.afters:
+            try:
+                r = await _after(self, req, r)
+            except Exception as e:
+                from microhttp import slowpath
+
+                return slowpath.error_response(req, e)
         return r
 
     async def _handle(self, req, path):
         for f in self.befores:
             r = await call(f, req)
             if r is not None:
-                return Response.make(r)
-        for pre, app in self.mounts:
-            if path.startswith(pre) and (len(path) == len(pre) or path[len(pre)] == "/"):
-                try:
-                    r = await app._handle(req, path[len(pre):] or "/")
-                except Exception as e:
-                    r = await app._error(req, e)
-                return await app._after(req, r) if app.afters else r
+                return make(r)
+        if self.mounts:
+            from microhttp import slowpath
+
+            r = await slowpath.mounted(self, req, path)
+            if r is not None:
+                return r
         m = req.method
         parts = None
-        allow = []
         for ms, segs, f in self.routes:
             if isinstance(segs, str):
                 a = _E if segs == path else None
@@ -185,47 +179,19 @@ class App:
                 if parts is None:
                     parts = path.split("/")
                 a = _match(segs, parts)
-            if a is None:
-                continue
-            if m in ms or (m == "HEAD" and "GET" in ms):
+            if a is not None and (m in ms or (m == "HEAD" and "GET" in ms)):
                 r = f(req, **a)  # not call(): one coroutine frame less per request
                 if isinstance(r, compat.CORO):
                     r = await r
-                return Response.make(r)
-            allow.extend(ms)
-        if not allow:
-            raise HTTPError(404, "not found")
-        if "GET" in allow:
-            allow.append("HEAD")
-        allow.append("OPTIONS")
-        al = ", ".join(sorted(set(allow)))
-        if m == "OPTIONS":
-            return Response(b"", 204, {"allow": al})
-        raise HTTPError(405, "method not allowed", {"allow": al})
+                return make(r)
+        from microhttp import slowpath
 
-    async def _error(self, req, e):
-        if isinstance(e, MemoryError):
-            raise e
-        h = isinstance(e, HTTPError)
-        f = self.errors.get(e.status) if h else None
-        if f is None:
-            for k in self.errors:
-                if not isinstance(k, int) and isinstance(e, k):
-                    f = self.errors[k]
-                    break
-            else:
-                f = None if h else self.errors.get(500)
-        if f is None:
-            raise e
-        r = Response.make(await call(f, req, e))
-        if not h:
-            r.headers["connection"] = "close"  # after a crash, trust nothing left on the wire
-        return r
+        return slowpath.unrouted(self, req, path)
 
-    async def _after(self, req, r):
-        for f in self.afters:
-            x = await call(f, req, r)
-            if x is not None:
-                r = Response.make(x)
-        return r
 
+async def _after(app, req, r):
+    for f in app.afters:
+        x = await call(f, req, r)
+        if x is not None:
+            r = make(x)
+    return r

@@ -15,7 +15,6 @@ import gc
 from microhttp import compat, h1
 from microhttp.compat import ticks_add, ticks_diff, ticks_ms
 from microhttp.request import Request
-from microhttp.response import Response
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _SKIP = ("content-length", "transfer-encoding", "connection")  # framing is ours to write
@@ -76,19 +75,9 @@ class Server:
     async def close(self, timeout=5):
         """Stop accepting, close idle connections, let in-flight requests finish (closing
         their connections afterwards), then cancel whatever is left after ``timeout`` s."""
-        if self.closing:
-            return
-        self.closing = True
-        self._l.cancel()
-        t = ticks_add(ticks_ms(), int(timeout * 1000))
-        while self.conns:
-            late = ticks_diff(ticks_ms(), t) > 0
-            for c in self.conns:
-                if late or _idle(c):
-                    c.task.cancel()
-            await compat.sleep_ms(10)
-        self._reaper.cancel()
-        self._done.set()
+        from microhttp.shutdown import close
+
+        await close(self, timeout)
 
     async def wait_closed(self):
         await self._done.wait()
@@ -125,10 +114,15 @@ class Server:
         finally:
             if c:
                 self.conns.remove(c)
-                if len(self.pool) < self.max_conns:
-                    c.p.reset()
-                    self.pool.append(c.p)
+                if c.p:
+                    self.release(c.p)
             await compat.close(w)
+
+    def release(self, p):
+        # Return a parser (and its read buffer) to the pool, keeping at most max_conns.
+        if len(self.pool) < self.max_conns:
+            p.reset()
+            self.pool.append(p)
 
 
 def _idle(c):
@@ -150,7 +144,6 @@ class Conn:
         self.srv = srv
         self.r = r
         self.w = w
-        self.addr = w.get_extra_info("peername")
         self.dl = None
         self.expired = self.sent = self.cont = self.done = False
         self.phase = _IDLE
@@ -169,7 +162,7 @@ class Conn:
         if ph == _BODY:
             if self.cont:
                 self.cont = False
-                await self._write(_CONTINUE)  # RFC 9110 section 10.1.1
+                await self.write(_CONTINUE)  # RFC 9110 section 10.1.1
             self._phase(_BODY)
         n = await compat.readinto(self.r, self.p.space())
         if ph == _BODY:
@@ -177,7 +170,7 @@ class Conn:
         self.p.feed(n)
         return n
 
-    def _write(self, b):
+    def write(self, b):
         # Not async: the caller awaits drain() itself, one coroutine frame less per write.
         # The write deadline stays armed until the next phase change clears it.
         self.dl = ticks_add(ticks_ms(), self.srv.ms[_WRITE])
@@ -198,7 +191,9 @@ class Conn:
                 self._phase(_RUN)
                 req = Request(srv.app, self, p)
             except h1.HTTPError as e:
-                return await self.send(None, Response.json({"error": e.message}, e.status), False)
+                from microhttp.slowpath import error_response
+
+                return await self.send(None, error_response(None, e), False)
             p.max_body = srv.app.max_body
             self.cont = p.version == 11 and p.headers.get("expect", "").lower() == "100-continue"
             self.done = not p.length and p.next()  # END at once for an empty body
@@ -276,42 +271,28 @@ class Conn:
         self.sent = True
         try:
             if b is None or req and req.method == "HEAD":
-                await self._write(mv[:k])
-            elif n is None or n < 0:
-                # RFC 9112 section 7.1: each chunk is its size in hex, CRLF, data, CRLF.
-                await self._write(mv[:k])
-                a = hasattr(b, "__anext__")
-                it = b if a else iter(b)
-                while True:
-                    try:
-                        x = await b.__anext__() if a else next(it)
-                    except (StopAsyncIteration, StopIteration):
-                        break
-                    if isinstance(x, str):
-                        x = x.encode()
-                    if x:
-                        await self._write(b"%x\r\n%s\r\n" % (len(x), x) if n else x)
-                if n:
-                    await self._write(b"0\r\n\r\n")
-            elif hasattr(b, "readinto"):
-                # Files stream through the output buffer; the first piece rides with the head.
-                while True:
-                    m = b.readinto(mv[k:]) or 0
-                    if not k + m:
-                        break
-                    await self._write(mv[:k + m])
-                    k = 0
+                await self.write(mv[:k])
+            elif n is None or n < 0 or hasattr(b, "readinto"):
+                from microhttp.streams import send_body
+
+                await send_body(self, b, n, mv, k)
             elif n <= len(o) - k:
                 # Head and a small body in one write: no Nagle/delayed-ACK stall.
                 o[k:k + n] = b
-                await self._write(mv[:k + n])
+                await self.write(mv[:k + n])
             else:
-                await self._write(mv[:k])
-                await self._write(b)
+                await self.write(mv[:k])
+                await self.write(b)
         finally:
             if hasattr(r.body, "close"):
                 r.body.close()
         self._phase(_RUN)
         if tk:
+            p = self.p
+            if not p.buffered():
+                # A WebSocket or SSE connection may live for hours: give its read buffer
+                # back to the pool now rather than when it closes.
+                self.p = None
+                self.srv.release(p)
             await tk(req)
         return keep
