@@ -21,6 +21,7 @@ from drivers.device import CommandError, validate_command
 from microhttp import HTTPError, Response
 
 from app import config
+from app.catalog import Catalog
 from app.control import SUPERSEDED
 
 _JSON = "application/json"
@@ -57,37 +58,52 @@ def _device(ctx, name):
     return dev
 
 
-def board_info(ctx):
-    board = ctx.board
+def board_live(ctx):
+    """The parts of /api/board that change while the board runs (devices aside)."""
     return {
-        "board": {"id": getattr(board, "id", None) or ctx.board_id,
-                  "name": getattr(board, "name", None) or ctx.board_id},
-        "hostname": ctx.cfg["hostname"],
-        "devices": [d.describe() for d in ctx.device_list],
         "wifi": ctx.wifi.info() if ctx.wifi is not None else {"state": "off"},
         "problems": ctx.problems,
         "auth": ctx.access.enabled,
     }
 
 
+def make_catalog(ctx):
+    """Render the static JSON of the board and its devices once (see app.catalog)."""
+    board = ctx.board
+    return Catalog({
+        "board": {"id": getattr(board, "id", None) or ctx.board_id,
+                  "name": getattr(board, "name", None) or ctx.board_id},
+        "hostname": ctx.cfg["hostname"],
+    }, ctx.device_list)
+
+
+def _body(pieces):
+    return Response(pieces, content_type=_JSON)
+
+
 def install(app, ctx):
+    # Now, at boot, while the heap is still in one piece: long-lived bytes sit together.
+    catalog = make_catalog(ctx)
+
     @app.before_request
     def guard(request):
         if not ctx.access.allowed(request):
             return _error(401, "authentication required")
         return None
 
+    # Static JSON cached as bytes, live state rendered per request, streamed through the
+    # server's output buffer: no ~4 KB string per request (it fragmented the heap: 503s).
     @app.get("/api/board")
     def get_board(request):
-        return board_info(ctx)
+        return _body(catalog.board(board_live(ctx)))
 
     @app.get("/api/devices")
     def get_devices(request):
-        return {"devices": [d.describe() for d in ctx.device_list]}
+        return _body(catalog.device_list())
 
     @app.get("/api/devices/<name>")
     def get_device(request, name):
-        return _device(ctx, name).describe()
+        return _body(catalog.device(_device(ctx, name)))
 
     @app.post("/api/devices/<name>")
     async def command_device(request, name):
