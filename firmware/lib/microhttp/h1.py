@@ -86,7 +86,7 @@ class Parser:
     """Incremental HTTP/1.1 request parser over one preallocated buffer.
 
     :param max_head: bytes for the request line plus headers (431 over it); the buffer starts
-        at 1 KB (or max_head if smaller) and grows to max_head only for a head that needs it
+        at 512 B (or max_head if smaller) and grows to max_head only for a head that needs it
     :param max_line: bytes for the request line (414 over it)
     :param max_headers: header field count (431 over it)
     :param max_body: body bytes (413 over it); may be changed per request before the body
@@ -96,9 +96,10 @@ class Parser:
 
     def __init__(self, max_head=2048, max_line=1024, max_headers=32, max_body=16384,
                  max_chunk_line=128, max_trailer=1024):
-        # Most heads are a few hundred bytes: start with 1 KB and grow to max_head only when
-        # a head needs it (once per pooled parser; the limit still holds before allocating).
-        self.buf = bytearray(min(max_head, 1024))
+        # Most heads from devices and scripts are a few hundred bytes: start with 512 B and grow
+        # to max_head only when a head needs it (once per pooled parser; the limit still holds
+        # before allocating). Small buffers also fit the holes of a fragmented heap.
+        self.buf = bytearray(min(max_head, 512))
         self.mv = memoryview(self.buf)
         self.max_head = max_head
         self.max_line = max_line
