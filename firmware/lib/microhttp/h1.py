@@ -114,7 +114,8 @@ class Parser:
         self.s = self.e = self._k = 0  # consumed offset, filled offset, head scan offset
         self._left = self._trail = self._total = self.length = 0
         self.st = _HEAD
-        self.data = None
+        # A pooled parser must not keep its last request's strings and dict alive.
+        self.data = self.method = self.target = self.headers = None
 
     def buffered(self):
         """Bytes received but not yet parsed."""
