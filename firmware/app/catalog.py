@@ -31,7 +31,9 @@ class Pieces:
         self.length = 0
         for p in pieces:
             self.length += len(p)
-        self.seek(0)
+        self.i = 0  # the piece readinto copies from next
+        self.off = 0  # how much of it was copied already
+        self.pos = 0
 
     def readinto(self, buf):
         pieces = self.pieces
@@ -103,7 +105,7 @@ class Catalog:
 
     def device(self, dev):
         """One device's description (as ``dev.describe()``), as a body."""
-        out = []
+        out = []  # type: list
         self._add_device(out, dev)
         return Pieces(out)
 
