@@ -27,6 +27,8 @@ _BODY = 1  # Content-Length body, self._left bytes to go
 _SIZE = 2  # chunk-size line
 _ERR = 6
 
+_NO_HEADERS = {}  # type: dict  # (never mutated) a reset parser's headers
+
 # tchar per RFC 9110 section 5.6.2, as a 128-byte table: "1" marks a token character.
 _TCHAR = (
     b"00000000000000000000000000000000"
@@ -115,7 +117,8 @@ class Parser:
         self._left = self._trail = self._total = self.length = 0
         self.st = _HEAD
         # A pooled parser must not keep its last request's strings and dict alive.
-        self.data = self.method = self.target = self.headers = None
+        self.data = self.method = self.target = None
+        self.headers = _NO_HEADERS
 
     def buffered(self):
         """Bytes received but not yet parsed."""

@@ -231,26 +231,20 @@ class Conn:
         v10 = req and req.version == 10
         if h.get("connection") == "close" or tk:
             keep = False
-        n = None  # Content-Length to send; -1: chunked; None: no framing field
+        # n: the Content-Length to send; -1: chunked; None: no framing field.
         if tk or st < 200 or st == 204 or st == 304:
-            b = None
-        elif isinstance(b, str):
-            b = b.encode()
-        if b is None:
-            pass
-        elif hasattr(b, "readinto"):
-            n = h.get("content-length")
-            if n is None:
-                b.seek(0, 2)
-                n = b.tell()
-                b.seek(0)
-            n = int(n)
-        elif isinstance(b, (bytes, bytearray, memoryview)):
-            n = len(b)
-        elif v10:
-            keep = False  # HTTP/1.0 has no chunked coding: the close ends the body
+            b = n = None
         else:
-            n = -1
+            if isinstance(b, str):
+                b = b.encode()
+            if isinstance(b, (bytes, bytearray, memoryview)):
+                n = len(b)
+            else:  # a file or an iterator of chunks
+                from microhttp.streams import length
+
+                n = length(b, h, v10)
+                if n is None:
+                    keep = False  # HTTP/1.0 has no chunked coding: the close ends the body
         self.o = self.srv.out
         # RFC 9112 section 4: the reason phrase is optional; only 200 carries one.
         k = self._put(0, b"HTTP/1.1 200 OK\r\n" if st == 200 else b"HTTP/1.1 %d \r\n" % st)
@@ -269,23 +263,23 @@ class Conn:
         o = self.o
         mv = memoryview(o)
         self.sent = True
-        try:
-            if b is None or req and req.method == "HEAD":
+        if b is None or req and req.method == "HEAD":
+            try:
                 await self.write(mv[:k])
-            elif n is None or n < 0 or hasattr(b, "readinto"):
-                from microhttp.streams import send_body
+            finally:
+                if hasattr(r.body, "close"):  # a file answering HEAD
+                    r.body.close()
+        elif not isinstance(b, (bytes, bytearray, memoryview)):
+            from microhttp.streams import send_body
 
-                await send_body(self, b, n, mv, k)
-            elif n <= len(o) - k:
-                # Head and a small body in one write: no Nagle/delayed-ACK stall.
-                o[k:k + n] = b
-                await self.write(mv[:k + n])
-            else:
-                await self.write(mv[:k])
-                await self.write(b)
-        finally:
-            if hasattr(r.body, "close"):
-                r.body.close()
+            await send_body(self, b, n, mv, k)
+        elif n <= len(o) - k:
+            # Head and a small body in one write: no Nagle/delayed-ACK stall.
+            o[k:k + n] = b
+            await self.write(mv[:k + n])
+        else:
+            await self.write(mv[:k])
+            await self.write(b)
         self._phase(_RUN)
         if tk:
             p = self.p

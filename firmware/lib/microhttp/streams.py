@@ -20,9 +20,30 @@ class BodyIterator:
         return bytes(d)
 
 
+def length(b, h, v10):
+    """The Content-Length of file ``b`` (its content-length header, else its size); for an
+    iterator, -1 (chunked) or None for HTTP/1.0 (the close ends the body)."""
+    if hasattr(b, "readinto"):
+        n = h.get("content-length")
+        if n is None:
+            b.seek(0, 2)
+            n = b.tell()
+            b.seek(0)
+        return int(n)
+    return None if v10 else -1
+
+
 async def send_body(c, b, n, mv, k):
-    """Write head ``mv[:k]`` and body ``b``: a file when it has readinto, else an iterator
-    of chunks; ``n`` < 0 for chunked encoding, None when the close ends the body."""
+    """Write head ``mv[:k]`` and body ``b`` (a file or an iterator of chunks; ``n`` as from
+    length()), then close ``b`` if it can be closed, whatever happened."""
+    try:
+        await _send(c, b, n, mv, k)
+    finally:
+        if hasattr(b, "close"):
+            b.close()
+
+
+async def _send(c, b, n, mv, k):
     if hasattr(b, "readinto"):
         # Files stream through the output buffer; the first piece rides with the head.
         while True:
