@@ -146,6 +146,8 @@ class App:
         """The response for ``req``; only MemoryError and cancellation escape."""
         try:
             r = await self._handle(req, req.path)
+        except MemoryError:
+            raise  # loading the error path now would only make it worse: the server answers 503
         except Exception as e:
             from microhttp import slowpath
 
@@ -153,6 +155,8 @@ class App:
         if self.afters:
             try:
                 r = await _after(self, req, r)
+            except MemoryError:
+                raise
             except Exception as e:
                 from microhttp import slowpath
 

@@ -54,8 +54,8 @@ class Server:
         # Shared safely: a write hands the bytes to the socket (or copies what it cannot send)
         # before returning, and nothing awaits between filling this buffer and that write.
         self.out = bytearray(out_size)
-        self.closing = False
-        self._done = asyncio.Event()
+        self.closing = self.closed = False
+        self._done = None  # an asyncio.Event once someone waits (its module costs heap)
 
     async def start(self, host, port):
         self._l = await compat.listen(self._accept, host, port, self.backlog)
@@ -80,7 +80,9 @@ class Server:
         await close(self, timeout)
 
     async def wait_closed(self):
-        await self._done.wait()
+        from microhttp.shutdown import wait_closed
+
+        await wait_closed(self)
 
     async def _accept(self, r, w):
         c = None

@@ -1,4 +1,7 @@
-# microhttp.shutdown: Server.close(), loaded when a server is closed.
+# microhttp.shutdown: Server.close() and wait_closed(), loaded when a server is closed or
+# waited for.
+import asyncio
+
 from microhttp import compat
 from microhttp.compat import ticks_add, ticks_diff, ticks_ms
 from microhttp.server import _idle
@@ -17,4 +20,13 @@ async def close(srv, timeout):
                 c.task.cancel()
         await compat.sleep_ms(10)
     srv._reaper.cancel()
-    srv._done.set()
+    srv.closed = True
+    if srv._done:
+        srv._done.set()
+
+
+async def wait_closed(srv):
+    if not srv.closed:
+        if srv._done is None:
+            srv._done = asyncio.Event()
+        await srv._done.wait()
