@@ -179,8 +179,12 @@ class Conn:
         compat.write(self.w, b)
         return self.w.drain()
 
+    # The coroutines below are allocated on the heap at every call, with room for all their
+    # locals: the synchronous work is in plain methods (their frames live on the C stack), so
+    # that each request allocates small frames, which fit the holes of a fragmented heap.
+
     async def run(self):
-        srv, p = self.srv, self.p
+        p = self.p
         while True:
             self.sent = False
             self._phase(_IDLE)
@@ -190,18 +194,23 @@ class Conn:
                         self._phase(_HEAD)  # the head deadline runs from the first byte
                     if not await self.fill(_HEAD):
                         return
-                self._phase(_RUN)
-                req = Request(srv.app, self, p)
+                req = self._request()
             except h1.HTTPError as e:
                 from microhttp.slowpath import error_response
 
-                return await self.send(None, error_response(None, e), False)
-            p.max_body = srv.app.max_body
-            self.cont = p.version == 11 and p.headers.get("expect", "").lower() == "100-continue"
-            self.done = not p.length and p.next()  # END at once for an empty body
-            r = await srv.app.dispatch(req)
-            if not await self.send(req, r, p.keep_alive and not srv.closing and self._skip()):
+                return await self.send(None, error_response(None, e))
+            if not await self.send(req, await self.srv.app.dispatch(req)):
                 return
+
+    def _request(self):
+        # A head has arrived: its Request, and the state of its body.
+        srv, p = self.srv, self.p
+        self._phase(_RUN)
+        req = Request(srv.app, self, p)
+        p.max_body = srv.app.max_body
+        self.cont = p.version == 11 and p.headers.get("expect", "").lower() == "100-continue"
+        self.done = not p.length and p.next()  # END at once for an empty body
+        return req
 
     def _skip(self):
         # The handler did not read the whole body: discard it if it is already buffered,
@@ -227,13 +236,15 @@ class Conn:
         o[k:k + len(x)] = x
         return k + len(x)
 
-    async def send(self, req, r, keep):
-        """Write response ``r``; returns whether the connection stays open."""
+    def _head(self, req, r):
+        # Frame response r (RFC 9112 section 6) and assemble its head in self.o. Returns
+        # (head length, body to send or None, Content-Length or -1 for chunked or None for
+        # no framing field, whether the connection stays open).
         st, h, b, tk = r.status, r.headers, r.body, r.takeover
         v10 = req and req.version == 10
-        if h.get("connection") == "close" or tk:
-            keep = False
-        # n: the Content-Length to send; -1: chunked; None: no framing field.
+        # RFC 9112 section 9.3: persistence as the request asked, unless either side closes.
+        keep = (req and self.p.keep_alive and not self.srv.closing and not tk
+                and h.get("connection") != "close" and self._skip())
         if tk or st < 200 or st == 204 or st == 304:
             b = n = None
         else:
@@ -262,10 +273,16 @@ class Conn:
         for x in r.cookies or ():
             k = self._put(k, "set-cookie: %s\r\n" % x)
         k = self._put(k, b"\r\n")
-        o = self.o
-        mv = memoryview(o)
+        if req and req.method == "HEAD":
+            b = None
+        return k, b, n, keep
+
+    async def send(self, req, r):
+        """Write response ``r``; returns whether the connection stays open."""
+        k, b, n, keep = self._head(req, r)
+        mv = memoryview(self.o)
         self.sent = True
-        if b is None or req and req.method == "HEAD":
+        if b is None:
             try:
                 await self.write(mv[:k])
             finally:
@@ -275,20 +292,20 @@ class Conn:
             from microhttp.streams import send_body
 
             await send_body(self, b, n, mv, k)
-        elif n <= len(o) - k:
+        elif n <= len(mv) - k:
             # Head and a small body in one write: no Nagle/delayed-ACK stall.
-            o[k:k + n] = b
+            mv[k:k + n] = b
             await self.write(mv[:k + n])
         else:
             await self.write(mv[:k])
             await self.write(b)
         self._phase(_RUN)
-        if tk:
+        if r.takeover:
             p = self.p
             if not p.buffered():
                 # A WebSocket or SSE connection may live for hours: give its read buffer
                 # back to the pool now rather than when it closes.
                 self.p = None
                 self.srv.release(p)
-            await tk(req)
+            await r.takeover(req)
         return keep
