@@ -174,7 +174,19 @@ class App:
             r = await slowpath.mounted(self, req, path)
             if r is not None:
                 return r
-        m = req.method
+        f, a = self._find(req.method, path)
+        if f is None:
+            from microhttp import slowpath
+
+            return slowpath.unrouted(self, req, path)
+        r = f(req, **a)  # not call(): one coroutine frame less per request
+        if isinstance(r, compat.CORO):
+            r = await r
+        return make(r)
+
+    def _find(self, m, path):
+        # (handler, parameters) of the route for method m and path, else (None, None). Plain
+        # (not async): its frame is on the C stack, not allocated per request.
         parts = None
         for ms, segs, f in self.routes:
             if isinstance(segs, str):
@@ -184,13 +196,8 @@ class App:
                     parts = path.split("/")
                 a = _match(segs, parts)
             if a is not None and (m in ms or (m == "HEAD" and "GET" in ms)):
-                r = f(req, **a)  # not call(): one coroutine frame less per request
-                if isinstance(r, compat.CORO):
-                    r = await r
-                return make(r)
-        from microhttp import slowpath
-
-        return slowpath.unrouted(self, req, path)
+                return f, a
+        return None, None
 
 
 async def _after(app, req, r):
