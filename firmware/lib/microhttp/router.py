@@ -145,7 +145,15 @@ class App:
     async def dispatch(self, req):
         """The response for ``req``; only MemoryError and cancellation escape."""
         try:
-            r = await self._handle(req, req.path)
+            # Without hooks or mounts, the handler is called from a plain method: one coroutine
+            # frame (allocated per request) less.
+            if self.befores or self.mounts:
+                r = await self._handle(req, req.path)
+            else:
+                r = self._route(req, req.path)
+                if isinstance(r, compat.CORO):
+                    r = await r
+            r = make(r)
         except MemoryError:
             raise  # loading the error path now would only make it worse: the server answers 503
         except Exception as e:
@@ -164,29 +172,27 @@ class App:
         return r
 
     async def _handle(self, req, path):
+        # What answers req: a before_request hook's return, a mounted sub-app's response or
+        # the route handler's return (for make()).
         for f in self.befores:
             r = await call(f, req)
             if r is not None:
-                return make(r)
+                return r
         if self.mounts:
             from microhttp import slowpath
 
             r = await slowpath.mounted(self, req, path)
             if r is not None:
                 return r
-        f, a = self._find(req.method, path)
-        if f is None:
-            from microhttp import slowpath
-
-            return slowpath.unrouted(self, req, path)
-        r = f(req, **a)  # not call(): one coroutine frame less per request
+        r = self._route(req, path)
         if isinstance(r, compat.CORO):
             r = await r
-        return make(r)
+        return r
 
-    def _find(self, m, path):
-        # (handler, parameters) of the route for method m and path, else (None, None). Plain
-        # (not async): its frame is on the C stack, not allocated per request.
+    def _route(self, req, path):
+        # The return of the handler of the route for req.method and path (a coroutine for an
+        # async handler); 404, 405 or OPTIONS' answer when there is none.
+        m = req.method
         parts = None
         for ms, segs, f in self.routes:
             if isinstance(segs, str):
@@ -196,8 +202,10 @@ class App:
                     parts = path.split("/")
                 a = _match(segs, parts)
             if a is not None and (m in ms or (m == "HEAD" and "GET" in ms)):
-                return f, a
-        return None, None
+                return f(req, **a)
+        from microhttp import slowpath
+
+        return slowpath.unrouted(self, req, path)
 
 
 async def _after(app, req, r):

@@ -11,7 +11,7 @@ async def mounted(app, req, path):
     for pre, sub in app.mounts:
         if path.startswith(pre) and (len(path) == len(pre) or path[len(pre)] == "/"):
             try:
-                r = await sub._handle(req, path[len(pre):] or "/")
+                r = make(await sub._handle(req, path[len(pre):] or "/"))
             except Exception as e:
                 r = await handle_error(sub, req, e)
             return await _after(sub, req, r) if sub.afters else r
