@@ -69,21 +69,6 @@ def _token(b, i, j, low=False):
     return True
 
 
-def unquote(s):
-    """Percent-decode a str (``+`` is left alone); raises 400 on bad escapes or UTF-8."""
-    if "%" not in s:
-        return s
-    p = s.split("%")
-    b = bytearray(p[0].encode())
-    try:
-        for x in p[1:]:
-            b.append(int(x[:2], 16) if len(x) > 1 else -1)
-            b.extend(x[2:].encode())
-        return str(b, "utf-8")
-    except (ValueError, UnicodeError):
-        raise HTTPError(400, "bad request")
-
-
 class Parser:
     """Incremental HTTP/1.1 request parser over one preallocated buffer.
 

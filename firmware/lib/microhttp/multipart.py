@@ -350,7 +350,7 @@ class UrlencodedParser:
     def _emit(self, fields):
         if not self._pair:
             return
-        from microhttp.h1 import unquote
+        from microhttp.parse import unquote
 
         if len(fields) >= self.max_fields:
             raise HTTPError(413, "too many form fields")

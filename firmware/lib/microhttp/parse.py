@@ -1,6 +1,21 @@
-# microhttp.parse: request parts made on first use (query string, cookies, form bodies, the
-# client address). Loaded by microhttp.request only when a handler asks for one of them.
-from microhttp import h1
+# microhttp.parse: request parts made on first use (percent-decoding, query string, cookies,
+# form bodies, the client address). Loaded by microhttp.request only when a request needs one.
+from microhttp.errors import HTTPError
+
+
+def unquote(s):
+    """Percent-decode a str (``+`` is left alone); raises 400 on bad escapes or UTF-8."""
+    if "%" not in s:
+        return s
+    p = s.split("%")
+    b = bytearray(p[0].encode())
+    try:
+        for x in p[1:]:
+            b.append(int(x[:2], 16) if len(x) > 1 else -1)
+            b.extend(x[2:].encode())
+        return str(b, "utf-8")
+    except (ValueError, UnicodeError):
+        raise HTTPError(400, "bad request")
 
 
 class MultiDict(dict):
@@ -28,8 +43,16 @@ def parse_qs(s, d=None):
     for x in s.split("&"):
         if x:
             k, _, v = x.partition("=")
-            d.add(h1.unquote(k.replace("+", " ")), h1.unquote(v.replace("+", " ")))
+            d.add(unquote(k.replace("+", " ")), unquote(v.replace("+", " ")))
     return d
+
+
+def form(b):
+    """An application/x-www-form-urlencoded body (bytes) as a MultiDict."""
+    try:
+        return parse_qs(b.decode())
+    except UnicodeError:
+        raise HTTPError(400, "invalid form encoding")
 
 
 def peer(a):

@@ -4,7 +4,6 @@
 # client address, the streams) is made on first use by __getattr__, and the code that makes
 # it (microhttp.parse, microhttp.streams) is loaded only then: on a board, loaded bytecode
 # and per-request attributes share the heap with requests.
-from microhttp import h1
 from microhttp.errors import HTTPError
 
 
@@ -23,7 +22,11 @@ class Request:
         self.headers = p.headers
         self.target = t = p.target
         p, _, q = t.partition("?")
-        self.path = h1.unquote(p)
+        if "%" in p:
+            from microhttp.parse import unquote
+
+            p = unquote(p)
+        self.path = p
         self.query_string = q
 
     def __getattr__(self, n):
@@ -100,10 +103,6 @@ class Request:
 
     async def form(self):
         """An application/x-www-form-urlencoded body as a MultiDict."""
-        from microhttp.parse import parse_qs
+        from microhttp.parse import form
 
-        b = await self.body()
-        try:
-            return parse_qs(b.decode())
-        except UnicodeError:
-            raise HTTPError(400, "invalid form encoding")
+        return form(await self.body())
