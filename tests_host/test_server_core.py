@@ -492,6 +492,65 @@ def test_takeover_writes_the_head_then_hands_over_the_streams():
     assert out.count(b"HTTP/1.1") == 1 and b"content-length" not in out
 
 
+def test_a_takeover_gives_its_read_buffer_back_to_the_pool_when_nothing_is_buffered():
+    app = App()
+    seen = []
+
+    @app.get("/ws")
+    def ws(req):
+        r = Response(status=101, headers={"Upgrade": "x", "Connection": "Upgrade"})
+
+        async def take(request):
+            seen.append(list(srv.pool))  # what the pool holds while the takeover runs
+
+        r.takeover = take
+        return r
+
+    srv = Server(app)
+    first = srv.pool[0]
+
+    async def main():
+        a = FakeStream(req("GET /ws HTTP/1.1"))
+        await srv._accept(a, a)
+        # Bytes after the upgrade request are still buffered: that parser stays with its
+        # connection until the connection closes.
+        b = FakeStream(req("GET /ws HTTP/1.1") + b"\x81\x00")
+        await srv._accept(b, b)
+
+    run(main())
+    assert seen[0] == [first]
+    assert seen[1] == []
+    assert srv.pool == [first] and not srv.conns
+
+
+def test_client_addr_is_an_ip_and_port_even_from_a_raw_sockaddr():
+    from microhttp.parse import peer
+
+    # The unix port's accept() returns struct sockaddr_in: family (little-endian 2), port
+    # (big-endian), then the IPv4 address.
+    raw = bytearray(b"\x02\x00\x1f\x90\x7f\x00\x00\x01" + bytes(8))
+    assert peer(raw) == ("127.0.0.1", 8080)
+    assert peer(("10.0.0.2", 5000)) == ("10.0.0.2", 5000)
+
+    app = App()
+
+    @app.get("/")
+    def index(req):
+        return {"addr": list(req.client_addr)}
+
+    class RawPeer(FakeStream):
+        def get_extra_info(self, name):
+            return raw if name == "peername" else None
+
+    s = RawPeer(req("GET / HTTP/1.1"))
+
+    async def main():
+        await Server(app)._accept(s, s)
+
+    run(main())
+    assert parse_responses(s.out)[0][2] == b'{"addr": ["127.0.0.1", 8080]}'
+
+
 def test_unknown_limits_are_rejected_when_starting():
     try:
         Server(App(), max_hed=10)
