@@ -42,6 +42,7 @@ if MICROPYTHON:
         pass
 
     CORO = type(_c())  # "generator": what calling an async function returns here
+    del _c  # its bytecode is needed no more
 
     def readinto(r, mv):
         return r.readinto(mv)  # the stream's own awaitable: no extra coroutine per read
