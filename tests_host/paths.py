@@ -16,10 +16,11 @@ IMPORT_PATH = [SHIMS, FIRMWARE_LIB, FIRMWARE, TESTS_HOST]
 
 
 def micropython_binary():
-    """The provisioned unix-port interpreter (tools/provision_micropython.py builds it)."""
-    path = os.environ.get("MICROPYTHON")
-    if path and os.path.exists(path):
-        return path
+    """The provisioned unix-port interpreter (tools/provision_micropython.py)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import provision_micropython
+
+    return provision_micropython.interpreter()
     sys.path.insert(0, str(ROOT / "tools"))
     import provision_micropython
 

@@ -46,6 +46,16 @@ def interpreter_path(root=None):
     return os.path.join(root or cache_root(), "micropython-" + VERSION, "bin", "micropython")
 
 
+def interpreter():
+    """The interpreter to use: ``$MICROPYTHON`` if it exists, else the cached build (made now if
+    missing). Every tool and test asks here, so there is one rule for finding it."""
+    path = os.environ.get("MICROPYTHON")
+    if path and os.path.exists(path):
+        return path
+    path = interpreter_path()
+    return path if os.path.exists(path) else build()
+
+
 def log(msg):
     print("[micropython] " + msg, file=sys.stderr, flush=True)
 

@@ -111,9 +111,11 @@ def free_port():
 
 
 def micropython_binary():
-    path = os.environ.get("MICROPYTHON")
-    if path and os.path.exists(path):
-        return path
+    """The provisioned unix-port interpreter (tools/provision_micropython.py)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import provision_micropython
+
+    return provision_micropython.interpreter()
     sys.path.insert(0, str(ROOT / "tools"))
     import provision_micropython
 
