@@ -499,6 +499,10 @@ def report(res):
             rows.append([s, "core total (" + "+".join(CORE) + ")", sum(mods.get(m, 0) for m in CORE), ""])
         rows.append([s, "total", sum(mods.values()), ""])
     parts.append("\nCode size (.mpy bytes)\n" + table(rows, ["package", "module", "bytes", ""]))
+    rows = [[s, v["mpy_bytes"], " ".join(v["modules"])] for s, v in res.get("loaded", {}).items()]
+    if rows:
+        parts.append("\nModules loaded after serving W (lazy imports included), .mpy bytes\n"
+                     + table(rows, ["package", "bytes", "modules"]))
     if res.get("targets"):
         rows = [[t["target"], t["measured"], "met" if t["met"] else "MISSED"] for t in res["targets"]]
         parts.append("\nTargets (issue 3)\n" + table(rows, ["target", "measured", ""]))
@@ -541,6 +545,9 @@ def markdown(res):
         rest = ", ".join("`%s` %d" % (m, n) for m, n in sorted(sizes.items()) if m not in CORE)
         parts.append("Code size (.mpy bytes): microhttp core (%s) **%d**; other modules: %s. Microdot: "
                      "microdot.mpy %d." % (" + ".join(CORE), core, rest, res["sizes"].get("microdot", {}).get("microdot", 0)))
+    for s, v in res.get("loaded", {}).items():
+        parts.append("Modules %s has loaded after serving W (lazy imports included): %s: **%d** bytes of .mpy."
+                     % (s, ", ".join("`%s`" % m for m in v["modules"]), v["mpy_bytes"]))
     ext = imp.get("extensions", {})
     if ext:
         parts.append("Heap taken by importing each extra module after the core: "
@@ -636,6 +643,18 @@ def main(argv=None):
             median["all_req_per_s"] = [o["req_per_s"] for o in outs]
             res["throughput"].setdefault(s, {})[wl] = median
 
+    # Modules a framework loads lazily count too: list what serving W pulled in.
+    res["loaded"] = {}
+    for s in servers:
+        if s == "bare":
+            continue
+        with Server(s, args.heap) as srv:
+            workload(srv.port, False, 30, 1)
+            conn = Conn(srv.port)
+            _, _, body, _ = conn.request(b"GET /_modules HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            conn.close()
+        mods = [m.split(".", 1)[1] if "." in m else "__init__" for m in body.decode().split() if m.split(".")[0] == s]
+        res["loaded"][s] = {"modules": sorted(mods), "mpy_bytes": sum(res["sizes"][s].get(m, 0) for m in mods)}
     short, long = (2, 6) if args.quick else (10, 60)
     for s in servers:
         log("heap per request: %s" % s)

@@ -35,6 +35,11 @@ async def mem_stop(request):
     return c.mem_stop()
 
 
+@app.get("/_modules")
+async def modules(request):
+    return c.modules()
+
+
 async def main(port):
     task = asyncio.create_task(app.start_server(host="127.0.0.1", port=port))
     await asyncio.sleep(0)  # let start_server bind before announcing

@@ -35,6 +35,11 @@ async def mem_stop(request):
     return c.mem_stop()
 
 
+@app.get("/_modules")
+async def modules(request):
+    return c.modules()
+
+
 async def main(port):
     await app.start("127.0.0.1", port)
     c.ready("microhttp", port)

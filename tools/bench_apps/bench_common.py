@@ -55,6 +55,11 @@ def mem_stop():
     return b"%d" % delta
 
 
+def modules():
+    """Names of the loaded modules: what serving the workload really pulled in."""
+    return " ".join(sorted(sys.modules)).encode()
+
+
 def port_from_argv(default=8080):
     return int(sys.argv[1]) if len(sys.argv) > 1 else default
 
