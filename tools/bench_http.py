@@ -584,8 +584,9 @@ def targets(res):
     out.append({"target": "core .mpy <= 10 KB", "measured": "%d B" % core, "met": core <= 10 * 1024})
     a, b = imp.get("microhttp", {}).get("import_bytes"), imp.get("microdot", {}).get("import_bytes")
     if a and b:
-        out.append({"target": "import heap well below Microdot", "measured": "%s vs %s" % (kb(a), kb(b)),
-                    "met": a < b})
+        # The issue asks for "well below"; a quarter less is what this check calls well below.
+        out.append({"target": "import heap well below Microdot (<= 75%)",
+                    "measured": "%s vs %s (%d%%)" % (kb(a), kb(b), round(100 * a / b)), "met": a <= 0.75 * b})
     return out
 
 
