@@ -21,13 +21,6 @@ def micropython_binary():
     import provision_micropython
 
     return provision_micropython.interpreter()
-    sys.path.insert(0, str(ROOT / "tools"))
-    import provision_micropython
-
-    path = provision_micropython.interpreter_path()
-    if not os.path.exists(path):
-        path = provision_micropython.build()
-    return path
 
 
 def micropython_env(extra_paths=()):

@@ -138,10 +138,6 @@ def micropython():
     import provision_micropython
 
     return provision_micropython.interpreter()
-    sys.path.insert(0, str(ROOT / "tools"))
-    import provision_micropython
-
-    return provision_micropython.interpreter_path()
 
 
 def compile_drivers(out):

@@ -61,13 +61,11 @@ def log(msg):
 # --- build -------------------------------------------------------------------------------------
 
 def micropython_binary():
-    path = os.environ.get("MICROPYTHON")
-    if path and os.path.exists(path):
-        return path
+    """The provisioned unix-port interpreter (tools/provision_micropython.py)."""
     sys.path.insert(0, str(ROOT / "tools"))
     import provision_micropython
 
-    return provision_micropython.interpreter_path()
+    return provision_micropython.interpreter()
 
 
 def mpy_cross(src, dst):

@@ -127,10 +127,6 @@ def micropython_binary():
     import provision_micropython
 
     return provision_micropython.interpreter()
-    sys.path.insert(0, str(ROOT / "tools"))
-    import provision_micropython
-
-    return provision_micropython.interpreter_path()
 
 
 def mpy_cross(src, dst):

@@ -116,13 +116,6 @@ def micropython_binary():
     import provision_micropython
 
     return provision_micropython.interpreter()
-    sys.path.insert(0, str(ROOT / "tools"))
-    import provision_micropython
-
-    path = provision_micropython.interpreter_path()
-    if not os.path.exists(path):
-        path = provision_micropython.build()
-    return path
 
 
 def load_board(board_id):
