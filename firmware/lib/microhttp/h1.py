@@ -13,6 +13,8 @@
 # be closed (the parser stays in an error state). No asyncio, no sockets: tests feed bytes.
 # The code is terse on purpose: on a board, bytecode is loaded into the same RAM as requests.
 
+from micropython import const
+
 from microhttp.errors import HTTPError
 
 NEED = 0
@@ -22,10 +24,10 @@ END = 3
 
 # States. Body framing per RFC 9112 section 6.3: Content-Length, chunked, or none (length 0).
 # The chunked states (2..5) are microhttp.chunked's.
-_HEAD = 0
-_BODY = 1  # Content-Length body, self._left bytes to go
-_SIZE = 2  # chunk-size line
-_ERR = 6
+_HEAD = const(0)
+_BODY = const(1)  # Content-Length body, self._left bytes to go
+_SIZE = const(2)  # chunk-size line
+_ERR = const(6)
 
 _NO_HEADERS = {}  # type: dict  # (never mutated) a reset parser's headers
 

@@ -22,47 +22,18 @@ _E = {}  # type: dict  # the (never mutated) arguments of a route without parame
 
 
 def _compile(url):
-    # "/a/<int:id>/<path:rest>" -> ["", "a", ("int", "id"), ("path", "rest")]; a route
-    # without parameters stays a str and matches by one comparison, with no split.
+    # A route without parameters stays a str and matches by one comparison, with no split;
+    # the others are compiled (and matched) by microhttp.params, loaded on first use.
     if "<" not in url:
         return url
-    segs = []
-    for s in url.split("/"):
-        if s[:1] == "<" and s[-1:] == ">":
-            c, _, n = s[1:-1].rpartition(":")
-            if c not in ("", "str", "int", "path"):
-                raise ValueError("unknown converter " + c)
-            s = (c or "str", n)
-        segs.append(s)
-    return segs
+    from microhttp.params import compile
+
+    return compile(url)
 
 
-def _match(segs, parts):
-    if len(parts) < len(segs):
-        return None
-    a = {}  # not _E: parameters are stored in it
-    for i, s in enumerate(segs):
-        p = parts[i]
-        if isinstance(s, str):
-            if p != s:
-                return None
-            continue
-        c, n = s
-        if c == "path":
-            p = "/".join(parts[i:])
-            if not p:
-                return None
-            a[n] = p
-            return a
-        if not p:
-            return None
-        if c == "int":
-            try:
-                p = int(p)
-            except ValueError:
-                return None
-        a[n] = p
-    return a if len(parts) == len(segs) else None
+def _verb(m):
+    # One function body (bytecode) for the five shortcut decorators below.
+    return lambda self, url: self.route(url, (m,))
 
 
 class App:
@@ -88,20 +59,12 @@ class App:
 
         return d
 
-    def get(self, url):
-        return self.route(url, ("GET",))
-
-    def post(self, url):
-        return self.route(url, ("POST",))
-
-    def put(self, url):
-        return self.route(url, ("PUT",))
-
-    def patch(self, url):
-        return self.route(url, ("PATCH",))
-
-    def delete(self, url):
-        return self.route(url, ("DELETE",))
+    # @app.get(url) is @app.route(url, ("GET",)); likewise post, put, patch, delete.
+    get = _verb("GET")
+    post = _verb("POST")
+    put = _verb("PUT")
+    patch = _verb("PATCH")
+    delete = _verb("DELETE")
 
     def before_request(self, f):
         """``f(request)``; a non-None return is the response (the handler is skipped)."""
@@ -134,13 +97,9 @@ class App:
 
     def run(self, host="0.0.0.0", port=80, **limits):
         """Serve until the server is closed (blocking)."""
-        import asyncio
+        from microhttp.shutdown import run
 
-        async def main():
-            s = await self.start(host, port, **limits)
-            await s.wait_closed()
-
-        asyncio.run(main())
+        run(self, host, port, limits)
 
     async def dispatch(self, req):
         """The response for ``req``; only MemoryError and cancellation escape."""
@@ -200,7 +159,9 @@ class App:
             else:
                 if parts is None:
                     parts = path.split("/")
-                a = _match(segs, parts)
+                from microhttp.params import match
+
+                a = match(segs, parts)
             if a is not None and (m in ms or (m == "HEAD" and "GET" in ms)):
                 return f(req, **a)
         from microhttp import slowpath

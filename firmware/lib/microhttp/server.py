@@ -12,18 +12,21 @@
 import asyncio
 import gc
 
+from micropython import const
+
 from microhttp import compat, h1
 from microhttp.compat import ticks_add, ticks_diff, ticks_ms
 from microhttp.request import Request
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _SKIP = ("content-length", "transfer-encoding", "connection")  # framing is ours to write
-# Connection phases: what an expired deadline means (index into Server.ms).
-_IDLE = 0  # between requests: close silently
-_HEAD = 1  # reading a head: 408
-_BODY = 2  # reading a body: 408
-_WRITE = 3  # writing to a client that does not read: close
-_RUN = 4  # in the handler: no deadline
+# Connection phases: what an expired deadline means (index into Server.ms). const(): on
+# MicroPython these names cost no global or name string at all.
+_IDLE = const(0)  # between requests: close silently
+_HEAD = const(1)  # reading a head: 408
+_BODY = const(2)  # reading a body: 408
+_WRITE = const(3)  # writing to a client that does not read: close
+_RUN = const(4)  # in the handler: no deadline
 
 
 class Server:
@@ -212,19 +215,6 @@ class Conn:
         self.done = not p.length and p.next()  # END at once for an empty body
         return req
 
-    def _skip(self):
-        # The handler did not read the whole body: discard it if it is already buffered,
-        # otherwise close (reading an unwanted upload would only waste the slot).
-        try:
-            while not self.done:
-                ev = self.p.next()
-                if not ev:
-                    return False
-                self.done = ev == h1.END
-        except h1.HTTPError:
-            return False
-        return True
-
     def _put(self, k, x):
         # Copy into the output buffer. The shared buffer never grows (another connection may
         # hold a view of it across an await): a head too large for it moves to a private one.
@@ -244,7 +234,12 @@ class Conn:
         v10 = req and req.version == 10
         # RFC 9112 section 9.3: persistence as the request asked, unless either side closes.
         keep = (req and self.p.keep_alive and not self.srv.closing and not tk
-                and h.get("connection") != "close" and self._skip())
+                and h.get("connection") != "close")
+        if keep and not self.done:
+            # The handler did not read the whole body (rare: microhttp.body decides).
+            from microhttp.body import skip
+
+            keep = skip(self)
         if tk or st < 200 or st == 204 or st == 304:
             b = n = None
         else:

@@ -1,5 +1,5 @@
-# microhttp.shutdown: Server.close() and wait_closed(), loaded when a server is closed or
-# waited for.
+# microhttp.shutdown: Server.close(), wait_closed() and App.run(), loaded when a server is
+# closed, waited for or run until closed.
 import asyncio
 
 from microhttp import compat
@@ -30,3 +30,12 @@ async def wait_closed(srv):
         if srv._done is None:
             srv._done = asyncio.Event()
         await srv._done.wait()
+
+
+def run(app, host, port, limits):
+    # App.run(): serve until the server is closed (blocking).
+    async def main():
+        s = await app.start(host, port, **limits)
+        await s.wait_closed()
+
+    asyncio.run(main())

@@ -3,7 +3,7 @@
 # JSON error responses. A device serving its usual routes never loads this bytecode.
 from microhttp.errors import HTTPError
 from microhttp.response import Response, make
-from microhttp.router import _after, _match, call
+from microhttp.router import _after, call
 
 
 async def mounted(app, req, path):
@@ -23,7 +23,13 @@ def unrouted(app, req, path):
     parts = path.split("/")
     allow = []
     for ms, segs, _ in app.routes:
-        if (segs == path) if isinstance(segs, str) else _match(segs, parts) is not None:
+        if isinstance(segs, str):
+            hit = segs == path
+        else:
+            from microhttp.params import match
+
+            hit = match(segs, parts) is not None
+        if hit:
             allow.extend(ms)
     if not allow:
         raise HTTPError(404, "not found")

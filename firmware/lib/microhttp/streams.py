@@ -1,23 +1,6 @@
-# microhttp.streams: streamed bodies, loaded on first use. A request body read as an async
-# iterator (Request.stream()), and response bodies that are not plain bytes: files (with
-# readinto, sent through the output buffer) and iterators of chunks (chunked encoding, RFC 9112
-# section 7.1; close-delimited for HTTP/1.0).
-
-
-class BodyIterator:
-    """``async for chunk in request.stream()``: the body in bytes chunks."""
-
-    def __init__(self, req):
-        self.req = req
-
-    def __aiter__(self):
-        return self
-
-    async def __anext__(self):
-        d = await self.req._data()
-        if d is None:
-            raise StopAsyncIteration
-        return bytes(d)
+# microhttp.streams: streamed response bodies, loaded on first use: bodies that are not plain
+# bytes, i.e. files (with readinto, sent through the output buffer) and iterators of chunks
+# (chunked encoding, RFC 9112 section 7.1; close-delimited for HTTP/1.0).
 
 
 def length(b, h, v10):
