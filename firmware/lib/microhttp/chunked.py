@@ -8,6 +8,18 @@ _CRLF = 4  # CRLF after chunk data
 _TRAIL = 5  # trailer section
 
 
+def framing(p, te, cl):
+    # Parser p's head has Transfer-Encoding te (and Content-Length cl, or None). RFC 9112
+    # section 6.1: both framings at once is a smuggling attempt (400); HTTP/1.0 has no chunked
+    # coding; chunked must be the only coding, others are 501.
+    if cl is not None or p.version == 10:
+        raise p._fail(400, "bad request")
+    if te.lower() != "chunked":
+        raise p._fail(501, "unsupported transfer coding")
+    p.length = -1
+    p.st = _SIZE
+
+
 def next_chunked(p):
     """Parser.next() for a chunked body: NEED, DATA or END (h1's event values)."""
     b, e = p.buf, p.e

@@ -18,3 +18,8 @@ def set_cookie(resp, name, value, max_age=None, path="/", http_only=True, same_s
     if resp.cookies is None:
         resp.cookies = []
     resp.cookies.append(c)
+
+
+def delete_cookie(resp, name, path):
+    # An expired, empty cookie: the browser drops its copy (RFC 6265 section 3.1).
+    set_cookie(resp, name, "", 0, path, expires="Thu, 01 Jan 1970 00:00:00 GMT")

@@ -207,11 +207,11 @@ class Parser:
             self.method = m = str(mv[s:a], "utf-8")
             t = str(mv[a + 1:v], "utf-8")
             if t[0] != "/":
-                # Section 3.2.2: absolute-form must be accepted; asterisk-form only for OPTIONS.
-                if t[:7] == "http://" or t[:8] == "https://":
-                    t = "/" + t.split("/", 3)[3] if t.count("/") > 2 else "/"
-                elif t != "*" or m != "OPTIONS":
-                    raise ValueError
+                # Section 3.2.2: absolute-form must be accepted; asterisk-form only for OPTIONS
+                # (rare: microhttp.parse decides, ValueError for anything else).
+                from microhttp.parse import target
+
+                t = target(t, m)
             self.target = t
             h = Headers()
             i += 2
@@ -249,14 +249,10 @@ class Parser:
         self._total = 0
         self.st = _BODY
         if te is not None:
-            # Section 6.1: both framings at once is a smuggling attempt (400); HTTP/1.0 has
-            # no chunked coding; chunked must be the only coding, others are 501.
-            if cl is not None or self.version == 10:
-                raise self._fail(400, "bad request")
-            if te.lower() != "chunked":
-                raise self._fail(501, "unsupported transfer coding")
-            self.length = -1
-            self.st = _SIZE
+            # A request with Transfer-Encoding: its checks are microhttp.chunked's.
+            from microhttp.chunked import framing
+
+            framing(self, te, cl)
         elif cl is not None:
             # Section 6.3: anything but one decimal value (repeats included) is a 400.
             if not cl.isdigit() or len(cl) > 9:

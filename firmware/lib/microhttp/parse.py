@@ -3,6 +3,17 @@
 from microhttp.errors import HTTPError
 
 
+def target(t, m):
+    # A request-target that is not origin-form (RFC 9112 section 3.2): absolute-form is
+    # reduced to its path (section 3.2.2), asterisk-form is kept for OPTIONS (3.2.4);
+    # anything else raises ValueError (the parser answers 400).
+    if t[:7] == "http://" or t[:8] == "https://":
+        return "/" + t.split("/", 3)[3] if t.count("/") > 2 else "/"
+    if t != "*" or m != "OPTIONS":
+        raise ValueError
+    return t
+
+
 def unquote(s):
     """Percent-decode a str (``+`` is left alone); raises 400 on bad escapes or UTF-8."""
     if "%" not in s:

@@ -38,9 +38,9 @@ class Response:
         set_cookie(self, *args, **kw)
 
     def delete_cookie(self, name, path="/"):
-        from microhttp.cookies import set_cookie
+        from microhttp.cookies import delete_cookie
 
-        set_cookie(self, name, "", 0, path, expires="Thu, 01 Jan 1970 00:00:00 GMT")
+        delete_cookie(self, name, path)
 
     @staticmethod
     def redirect(location, status=302):

@@ -75,17 +75,18 @@ class Server:
                     c.expired = True
                     c.task.cancel()
 
-    async def close(self, timeout=5):
+    # close() and wait_closed() return microhttp.shutdown's coroutines (to await).
+    def close(self, timeout=5):
         """Stop accepting, close idle connections, let in-flight requests finish (closing
         their connections afterwards), then cancel whatever is left after ``timeout`` s."""
         from microhttp.shutdown import close
 
-        await close(self, timeout)
+        return close(self, timeout)
 
-    async def wait_closed(self):
+    def wait_closed(self):
         from microhttp.shutdown import wait_closed
 
-        await wait_closed(self)
+        return wait_closed(self)
 
     async def _accept(self, r, w):
         c = None
