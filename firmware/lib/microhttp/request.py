@@ -17,10 +17,9 @@ class Request:
         self.app = app
         self.conn = conn
         self.method = p.method
-        self.version = p.version
         self.headers = p.headers
-        self.target = t = p.target
-        p, _, q = t.partition("?")
+        # Few attributes: each request's instance dict grows (by reallocation) with them.
+        p, _, q = p.target.partition("?")
         if "%" in p:
             from microhttp.parse import unquote
 

@@ -232,7 +232,7 @@ class Conn:
         # (head length, body to send or None, Content-Length or -1 for chunked or None for
         # no framing field, whether the connection stays open).
         st, h, b, tk = r.status, r.headers, r.body, r.takeover
-        v10 = req and req.version == 10
+        v10 = req and self.p.version == 10
         # RFC 9112 section 9.3: persistence as the request asked, unless either side closes.
         keep = (req and self.p.keep_alive and not self.srv.closing and not tk
                 and h.get("connection") != "close")
