@@ -100,7 +100,8 @@ asyncio.run(main())
 
 def sha1shim_source():
     """A hashlib-like module exposing sha1(), built from microhttp.crypto's fallback."""
-    sys.path.insert(0, str(LIB))
+    # The CPython side imports the firmware as the host tests do: with the shims (micropython.const).
+    sys.path[:0] = [str(ROOT / "tests_host" / "shims"), str(LIB)]
     from microhttp import crypto
 
     return inspect.getsource(crypto._sha1_py) + '''
