@@ -21,6 +21,9 @@ def test_image_has_firmware_boards_gzipped_page_and_config(tmp_path):
         assert required in files
     assert not [f for f in files if f.startswith("www/") and not f.endswith(".gz")]
     assert not [f for f in files if "__pycache__" in f]
+    # Host-only code (the CPython half of microhttp.compat) never goes onto a board's flash.
+    assert "microhttp/compat_cpython.py" in build_image.HOST_ONLY
+    assert not [f for f in files if f[len("lib/"):] in build_image.HOST_ONLY]
     for f in files:
         assert (tmp_path / "img" / f).is_file()
     page = gzip.decompress((tmp_path / "img" / "www/index.html.gz").read_bytes())

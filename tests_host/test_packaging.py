@@ -13,17 +13,16 @@ import pytest
 
 sys.path.insert(0, str(paths.ROOT))
 
+from tools import build_image  # noqa: E402
 from tools.vboard.supervisor import Supervisor  # noqa: E402
 
 CPYTHON_ONLY = True
 
 PACKAGES = ("microhttp", "drivers")
 
-# Files a package keeps beside its modules but that never run on a board, with the reason.
-HOST_ONLY = {
-    "microhttp/compat_cpython.py": "the CPython half of microhttp.compat: imported only when "
-                                   "sys.implementation.name is not 'micropython'",
-}
+# Files a package keeps beside its modules but that never run on a board: one table, shared
+# with the flash-image builder.
+HOST_ONLY = build_image.HOST_ONLY
 
 # Modules built into the ESP32 and RP2 ports (docs/library; asyncio is frozen in), which a
 # package may import without listing them. rp2 and neopixel: imported behind port checks.

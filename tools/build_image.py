@@ -25,6 +25,13 @@ FIRMWARE = ROOT / "firmware"
 BOARDS = ROOT / "boards"
 WEB_BUDGET = 20 * 1024  # bytes gzipped for a cold load of the control page (issue 6)
 
+# Files under firmware/ that never run on a board (paths relative to firmware/lib), with the
+# reason. Neither the flash image nor the mip packages carry them.
+HOST_ONLY = {
+    "microhttp/compat_cpython.py": "the CPython half of microhttp.compat: imported only when "
+                                   "sys.implementation.name is not 'micropython'",
+}
+
 
 def _copy(src, dst, written, rel):
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -44,6 +51,8 @@ def build_image(out_dir, board_id=None, config=None):
     for src in sorted(FIRMWARE.rglob("*.py")):
         rel = src.relative_to(FIRMWARE)
         if "__pycache__" in rel.parts or rel.parts[0] == "www":
+            continue
+        if rel.parts[0] == "lib" and rel.relative_to("lib").as_posix() in HOST_ONLY:
             continue
         _copy(src, out / rel, written, rel.as_posix())
     boards = sorted(BOARDS.glob("*.json"))
