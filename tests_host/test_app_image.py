@@ -24,6 +24,8 @@ def test_image_has_firmware_boards_gzipped_page_and_config(tmp_path):
     # Host-only code (the CPython half of microhttp.compat) never goes onto a board's flash.
     assert "microhttp/compat_cpython.py" in build_image.HOST_ONLY
     assert not [f for f in files if f[len("lib/"):] in build_image.HOST_ONLY]
+    both = build_image.build_image(tmp_path / "both", config={"hostname": "porch"}, host_only=True)
+    assert sorted(set(both) - set(files)) == ["lib/microhttp/compat_cpython.py"]
     for f in files:
         assert (tmp_path / "img" / f).is_file()
     page = gzip.decompress((tmp_path / "img" / "www/index.html.gz").read_bytes())

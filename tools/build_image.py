@@ -9,8 +9,9 @@ Layout of OUT_DIR (the board's "/"):
     www/<name>.gz                           each web asset gzipped (served precompressed)
     config.json                             only when a config is given
 
-``build_image(out_dir, board_id=None, config=None)`` returns the relative paths written, sorted;
-the deploy tool compiles the ``.py`` ones to ``.mpy``. Output is reproducible (gzip mtime 0).
+``build_image(out_dir, board_id=None, config=None, host_only=False)`` returns the relative paths
+written, sorted; the deploy tool compiles the ``.py`` ones to ``.mpy``. ``host_only=True`` adds
+the HOST_ONLY files, for an image that is also booted on CPython (the host tests). Output is reproducible (gzip mtime 0).
 """
 
 import argparse
@@ -44,7 +45,7 @@ def gzip_bytes(data):
     return gzip.compress(data, compresslevel=9, mtime=0)
 
 
-def build_image(out_dir, board_id=None, config=None):
+def build_image(out_dir, board_id=None, config=None, host_only=False):
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -52,7 +53,8 @@ def build_image(out_dir, board_id=None, config=None):
         rel = src.relative_to(FIRMWARE)
         if "__pycache__" in rel.parts or rel.parts[0] == "www":
             continue
-        if rel.parts[0] == "lib" and rel.relative_to("lib").as_posix() in HOST_ONLY:
+        # A board never imports HOST_ONLY files; an image the tests also boot on CPython needs them.
+        if not host_only and rel.parts[0] == "lib" and rel.relative_to("lib").as_posix() in HOST_ONLY:
             continue
         _copy(src, out / rel, written, rel.as_posix())
     boards = sorted(BOARDS.glob("*.json"))
