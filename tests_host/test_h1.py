@@ -190,8 +190,9 @@ def test_the_parser_stays_in_error_after_a_failure():
     with raises(HTTPError) as e:
         p.next()
     assert e.value.status == 505
-    with raises(HTTPError, "bad request"):
+    with raises(HTTPError) as e:
         p.next()
+    assert e.value.status == 400
 
 
 def test_a_head_that_fills_the_buffer_is_rejected_before_more_is_read():

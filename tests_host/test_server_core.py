@@ -434,6 +434,32 @@ def test_hooks_error_handlers_and_mount():
     assert seen[:2] == ["outer", "inner"]
 
 
+def test_own_routes_come_before_a_sub_app_mounted_at_the_root():
+    # A sub-app with a catch-all (static files, typically) mounted at "/" serves only what
+    # none of the app's own routes has; an own route's wrong method is still the app's 405.
+    app = App()
+    site = App()
+
+    @app.get("/api/status")
+    def status(req):
+        return "api"
+
+    @site.get("/")
+    def index(req):
+        return "index"
+
+    @site.get("/<path:name>")
+    def page(req, name):
+        return "page " + name
+
+    app.mount(site, "/")
+    data = (req("GET /api/status HTTP/1.1") + req("GET / HTTP/1.1") + req("GET /css/a.css HTTP/1.1")
+            + req("POST /api/status HTTP/1.1", "Content-Length: 0\r\n"))
+    rs, _ = serve(app, data)
+    assert [(r[0], r[2]) for r in rs[:3]] == [(200, b"api"), (200, b"index"), (200, b"page css/a.css")]
+    assert rs[3][0] == 405 and rs[3][1]["allow"] == "GET, HEAD, OPTIONS"
+
+
 def test_an_exception_answers_500_and_closes_only_that_connection():
     rs, _ = serve(make_app(), req("GET /boom HTTP/1.1") + req("GET / HTTP/1.1"))
     assert len(rs) == 1 and rs[0][0] == 500 and rs[0][1]["connection"] == "close"

@@ -278,6 +278,24 @@ def test_timeouts_idle_head_and_body(runtime, http_server):
     s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
     (r,) = h11_parse(read_all(s), ["POST"])
     assert r[0] == 408
+    # Body: a client trickling its body (each byte well within the timeout, but far below the
+    # minimum rate) gets 408 too, instead of holding its slot for as long as it likes.
+    s = connect(srv.port)
+    s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n")
+    answered_while_sending = False
+    for _ in range(30):  # 3 s of trickling, far beyond the 0.4 s budget
+        if select.select([s], [], [], 0)[0]:
+            answered_while_sending = True
+            break
+        try:
+            s.sendall(b"z")
+        except OSError:
+            answered_while_sending = True
+            break
+        time.sleep(0.1)
+    assert answered_while_sending
+    (r,) = h11_parse(read_all(s), ["POST"])
+    assert r[0] == 408
     assert httpx.get(srv.url + "/items/2").status_code == 200
 
 

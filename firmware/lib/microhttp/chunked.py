@@ -13,9 +13,9 @@ def framing(p, te, cl):
     # section 6.1: both framings at once is a smuggling attempt (400); HTTP/1.0 has no chunked
     # coding; chunked must be the only coding, others are 501.
     if cl is not None or p.version == 10:
-        raise p._fail(400, "bad request")
+        raise p._fail(400)
     if te.lower() != "chunked":
-        raise p._fail(501, "unsupported transfer coding")
+        raise p._fail(501)
     p.length = -1
     p.st = _SIZE
 
@@ -34,7 +34,7 @@ def next_chunked(p):
             if e - s < 2:
                 return 0
             if b[s] != 13 or b[s + 1] != 10:
-                raise p._fail(400, "bad chunk")
+                raise p._fail(400)
             p.s += 2
             p.st = _SIZE
             continue
@@ -42,11 +42,11 @@ def next_chunked(p):
         # and discarded within max_trailer bytes.
         i = b.find(b"\n", s, e)
         if (e - s if i < 0 else i - s + 1) > (p.max_chunk_line if st == _SIZE else p._trail):
-            raise p._fail(400 if st == _SIZE else 431, "bad chunk")
+            raise p._fail(400 if st == _SIZE else 431)
         if i < 0:
             return 0
         if i == s or b[i - 1] != 13 or b.find(b"\r", s, i - 1) >= 0 or b.find(b"\0", s, i) >= 0:
-            raise p._fail(400, "bad chunk")
+            raise p._fail(400)
         p.s = i + 1
         if st == _TRAIL:
             if i - s == 1:  # the empty line that ends the message
@@ -60,11 +60,11 @@ def next_chunked(p):
             if c not in b"0123456789abcdefABCDEF":
                 x = b""
         if not x or len(x) > 8:
-            raise p._fail(400, "bad chunk")
+            raise p._fail(400)
         n = int(x, 16)
         p._total += n
         if p._total > p.max_body:
-            raise p._fail(413, "body too large")
+            raise p._fail(413)
         if n:
             p._left = n
             p.st = _CDATA

@@ -2,10 +2,11 @@
 
 
 class HTTPError(Exception):
-    """An error answered with ``status`` and a JSON body ``{"error": message}``."""
+    """An error answered with ``status`` and a JSON body ``{"error": message}``; without a
+    ``message`` the body carries the status's reason phrase (``microhttp.slowpath.REASONS``)."""
 
     def __init__(self, status, message=None, headers=None):
-        super().__init__(message or "HTTP %d" % status)
+        super().__init__(message or status)
         self.status = status
-        self.message = message or "HTTP %d" % status
+        self.message = message
         self.headers = headers

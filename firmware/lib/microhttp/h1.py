@@ -128,16 +128,18 @@ class Parser:
                 return self.mv[e:]
             # RFC 9112 section 3: a request line over our limit is 414, else 431. In body
             # states the buffer cannot be full: chunk lines are bounded well below its size.
-            raise self._fail(414 if b.find(b"\n", 0, e) < 0 else 431, "head too large")
+            raise self._fail(414 if b.find(b"\n", 0, e) < 0 else 431)
         return self.mv[e:]
 
     def feed(self, n):
         """Record that ``n`` bytes were written into ``space()``."""
         self.e += n
 
-    def _fail(self, status, msg):
+    def _fail(self, status):
+        # The error answer carries the status's reason phrase (RFC 9110 section 15): no
+        # message strings here, where every constant takes heap for as long as the module lives.
         self.st = _ERR
-        return HTTPError(status, msg)
+        return HTTPError(status)
 
     def next(self):
         """Parse what is buffered; return NEED, HEAD, DATA or END."""
@@ -151,7 +153,7 @@ class Parser:
             if h < 0:
                 self._k = e - 3  # resume the search here: never rescan a slow client's head
                 if e - s > self.max_line + 1 and b.find(b"\n", s, s + self.max_line + 2) < 0:
-                    raise self._fail(414, "head too large")
+                    raise self._fail(414)
                 return NEED
             self._head(s, h + 2)
             self.s = h + 4
@@ -161,10 +163,10 @@ class Parser:
                 self.st = _HEAD
                 return END
             if self.length > self.max_body:
-                raise self._fail(413, "body too large")  # before any body byte is read
+                raise self._fail(413)  # before any body byte is read
             return self._take(s, e)
         if st == _ERR:
-            raise HTTPError(400, "bad request")
+            raise HTTPError(400)
         # Chunked bodies are rare on a device: their decoder is loaded on first use.
         from microhttp.chunked import next_chunked
 
@@ -187,21 +189,21 @@ class Parser:
         # RFC 9112 section 2.2: a bare CR, a bare LF or a NUL in the head is rejected (400).
         n = b.count(b"\r\n", s, end)
         if b.find(b"\0", s, end) >= 0 or b.count(b"\r", s, end) != n or b.count(b"\n", s, end) != n:
-            raise self._fail(400, "bad request")
+            raise self._fail(400)
         i = b.find(b"\r\n", s, end)
         if i - s > self.max_line:
-            raise self._fail(414, "head too large")
+            raise self._fail(414)
         # RFC 9112 section 3: request-line = method SP request-target SP HTTP-version
         a = b.find(b" ", s, i)
         v = b.rfind(b" ", s, i)
         if a < 0 or b.find(b" ", a + 1, v) >= 0 or v - a < 2 or not _token(b, s, a):
-            raise self._fail(400, "bad request")
+            raise self._fail(400)
         # Section 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT; only 1.x is served (505).
         if i - v != 9 or b.find(b"HTTP/", v, i) != v + 1 or b[v + 7] != 46 or not (
                 47 < b[v + 6] < 58 and 47 < b[v + 8] < 58):
-            raise self._fail(400, "bad request")
+            raise self._fail(400)
         if b[v + 6] != 49:
-            raise self._fail(505, "version not supported")
+            raise self._fail(505)
         self.version = 10 if b[v + 8] == 48 else 11
         try:
             self.method = m = str(mv[s:a], "utf-8")
@@ -222,7 +224,7 @@ class Parser:
                 if c < 0 or not _token(b, i, c, True):
                     raise ValueError
                 if len(h) >= self.max_headers:
-                    raise self._fail(431, "head too large")
+                    raise self._fail(431)
                 k = str(mv[i:c], "utf-8")
                 c += 1
                 while c < j and b[c] in b" \t":  # optional whitespace around the value
@@ -238,9 +240,9 @@ class Parser:
                 h[k] = x
                 i = b.find(b"\r\n", j, end) + 2
         except (ValueError, UnicodeError):
-            raise self._fail(400, "bad request")
+            raise self._fail(400)
         if self.version == 11 and "host" not in h:
-            raise self._fail(400, "missing Host")  # RFC 9112 section 3.2
+            raise self._fail(400)  # RFC 9112 section 3.2
         self.headers = h
         c = h.get("connection", "").lower()
         self.keep_alive = "close" not in c if self.version == 11 else "keep-alive" in c
@@ -256,7 +258,7 @@ class Parser:
         elif cl is not None:
             # Section 6.3: anything but one decimal value (repeats included) is a 400.
             if not cl.isdigit() or len(cl) > 9:
-                raise self._fail(400, "bad request")
+                raise self._fail(400)
             self.length = self._left = int(cl)
         else:
             self.length = self._left = 0

@@ -1,34 +1,16 @@
 # microhttp.router: App = routes + hooks + error handlers; sub-apps mount under a prefix.
 #
 # Dispatch order for one request: before_request hooks (outer app first), the route handler
-# (or a mounted sub-app, recursively), error handlers (by status for HTTPError, else by
-# exception class, innermost app first), then after_request hooks (innermost first).
-# Only the common path lives here: a request that matches a route of this app. Mounted
-# sub-apps, 404/405/OPTIONS, error handlers and error responses are in microhttp.slowpath,
-# loaded on first use (on a board, loaded bytecode takes heap from requests).
+# (or, when no route of this app has the path, the sub-app mounted over it, recursively),
+# error handlers (by status for HTTPError, else by exception class, innermost app first),
+# then after_request hooks (innermost first). Only the common path lives here: a request
+# that matches a route of an app without hooks or mounts. Hooks, mounts, 404/405/OPTIONS,
+# error handlers and error responses are in microhttp.slowpath, loaded on first use (on a
+# board, loaded bytecode takes heap from requests).
 from microhttp import compat
 from microhttp.response import make
 
-
-async def call(f, *a, **k):
-    """Call a sync or async function."""
-    r = f(*a, **k)
-    if isinstance(r, compat.CORO):
-        r = await r
-    return r
-
-
 _E = {}  # type: dict  # the (never mutated) arguments of a route without parameters
-
-
-def _compile(url):
-    # A route without parameters stays a str and matches by one comparison, with no split;
-    # the others are compiled (and matched) by microhttp.params, loaded on first use.
-    if "<" not in url:
-        return url
-    from microhttp.params import compile
-
-    return compile(url)
 
 
 def _verb(m):
@@ -53,8 +35,15 @@ class App:
     def route(self, url, methods=("GET",)):
         """Decorator: ``handler(request, **params)`` for ``url`` and ``methods``."""
 
+        if "<" in url:
+            # A route with parameters is compiled (and matched) by microhttp.params, loaded
+            # then; the others stay a str, matched by one comparison and no split.
+            from microhttp.params import compile
+
+            url = compile(url)
+
         def d(f):
-            self.routes.append((tuple(m.upper() for m in methods), _compile(url), f))
+            self.routes.append((tuple(m.upper() for m in methods), url, f))
             return f
 
         return d
@@ -86,7 +75,8 @@ class App:
         return d
 
     def mount(self, app, prefix):
-        """Serve ``app``'s routes under ``prefix`` (its hooks run for those routes only)."""
+        """Serve ``app``'s routes under ``prefix`` (its hooks run for those routes only). This
+        app's own routes come first: a sub-app (static files, say) may be mounted at "/"."""
         self.mounts.append((prefix.rstrip("/"), app))
 
     async def start(self, host="0.0.0.0", port=80, **limits):
@@ -104,10 +94,12 @@ class App:
     async def dispatch(self, req):
         """The response for ``req``; only MemoryError and cancellation escape."""
         try:
-            # Without hooks or mounts, the handler is called from a plain method: one coroutine
-            # frame (allocated per request) less.
+            # Hooks and mounts are microhttp.slowpath's: an app without them never loads it,
+            # and its handler is called from this frame (one coroutine frame less a request).
             if self.befores or self.mounts:
-                r = await self._handle(req, req.path)
+                from microhttp import slowpath
+
+                r = await slowpath.handle(self, req, req.path)
             else:
                 r = self._route(req, req.path)
                 if isinstance(r, compat.CORO):
@@ -120,32 +112,9 @@ class App:
 
             return await slowpath.failed(self, req, e)
         if self.afters:
-            try:
-                r = await _after(self, req, r)
-            except MemoryError:
-                raise
-            except Exception as e:
-                from microhttp import slowpath
-
-                return slowpath.error_response(req, e)
-        return r
-
-    async def _handle(self, req, path):
-        # What answers req: a before_request hook's return, a mounted sub-app's response or
-        # the route handler's return (for make()).
-        for f in self.befores:
-            r = await call(f, req)
-            if r is not None:
-                return r
-        if self.mounts:
             from microhttp import slowpath
 
-            r = await slowpath.mounted(self, req, path)
-            if r is not None:
-                return r
-        r = self._route(req, path)
-        if isinstance(r, compat.CORO):
-            r = await r
+            r = await slowpath.after(self, req, r)
         return r
 
     def _route(self, req, path):
@@ -167,11 +136,3 @@ class App:
         from microhttp import slowpath
 
         return slowpath.unrouted(self, req, path)
-
-
-async def _after(app, req, r):
-    for f in app.afters:
-        x = await call(f, req, r)
-        if x is not None:
-            r = make(x)
-    return r

@@ -36,7 +36,8 @@ class Server:
         closed to make room, else the new one gets 503 with Retry-After
     :param idle_timeout: seconds a kept-alive connection may wait for its next request (30)
     :param head_timeout: seconds from a request's first byte to its complete head (10)
-    :param body_timeout: seconds any one body read (or response write) may take (10)
+    :param body_timeout: seconds a request's body may take to arrive (10), plus 1 s for every
+        500 bytes received (a minimum rate), and seconds any one response write may take
     :param out_size: bytes of the output buffer all connections share (1024): a response
         head and a small body are assembled there and handed to the socket in one write
     :param backlog: listen backlog (4)
@@ -169,9 +170,15 @@ class Conn:
             if self.cont:
                 self.cont = False
                 await self.write(_CONTINUE)  # RFC 9110 section 10.1.1
-            self._phase(_BODY)
+            # The body's reads share one budget (body_timeout), and every byte received
+            # earns 2 ms more (a minimum rate of 500 B/s, as Apache's mod_reqtimeout): a
+            # client trickling a byte now and then cannot hold a slot, a slow link can finish.
+            t = ticks_ms()
+            self.phase = _BODY
+            self.dl = ticks_add(t, self.left)
         n = await compat.readinto(self.r, self.p.space())
         if ph == _BODY:
+            self.left -= ticks_diff(ticks_ms(), t) - 2 * n
             self._phase(_RUN)
         self.p.feed(n)
         return n
@@ -210,6 +217,7 @@ class Conn:
         # A head has arrived: its Request, and the state of its body.
         srv, p = self.srv, self.p
         self._phase(_RUN)
+        self.left = srv.ms[_BODY]  # ms left for reading this request's body (see fill)
         req = Request(srv.app, self, p)
         p.max_body = srv.app.max_body
         self.cont = p.version == 11 and p.headers.get("expect", "").lower() == "100-continue"

@@ -1,25 +1,76 @@
-# microhttp.slowpath: the uncommon paths of App.dispatch, loaded on first use: mounted
-# sub-apps, 404/405/OPTIONS, error handlers (by status, then by exception class) and the
-# JSON error responses. A device serving its usual routes never loads this bytecode.
+# microhttp.slowpath: the uncommon paths of App.dispatch, loaded on first use: hooks,
+# mounted sub-apps, 404/405/OPTIONS, error handlers (by status, then by exception class) and
+# the JSON error responses. A device serving its usual routes never loads this bytecode.
+from microhttp import compat
 from microhttp.errors import HTTPError
 from microhttp.response import Response, make
-from microhttp.router import _after, call
+
+# RFC 9110 section 15: the reason phrases of the statuses microhttp raises itself, sent as
+# the error message of an HTTPError raised without one (the parser's, for one).
+REASONS = {
+    400: "bad request",
+    404: "not found",
+    405: "method not allowed",
+    408: "request timeout",
+    413: "content too large",
+    414: "URI too long",
+    415: "unsupported media type",
+    431: "request header fields too large",
+    500: "internal server error",
+    501: "not implemented",
+    503: "service unavailable",
+    505: "HTTP version not supported",
+}
 
 
-async def mounted(app, req, path):
-    """The response of the sub-app mounted over ``path``, or None when none is."""
-    for pre, sub in app.mounts:
-        if path.startswith(pre) and (len(path) == len(pre) or path[len(pre)] == "/"):
-            try:
-                r = make(await sub._handle(req, path[len(pre):] or "/"))
-            except Exception as e:
-                r = await handle_error(sub, req, e)
-            return await _after(sub, req, r) if sub.afters else r
-    return None
+async def call(f, *a):
+    """Call a sync or async function."""
+    r = f(*a)
+    if isinstance(r, compat.CORO):
+        r = await r
+    return r
 
 
-def unrouted(app, req, path):
-    """No route of ``app`` takes ``req``: 404, 405 with Allow, or OPTIONS' 204 with Allow."""
+async def handle(app, req, path):
+    """What answers ``req`` in an app with hooks or mounts: a before_request hook's return, a
+    mounted sub-app's response (when none of ``app``'s own routes has ``path``) or the route
+    handler's return (for make())."""
+    for f in app.befores:
+        r = await call(f, req)
+        if r is not None:
+            return r
+    if app.mounts and not allowed(app, path):
+        for pre, sub in app.mounts:
+            if path.startswith(pre) and (len(path) == len(pre) or path[len(pre)] == "/"):
+                try:
+                    r = make(await handle(sub, req, path[len(pre):] or "/"))
+                except Exception as e:
+                    r = await handle_error(sub, req, e)
+                return await run_afters(sub, req, r)
+    return await call(app._route, req, path)
+
+
+async def run_afters(app, req, r):
+    for f in app.afters:
+        x = await call(f, req, r)
+        if x is not None:
+            r = make(x)
+    return r
+
+
+async def after(app, req, r):
+    """Response ``r`` through ``app``'s after_request hooks; a hook that raises gets the error
+    response (not the error handlers: they answered already, or were not needed)."""
+    try:
+        return await run_afters(app, req, r)
+    except MemoryError:
+        raise
+    except Exception as e:
+        return error_response(req, e)
+
+
+def allowed(app, path):
+    """The methods of ``app``'s own routes for ``path`` (empty when none has it)."""
     parts = path.split("/")
     allow = []
     for ms, segs, _ in app.routes:
@@ -31,6 +82,12 @@ def unrouted(app, req, path):
             hit = match(segs, parts) is not None
         if hit:
             allow.extend(ms)
+    return allow
+
+
+def unrouted(app, req, path):
+    """No route of ``app`` takes ``req``: 404, 405 with Allow, or OPTIONS' 204 with Allow."""
+    allow = allowed(app, path)
     if not allow:
         raise HTTPError(404, "not found")
     if "GET" in allow:
@@ -68,7 +125,7 @@ async def failed(app, req, e):
     after_request hooks run), else the error response."""
     try:
         r = await handle_error(app, req, e)
-        return await _after(app, req, r) if app.afters else r
+        return await run_afters(app, req, r)
     except Exception as x:
         return error_response(req, x)
 
@@ -79,7 +136,7 @@ def error_response(req, e):
     if isinstance(e, MemoryError):
         raise e
     if isinstance(e, HTTPError):
-        r = Response.json({"error": e.message}, e.status)
+        r = Response.json({"error": e.message or REASONS.get(e.status, "HTTP %d" % e.status)}, e.status)
         if e.headers:
             for k in e.headers:
                 r.headers[k] = e.headers[k]
