@@ -327,6 +327,10 @@ def test_parse_errors_answer_their_status_and_close():
     for data, status in cases:
         rs, _ = serve(make_app(), data + req("GET / HTTP/1.1"))
         assert len(rs) == 1 and rs[0][0] == status and rs[0][1]["connection"] == "close", (data[:20], rs)
+        # The parser raises bare statuses: the body carries the reason phrase (RFC 9110 section 15).
+        reason = {400: "bad request", 414: "URI too long", 431: "request header fields too large",
+                  501: "not implemented", 505: "HTTP version not supported"}[status]
+        assert rs[0][2] == b'{"error": "%s"}' % reason.encode(), rs[0][2]
 
 
 def test_routing_405_head_options_and_converters():
