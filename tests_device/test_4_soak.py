@@ -13,8 +13,20 @@ import time
 
 import httpx
 
-LEAK_ALLOWANCE = 1024  # bytes: a couple of GC blocks of noise between two collected readings
+# bytes. Besides a few GC blocks of noise between two collected readings, the virtual board
+# sometimes keeps one ~1 KB object for good, once, at a random point of a long run (measured:
+# a single 960 B step in about half of the 10 000-request runs, and never a second one within
+# 40 000 requests): a bounded high-water mark, not a leak. A leak still fails it: a handler
+# keeping a 64-byte object every 12 requests lost 5.3 KB in the second half of a 2000-request soak.
+LEAK_ALLOWANCE = 2048
 PATHS = ("/api/board", "/api/devices")
+# Structures whose size follows the peak number of sockets open at once keep that size: the
+# parser pool (microhttp keeps up to max_conns, the firmware's is the default 8) and the
+# poller's tables (asyncio's and select's maps of registered sockets grow, never shrink).
+# The soak's clients reach a new peak only now and then, by chance (a client connects before
+# the server has seen the previous one close), so the warm-up opens twice the connection limit
+# at once: every such structure is at its high-water mark before "idle" is read.
+MAX_CONNS = 8
 
 
 def run_clients(base, clients, per_client, latencies, errors, under_load):
@@ -56,9 +68,31 @@ def run_clients(base, clients, per_client, latencies, errors, under_load):
     return time.perf_counter() - t0
 
 
+def hold_connections(base, count):
+    """Open ``count`` connections at once, one request each (over max_conns the server answers
+    503 or reclaims an idle one: fine here), then close them all."""
+    together = threading.Barrier(count)
+
+    def worker():
+        with httpx.Client(base_url=base, timeout=10) as c:
+            try:
+                c.get(PATHS[0])
+            except httpx.HTTPError:
+                pass
+            together.wait(timeout=10)
+
+    threads = [threading.Thread(target=worker) for _ in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def settled_free(firmware):
     time.sleep(0.5)  # let closing connections finish
-    return firmware.health()["free_heap"]
+    # The best of two readings: the first after a burst often still sees a few blocks that
+    # the conservative GC keeps for a stale pointer.
+    return max(firmware.health()["free_heap"], firmware.health()["free_heap"])
 
 
 def test_soak_no_errors_and_no_heap_growth(firmware, request):
@@ -67,8 +101,10 @@ def test_soak_no_errors_and_no_heap_growth(firmware, request):
     per_half = max(1, total // clients // 2)
     base = firmware.http
 
-    # Warm-up at the soak's concurrency, so per-connection state exists before "idle" is read.
+    # Warm-up at the soak's concurrency, so per-connection state exists before "idle" is read,
+    # and over the connection limit, so the pools and poller tables are at their high-water marks.
     run_clients(base, clients, 10, [], [], [])
+    hold_connections(base, 2 * MAX_CONNS)
     idle = settled_free(firmware)
 
     latencies, errors, under_load = [], [], []
