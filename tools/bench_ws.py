@@ -11,14 +11,13 @@ each exchange --messages text messages of 64 bytes, checking every echo. The flo
 smallest heap at which two fresh runs in a row have zero failures (a failed start counts).
 
 The unix port's hashlib has no sha1, which Microdot's handshake calls; its app gets a small
-pure-Python SHA-1 module (the same algorithm microhttp.crypto falls back to), loaded only for
+pure-Python SHA-1 module (microhttp.sha1, the one microhttp falls back to), loaded only for
 it. Also prints the .mpy size of every microhttp extension module. Figures go to the README.
 """
 
 import argparse
 import asyncio
 import importlib.util
-import inspect
 import os
 import shutil
 import socket
@@ -31,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "firmware" / "lib"
 HOST = "127.0.0.1"
-EXTENSIONS = ("websocket", "wshub", "sse", "auth", "session", "cors", "csrf", "multipart", "crypto")
+EXTENSIONS = ("websocket", "wshub", "sse", "auth", "session", "cors", "csrf", "multipart", "crypto", "sha1")
 
 MICROHTTP_APP = '''
 import asyncio, gc, os
@@ -99,12 +98,8 @@ asyncio.run(main())
 
 
 def sha1shim_source():
-    """A hashlib-like module exposing sha1(), built from microhttp.crypto's fallback."""
-    # The CPython side imports the firmware as the host tests do: with the shims (micropython.const).
-    sys.path[:0] = [str(ROOT / "tests_host" / "shims"), str(LIB)]
-    from microhttp import crypto
-
-    return inspect.getsource(crypto._sha1_py) + '''
+    """A hashlib-like module exposing sha1(), built from microhttp.sha1's pure-Python function."""
+    return (LIB / "microhttp" / "sha1.py").read_text().replace("def sha1(", "def _sha1_py(") + '''
 
 class sha1:
     def __init__(self, data=b""):

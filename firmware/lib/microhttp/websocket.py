@@ -252,9 +252,16 @@ def parse_close(payload):
 
 def accept_key(key):
     """Sec-WebSocket-Accept for a Sec-WebSocket-Key (section 4.2.2, step 5.4)."""
-    from microhttp.crypto import sha1
+    data = key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    try:
+        from hashlib import sha1
 
-    return binascii.b2a_base64(sha1(key.encode() + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11")).strip().decode()
+        digest = sha1(data).digest()
+    except ImportError:  # a port without hashlib.sha1 (the unix port): the pure-Python one
+        from microhttp import sha1 as pure
+
+        digest = pure.sha1(data)
+    return binascii.b2a_base64(digest).strip().decode()
 
 
 def check_handshake(request, protocols=None, origins=None):
