@@ -108,8 +108,11 @@ def build(servers):
 
 
 def mp_env():
+    # Relative to BUILD, the working directory of every process: a loaded module's path is
+    # interned in RAM (its __file__), so it reads "lib/microhttp/h1.mpy" as on a board
+    # ("/lib/..."), whatever the checkout's own path is, for every framework alike.
     env = dict(os.environ)
-    env["MICROPYPATH"] = ".frozen:" + str(BUILD / "lib")
+    env["MICROPYPATH"] = ".frozen:lib"
     return env
 
 

@@ -206,8 +206,9 @@ def wait_port(port, proc, timeout=10):
 def one_run(mp, app_dir, heap_kb, clients, messages):
     """Failures (0 = clean) of one fresh server process at ``heap_kb``."""
     port = free_port()
-    env = dict(os.environ, MICROPYPATH=".frozen:" + str(app_dir), BENCH_PORT=str(port))
-    proc = subprocess.Popen([mp, "-X", "heapsize=%dk" % heap_kb, "-m", "ws_app"], env=env,
+    # A relative path: each loaded module's path stays in RAM, as short for both apps.
+    env = dict(os.environ, MICROPYPATH=".frozen:" + app_dir.name, BENCH_PORT=str(port))
+    proc = subprocess.Popen([mp, "-X", "heapsize=%dk" % heap_kb, "-m", "ws_app"], env=env, cwd=str(app_dir.parent),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         if not wait_port(port, proc):
@@ -226,8 +227,8 @@ def one_run(mp, app_dir, heap_kb, clients, messages):
 def breakdown(mp, app_dir, clients):
     """Live heap (after gc.collect) with the server idle, then per idle open WebSocket."""
     port = free_port()
-    env = dict(os.environ, MICROPYPATH=".frozen:" + str(app_dir), BENCH_PORT=str(port), BENCH_MEM="1")
-    proc = subprocess.Popen([mp, "-X", "heapsize=512k", "-m", "ws_app"], env=env,
+    env = dict(os.environ, MICROPYPATH=".frozen:" + app_dir.name, BENCH_PORT=str(port), BENCH_MEM="1")
+    proc = subprocess.Popen([mp, "-X", "heapsize=512k", "-m", "ws_app"], env=env, cwd=str(app_dir.parent),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
     def latest():
