@@ -203,13 +203,19 @@ def wait_port(port, proc, timeout=10):
     return False
 
 
+def start_app(mp, app_dir, heap_kb, port, **env):
+    """The app in ``app_dir`` on the unix port with a ``heap_kb`` heap, listening on ``port``."""
+    # A relative module path: each loaded module's path stays in RAM, as short for both apps.
+    env = dict(os.environ, MICROPYPATH=".frozen:" + app_dir.name, BENCH_PORT=str(port), **env)
+    return subprocess.Popen([mp, "-X", "heapsize=%dk" % heap_kb, "-m", "ws_app"], env=env,
+                            cwd=str(app_dir.parent), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+
+
 def one_run(mp, app_dir, heap_kb, clients, messages):
     """Failures (0 = clean) of one fresh server process at ``heap_kb``."""
     port = free_port()
-    # A relative path: each loaded module's path stays in RAM, as short for both apps.
-    env = dict(os.environ, MICROPYPATH=".frozen:" + app_dir.name, BENCH_PORT=str(port))
-    proc = subprocess.Popen([mp, "-X", "heapsize=%dk" % heap_kb, "-m", "ws_app"], env=env, cwd=str(app_dir.parent),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = start_app(mp, app_dir, heap_kb, port)
     try:
         if not wait_port(port, proc):
             return clients  # did not start: every client fails
@@ -227,9 +233,7 @@ def one_run(mp, app_dir, heap_kb, clients, messages):
 def breakdown(mp, app_dir, clients):
     """Live heap (after gc.collect) with the server idle, then per idle open WebSocket."""
     port = free_port()
-    env = dict(os.environ, MICROPYPATH=".frozen:" + app_dir.name, BENCH_PORT=str(port), BENCH_MEM="1")
-    proc = subprocess.Popen([mp, "-X", "heapsize=512k", "-m", "ws_app"], env=env, cwd=str(app_dir.parent),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = start_app(mp, app_dir, 512, port, BENCH_MEM="1")
 
     def latest():
         time.sleep(0.3)
