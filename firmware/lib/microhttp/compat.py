@@ -9,6 +9,9 @@ import errno
 import sys
 
 MICROPYTHON = sys.implementation.name == "micropython"
+# Bytes per pointer: an object on a 64-bit build (the unix port) is about twice the size it
+# has on a 32-bit board.
+WORD = 8 if sys.maxsize > 1 << 32 else 4
 
 
 # Errors that end only their own connection. MicroPython has no OSError subclasses, so they
@@ -35,6 +38,7 @@ if MICROPYTHON:
             pass
 
     from asyncio import sleep_ms  # noqa: F401 (re-exported)
+    from gc import mem_free  # noqa: F401 (re-exported)
     from sys import print_exception  # noqa: F401 (re-exported)
     from time import ticks_add, ticks_diff, ticks_ms  # noqa: F401 (re-exported)
 
@@ -57,12 +61,15 @@ if MICROPYTHON:
         except Exception:
             pass
 
-    async def listen(cb, host, port, backlog):
+    async def listen(cb, host, port, backlog, room):
         """Listen and accept in a task; returns it (cancel() stops and closes the socket).
+        A pending connection is accepted once ``room()`` is true (asked every 20 ms), or
+        after 5 s.
 
         Our own accept loop instead of asyncio.start_server, whose loop dies for good when
-        creating the connection's Stream or task raises MemoryError. It waits on the socket
-        with asyncio.core's I/O queue, exactly as asyncio.stream does (checked on 1.22-1.25).
+        creating the connection's Stream or task raises MemoryError, and which cannot defer
+        an accept. It waits on the socket with asyncio.core's I/O queue, exactly as
+        asyncio.stream does (checked on 1.22-1.25).
         """
         try:
             import socket  # type: ignore[import-not-found]
@@ -74,14 +81,22 @@ if MICROPYTHON:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(ai[-1])
         s.listen(backlog)
-        return asyncio.create_task(_accept(s, cb))
+        return asyncio.create_task(_accept(s, cb, room))
 
-    async def _accept(s, cb):
+    async def _accept(s, cb, room):
         from asyncio import core  # type: ignore[attr-defined]
 
         try:
             while True:
                 yield core._io_queue.queue_read(s)
+                # Deferred accept: the client waits in the listen backlog while the server
+                # has no room, for 5 s at most: when every open connection lives long
+                # (WebSocket, SSE), none will end, and an answer (503 if the heap is still
+                # short) is better than waiting for ever.
+                t = 0
+                while t < 5000 and not room():
+                    await sleep_ms(20)
+                    t += 20
                 try:
                     c, a = s.accept()
                 except Exception:

@@ -5,10 +5,11 @@
 # only when it asks); pipelined requests are answered in order because one task reads and
 # answers them one after another. Timeouts cost nothing per read: each connection records a
 # deadline and one reaper task cancels connections whose deadline has passed (idle: closed
-# silently, RFC 9112 section 9.5; head or body: 408 then close; write: close). Buffers (the
+# silently, RFC 9112 section 9.5; head or body: 408 then close; write: close). While the heap
+# is short a new connection is not accepted until one ends (see _room). Buffers (the
 # parser's read buffer) are pooled, so a kept-alive connection and the next connection reuse
-# them instead of growing the heap; one output buffer serves every connection. Code size matters here (it is
-# loaded into RAM on a board): terse code, long comments.
+# them instead of growing the heap; one output buffer serves every connection. Code size
+# matters here (it is loaded into RAM on a board): terse code, long comments.
 import asyncio
 import gc
 
@@ -40,15 +41,20 @@ class Server:
         500 bytes received (a minimum rate), and seconds any one response write may take
     :param out_size: bytes of the output buffer all connections share (1024): a response
         head and a small body are assembled there and handed to the socket in one write
+    :param min_free: bytes of free heap needed to accept another connection while others
+        are open (8 KB on a 32-bit board, 16 KB on a 64-bit build; 0: never wait). Below it
+        the newcomer waits in the listen backlog (deferred accept, MicroPython) and a
+        connection idle for a second or more is closed to make room
     :param backlog: listen backlog (4)
     Parser limits (see microhttp.h1.Parser): max_head (2048), max_line (1024), max_headers
     (32), max_chunk_line (128), max_trailer (1024). Body size: App(max_body=...).
     """
 
     def __init__(self, app, max_conns=8, idle_timeout=30, head_timeout=10, body_timeout=10,
-                 out_size=1024, backlog=4, **limits):
+                 out_size=1024, min_free=compat.WORD * 2048, backlog=4, **limits):
         self.app = app
         self.max_conns = max_conns
+        self.min_free = min_free
         self.ms = [int(t * 1000) for t in (idle_timeout, head_timeout, body_timeout, body_timeout)]
         self.backlog = backlog
         self.limits = limits
@@ -62,9 +68,35 @@ class Server:
         self._done = None  # an asyncio.Event once someone waits (its module costs heap)
 
     async def start(self, host, port):
-        self._l = await compat.listen(self._accept, host, port, self.backlog)
+        self._l = await compat.listen(self._accept, host, port, self.backlog, self._room)
         self._reaper = asyncio.create_task(self._reap())
         return self
+
+    def _room(self):
+        # Asked by the accept loop before each accept() (MicroPython; CPython has no heap
+        # limit): whether the heap has room for one more connection. A connection that cannot
+        # be served in the heap left would fail half-way (503, or a dropped connection when
+        # even that cannot be allocated); deferred, it waits in the listen backlog until a
+        # connection ends (5 s at most: see compat.listen). The first connection is always
+        # taken: nothing else would free memory.
+        if not self.conns or compat.mem_free() >= self.min_free:
+            return True
+        gc.collect()  # the free figure counts garbage as used until a collection
+        if compat.mem_free() >= self.min_free:
+            return True
+        self._reclaim(1000)
+        return False
+
+    def _reclaim(self, idle_ms):
+        # Close one connection idle for idle_ms or more (a phone opens several and leaves
+        # them idle); whether there was one. Its task ends soon after, freeing its memory.
+        t = ticks_add(ticks_ms(), self.ms[_IDLE] - idle_ms)
+        for c in self.conns:
+            if _idle(c) and not c.expired and ticks_diff(t, c.dl) >= 0:
+                c.expired = True
+                c.task.cancel()
+                return True
+        return False
 
     async def _reap(self):
         # Wake often enough that a deadline is late by at most a quarter of the shortest one.
@@ -92,15 +124,8 @@ class Server:
     async def _accept(self, r, w):
         c = None
         try:
-            if len(self.conns) >= self.max_conns:
-                # A phone opens several connections and leaves them idle: reclaim one.
-                for x in self.conns:
-                    if _idle(x) and not x.expired:
-                        x.expired = True
-                        x.task.cancel()
-                        break
-                else:
-                    return await _canned(w, 503, b"retry-after: 1\r\n")
+            if len(self.conns) >= self.max_conns and not self._reclaim(0):
+                return await _canned(w, 503, b"retry-after: 1\r\n")
             c = Conn(self, r, w)
             await c.run()
         except asyncio.CancelledError:
