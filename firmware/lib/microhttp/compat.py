@@ -10,8 +10,8 @@ import sys
 
 MICROPYTHON = sys.implementation.name == "micropython"
 # Bytes per pointer: an object on a 64-bit build (the unix port) is about twice the size it
-# has on a 32-bit board.
-WORD = 8 if sys.maxsize > 1 << 32 else 4
+# has on a 32-bit board. sys.maxsize is missing on ports built with only the core features.
+WORD = 8 if getattr(sys, "maxsize", 0) > 1 << 32 else 4
 
 
 # Errors that end only their own connection. MicroPython has no OSError subclasses, so they
