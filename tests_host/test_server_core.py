@@ -498,7 +498,8 @@ def test_buffers_are_pooled_across_connections():
 
 
 class _IdleConn:
-    """What Server._room() looks at in a connection: idle (or busy) since ``ms`` ago."""
+    """What Server._room() looks at in a connection: busy reading a head, or idle for
+    ``idle_for_ms``."""
 
     def __init__(self, srv, idle_for_ms=None):
         from microhttp.compat import ticks_add, ticks_ms
@@ -514,20 +515,34 @@ class _IdleConn:
         self.cancelled = True
 
 
-def test_accepting_waits_while_the_heap_is_short_and_a_long_idle_connection_makes_room():
-    from microhttp import compat
+class _FreeHeap:
+    """Within ``with``: compat.mem_free() reports ``.bytes``; the server's connections are
+    cleared on the way out."""
 
+    def __init__(self, srv, n):
+        from microhttp import compat
+
+        self.compat, self.srv, self.bytes = compat, srv, n
+
+    def __enter__(self):
+        self.real = self.compat.mem_free
+        self.compat.mem_free = lambda: self.bytes
+        return self
+
+    def __exit__(self, *exc):
+        self.compat.mem_free = self.real
+        self.srv.conns[:] = []
+
+
+def test_accepting_waits_while_the_heap_is_short_and_a_long_idle_connection_makes_room():
     srv = Server(App(), min_free=4096)
-    real = compat.mem_free
-    free = [0]
-    compat.mem_free = lambda: free[0]
-    try:
+    with _FreeHeap(srv, 0) as free:
         assert srv._room()  # no connection open: the first is always accepted
         busy, fresh, stale = _IdleConn(srv), _IdleConn(srv, 100), _IdleConn(srv, 1500)
         srv.conns[:] = [busy, fresh]
-        free[0] = 4096
+        free.bytes = 4096
         assert srv._room()
-        free[0] = 4095
+        free.bytes = 4095
         # Short: wait; nothing is idle long enough to be closed (a kept-alive client may be
         # about to send its next request on the fresh one).
         assert not srv._room() and not (busy.cancelled or fresh.cancelled)
@@ -535,25 +550,15 @@ def test_accepting_waits_while_the_heap_is_short_and_a_long_idle_connection_make
         assert not srv._room()
         assert stale.cancelled and stale.expired and not (busy.cancelled or fresh.cancelled)
         assert not srv._room() and not fresh.cancelled  # one at a time; never twice the same
-        free[0] = 1 << 20
+        free.bytes = 1 << 20
         assert srv._room()
-    finally:
-        compat.mem_free = real
-        srv.conns[:] = []
 
 
 def test_min_free_zero_never_defers():
-    from microhttp import compat
-
     srv = Server(App(), min_free=0)
-    real = compat.mem_free
-    compat.mem_free = lambda: 0
-    try:
+    with _FreeHeap(srv, 0):
         srv.conns.append(_IdleConn(srv, 5000))
         assert srv._room() and not srv.conns[0].cancelled
-    finally:
-        compat.mem_free = real
-        srv.conns[:] = []
 
 
 def test_takeover_writes_the_head_then_hands_over_the_streams():

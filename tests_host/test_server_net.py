@@ -377,16 +377,22 @@ def test_a_heap_too_small_for_a_request_answers_503_and_keeps_serving(http_serve
     assert srv.proc.alive()
 
 
-def test_a_short_heap_defers_accepting_until_a_connection_idles_out(http_server):
+def _busy_then_waiting(http_server):
     # MicroPython only: there the server runs its own accept loop and asks Server._room()
     # before each accept; CPython's start_server accepts on its own (and has no heap limit).
     # min_free far above the heap: with any connection open, the heap counts as short.
+    # Returns the server, a (accepted, half a head sent) and b (a full request, waiting).
     srv = http_server("micropython", min_free=1 << 30)
     a = connect(srv.port)
-    a.sendall(b"GET /items/1 HTTP/1.1\r\n")  # half a head: the server accepts a, the first
+    a.sendall(b"GET /items/1 HTTP/1.1\r\n")  # the first connection is always accepted
     time.sleep(0.3)
     b = connect(srv.port)  # the kernel completes the handshake; the server does not accept
     b.sendall(b"GET /items/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    return srv, a, b
+
+
+def test_a_short_heap_defers_accepting_until_a_connection_idles_out(http_server):
+    srv, a, b = _busy_then_waiting(http_server)
     a.sendall(b"Host: x\r\n\r\n")
     (r,) = h11_parse(_read_one(a), ["GET"])
     assert r[0] == 200  # a is kept alive, idle: it is closed after a second of that
@@ -398,14 +404,9 @@ def test_a_short_heap_defers_accepting_until_a_connection_idles_out(http_server)
 
 
 def test_a_deferred_connection_is_accepted_after_5_s_when_no_connection_ends(http_server):
-    # The open connection is busy (half a head, 10 s head timeout) and will not end soon: the
-    # newcomer is accepted after 5 s of waiting and served, and the busy one is left alone.
-    srv = http_server("micropython", min_free=1 << 30)
-    a = connect(srv.port)
-    a.sendall(b"GET /items/1 HTTP/1.1\r\n")
-    time.sleep(0.3)
-    b = connect(srv.port)
-    b.sendall(b"GET /items/2 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    # a stays busy (half a head, 10 s head timeout) and will not end soon: b is accepted
+    # after 5 s of waiting and served, and a is left alone.
+    srv, a, b = _busy_then_waiting(http_server)
     assert select.select([b], [], [], 2)[0] == []
     (r,) = h11_parse(read_all(b), ["GET"])
     assert r[0] == 200
