@@ -1,10 +1,14 @@
-"""pytest plugin: every shared test module runs on CPython AND on the MicroPython unix port.
+"""pytest plugin: every shared test module runs on CPython AND on the MicroPython unix port, in
+its 64-bit build (like this machine) and its 32-bit build (like the boards: half-size objects
+and heap blocks, 31-bit small integers).
 
 A module is *shared* unless it says ``CPYTHON_ONLY = True`` at top level. For each test function
-pytest collects from a shared module, a sibling item ``name[micropython]`` is added; the first of
-them runs the whole module once under ``micropython tests_host/mpy_runner.py`` and the rest read
-its results. A failure on either runtime fails the suite, and the summary gives counts per
-runtime. ``--runtime cpython|micropython|both`` narrows the run.
+pytest collects from a shared module, sibling items ``name[micropython]`` and
+``name[micropython32]`` are added; the first of each runs the whole module once under
+``micropython tests_host/mpy_runner.py`` and the rest read its results. A failure on any runtime
+fails the suite, and the summary gives counts per runtime. ``--runtime`` narrows the run:
+``cpython``, ``micropython`` (both builds), ``micropython64``, ``micropython32``; the default is
+``all``.
 
 Fixture modules for CPython-only tests live in ``tests_host/fixtures/`` and are loaded here.
 """
@@ -29,13 +33,17 @@ pytest_plugins = sorted("fixtures." + p.stem for p in (HERE / "fixtures").glob("
 
 MICROPYTHON_MODULE_TIMEOUT = 300  # seconds for one module's whole run on the unix port
 MICROPYTHON_HEAP = "4m"
+# The MicroPython runtimes: item suffix -> (word size of the build, label in the summary).
+MICROPYTHONS = {"micropython": (64, "MicroPython unix port, 64-bit"),
+                "micropython32": (32, "MicroPython unix port, 32-bit")}
 _CPYTHON_ONLY = re.compile(r"^CPYTHON_ONLY\s*=\s*True", re.M)
 
 
 def pytest_addoption(parser):
     parser.addoption(
-        "--runtime", default="both", choices=("both", "cpython", "micropython"),
-        help="run shared tests on CPython, on the MicroPython unix port, or both (default)",
+        "--runtime", default="all", choices=("all", "cpython", "micropython", "micropython64", "micropython32"),
+        help="run shared tests on CPython, on the MicroPython unix port (micropython: its 64-bit "
+             "and 32-bit builds; micropython64 or micropython32: one of them), or all (default)",
     )
 
 
@@ -46,13 +54,14 @@ class MicroPythonFailure(Exception):
 class MicroPythonItem(pytest.Item):
     """One test function of a shared module, run on the MicroPython unix port."""
 
-    def __init__(self, *, module_name, test_name, **kwargs):
+    def __init__(self, *, module_name, test_name, runtime, **kwargs):
         super().__init__(**kwargs)
         self.module_name = module_name
         self.test_name = test_name
+        self.runtime = runtime
 
     def runtest(self):
-        results, output = _module_results(self.config, self.module_name)
+        results, output = _module_results(self.config, self.module_name, self.runtime)
         result = results.get(self.test_name) or results.get("*")
         if result is None:
             raise MicroPythonFailure(
@@ -66,17 +75,18 @@ class MicroPythonItem(pytest.Item):
 
     def repr_failure(self, excinfo, style=None):
         if isinstance(excinfo.value, MicroPythonFailure):
-            return "[micropython] %s.%s failed:\n%s" % (self.module_name, self.test_name, excinfo.value)
+            return "[%s] %s.%s failed:\n%s" % (self.runtime, self.module_name, self.test_name, excinfo.value)
         return super().repr_failure(excinfo)
 
     def reportinfo(self):
-        return self.path, None, "%s::%s[micropython]" % (self.module_name, self.test_name)
+        return self.path, None, "%s::%s[%s]" % (self.module_name, self.test_name, self.runtime)
 
 
-def _module_results(config, module_name):
+def _module_results(config, module_name, runtime):
     cache = config.stash.setdefault(_results_key, {})
-    if module_name not in cache:
-        cmd = [paths.micropython_binary(), "-X", "heapsize=" + MICROPYTHON_HEAP,
+    key = (runtime, module_name)
+    if key not in cache:
+        cmd = [paths.micropython_binary(MICROPYTHONS[runtime][0]), "-X", "heapsize=" + MICROPYTHON_HEAP,
                str(HERE / "mpy_runner.py"), module_name]
         try:
             proc = subprocess.run(
@@ -91,8 +101,8 @@ def _module_results(config, module_name):
             if line.startswith("@@RESULT "):
                 record = json.loads(line[len("@@RESULT "):])
                 results[record["test"]] = record
-        cache[module_name] = (results, output)
-    return cache[module_name]
+        cache[key] = (results, output)
+    return cache[key]
 
 
 _results_key = pytest.StashKey()
@@ -103,32 +113,43 @@ def _is_shared(path):
     return path.name.startswith("test_") and not _CPYTHON_ONLY.search(path.read_text())
 
 
+_SELECTED = {"all": ("cpython", "micropython", "micropython32"), "cpython": ("cpython",),
+             "micropython": ("micropython", "micropython32"), "micropython64": ("micropython",),
+             "micropython32": ("micropython32",)}
+
+
 def pytest_collection_modifyitems(session, config, items):
-    runtime = config.getoption("--runtime")
+    runtimes = _SELECTED[config.getoption("--runtime")]
     out = []
+    # Each MicroPython runtime's items come after CPython's, grouped by runtime: a module's run
+    # in one build finishes before the other build starts.
+    later = {r: [] for r in MICROPYTHONS if r in runtimes}
     added = set()
     for item in items:
         module = item.getparent(pytest.Module)
         shared = module is not None and _is_shared(Path(module.path))
-        if runtime != "micropython" or not shared:
+        if "cpython" in runtimes or not shared:
             out.append(item)
-        if not shared or runtime == "cpython":
+        if not shared:
             continue
         name = getattr(item, "originalname", item.name)
         key = (module.nodeid, name)
         if key in added:
             continue  # parametrized tests: MicroPython runs the plain function once
         added.add(key)
-        out.append(MicroPythonItem.from_parent(
-            module, name=name + "[micropython]", module_name=Path(module.path).stem, test_name=name,
-        ))
-    items[:] = out
+        for runtime, group in later.items():
+            group.append(MicroPythonItem.from_parent(
+                module, name="%s[%s]" % (name, runtime), module_name=Path(module.path).stem,
+                test_name=name, runtime=runtime,
+            ))
+    items[:] = out + [item for group in later.values() for item in group]
 
 
 def pytest_runtest_logreport(report):
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
         return
-    counts = _counts.setdefault("micropython" if report.nodeid.endswith("[micropython]") else "cpython", {})
+    runtime = report.nodeid.rsplit("[", 1)[-1].rstrip("]")
+    counts = _counts.setdefault(runtime if runtime in MICROPYTHONS else "cpython", {})
     counts[report.outcome] = counts.get(report.outcome, 0) + 1
 
 
@@ -136,7 +157,8 @@ _counts = {}
 
 
 def pytest_terminal_summary(terminalreporter):
-    for runtime, label in (("cpython", "CPython"), ("micropython", "MicroPython unix port")):
+    labels = [("cpython", "CPython")] + [(r, MICROPYTHONS[r][1]) for r in MICROPYTHONS]
+    for runtime, label in labels:
         c = _counts.get(runtime, {})
         terminalreporter.write_line(
             "%s: %d passed, %d failed, %d skipped" % (label, c.get("passed", 0), c.get("failed", 0), c.get("skipped", 0))

@@ -18,7 +18,16 @@ import time
 
 import paths
 
-RUNTIMES = ("cpython", "micropython")
+# Where the server tests run: CPython, and the unix port's 64-bit and 32-bit builds (the boards
+# are 32-bit). The app's API and browser tests use APP_RUNTIMES: they exercise the app, whose
+# server the server tests already cover on both builds.
+RUNTIMES = ("cpython", "micropython", "micropython32")
+APP_RUNTIMES = ("cpython", "micropython")
+_BITS = {"micropython": 64, "micropython32": 32}
+
+
+def is_micropython(runtime):
+    return runtime in _BITS
 
 
 def free_port():
@@ -31,8 +40,8 @@ def command(runtime, script, args=(), heapsize=None):
     script = str(script)
     if runtime == "cpython":
         return [sys.executable, "-u", str(paths.TESTS_HOST / "cpython_boot.py"), script] + [str(a) for a in args]
-    if runtime == "micropython":
-        cmd = [paths.micropython_binary()]
+    if runtime in _BITS:
+        cmd = [paths.micropython_binary(_BITS[runtime])]
         if heapsize:
             cmd += ["-X", "heapsize=" + str(heapsize)]
         return cmd + [script] + [str(a) for a in args]
@@ -102,7 +111,7 @@ class Process:
 
 def start(runtime, script, args=(), heapsize=None, ready=None, timeout=20, env=None, cwd=None, extra_paths=()):
     """Start ``script`` on ``runtime`` with the firmware's import path; wait for ``ready``."""
-    if runtime == "micropython":
+    if runtime in _BITS:
         full_env = paths.micropython_env(extra_paths)
     else:
         full_env = dict(os.environ)

@@ -15,12 +15,13 @@ SHIMS = TESTS_HOST / "shims"
 IMPORT_PATH = [SHIMS, FIRMWARE_LIB, FIRMWARE, TESTS_HOST]
 
 
-def micropython_binary():
-    """The provisioned unix-port interpreter (tools/provision_micropython.py)."""
+def micropython_binary(bits=64):
+    """The provisioned unix-port interpreter (tools/provision_micropython.py), 64-bit (like this
+    machine) or 32-bit (like the boards)."""
     sys.path.insert(0, str(ROOT / "tools"))
     import provision_micropython
 
-    return provision_micropython.interpreter()
+    return provision_micropython.interpreter(bits)
 
 
 def micropython_env(extra_paths=()):

@@ -31,7 +31,7 @@ def _snapshot(dev):
     return states, pins
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_board_devices_health_and_not_found(device_factory, runtime):
     dev = device_factory(runtime)
     board = dev.get("/api/board").json()
@@ -58,7 +58,7 @@ def test_board_devices_health_and_not_found(device_factory, runtime):
         assert health["free_heap"] > 0
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_commands_move_the_simulated_pins(device_factory, runtime):
     dev = device_factory(runtime)
     r = dev.post("/api/devices/led", {"on": True, "brightness": 1})
@@ -100,7 +100,7 @@ BAD_COMMANDS = [
 ]
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_every_validation_error_is_400_naming_the_field_and_changes_nothing(device_factory, runtime):
     dev = device_factory(runtime)
     dev.post("/api/devices/led", {"on": True, "brightness": 0.3})
@@ -127,7 +127,7 @@ def test_every_validation_error_is_400_naming_the_field_and_changes_nothing(devi
     assert _snapshot(dev) == before
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_live_events_reach_every_open_stream_and_replay_on_reconnect(device_factory, runtime):
     dev = device_factory(runtime)
     got = [[], []]
@@ -189,7 +189,7 @@ def test_live_events_reach_every_open_stream_and_replay_on_reconnect(device_fact
     assert ids == missed
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_auth_protects_every_state_change(device_factory, runtime):
     dev = device_factory(runtime, config={"auth": {"password": "correct horse"}})
     assert dev.get("/").status_code == 200  # the page shell, which shows the password form
@@ -227,7 +227,7 @@ def test_auth_protects_every_state_change(device_factory, runtime):
     assert locked.status_code == 429
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_slider_burst_ends_at_the_latest_value(device_factory, runtime):
     dev = device_factory(runtime)
     values = [i / 40 for i in range(41)]

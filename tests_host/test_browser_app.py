@@ -52,7 +52,7 @@ def _open(phone, dev):
     return page
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_page_drives_the_board_and_shows_button_presses(device_factory, phone, runtime, tmp_path):
     dev = device_factory(runtime)
     page = _open(phone, dev)
@@ -114,7 +114,7 @@ def test_page_drives_the_board_and_shows_button_presses(device_factory, phone, r
         out.write_bytes(shot.read_bytes())
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_cold_load_is_small_precompressed_and_cached(device_factory, phone, runtime):
     dev = device_factory(runtime)
     page = _open(phone, dev)
@@ -129,7 +129,7 @@ def test_cold_load_is_small_precompressed_and_cached(device_factory, phone, runt
         assert again.status_code == 304 and again.content == b""
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_page_reconnects_after_a_restart_and_shows_the_fresh_state(device_factory, phone, runtime):
     dev = device_factory(runtime)
     page = _open(phone, dev)
@@ -151,7 +151,7 @@ def test_page_reconnects_after_a_restart_and_shows_the_fresh_state(device_factor
     dev.control(op="set", pin=BUTTON_PIN, level=1)
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_with_auth_the_page_asks_for_the_password(device_factory, phone, runtime):
     dev = device_factory(runtime, config={"auth": {"password": "open sesame"}})
     page = phone.new_page()
@@ -178,7 +178,7 @@ def test_with_auth_the_page_asks_for_the_password(device_factory, phone, runtime
     assert _until(lambda: _duty(dev, LED_PIN) > 0)
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_setup_card_scans_saves_and_the_board_rejoins(device_factory, phone, runtime):
     dev = device_factory(runtime, nets=("home:secret99:-48", "cafe::-81"))  # none configured: setup AP
     page = _open(phone, dev)
@@ -197,7 +197,7 @@ def test_setup_card_scans_saves_and_the_board_rejoins(device_factory, phone, run
     assert not page.is_visible("#setup")
 
 
-@pytest.mark.parametrize("runtime", launch.RUNTIMES)
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_a_fast_slider_sends_few_requests_and_ends_at_the_last_value(device_factory, phone, runtime):
     dev = device_factory(runtime)
     page = _open(phone, dev)

@@ -21,7 +21,7 @@ BIG = bytes((i * 131 + (i >> 9)) & 0xFF for i in range(256 * 1024))  # 2.7x the 
 def server(request, tmp_path_factory, mpy_microhttp):
     root = tmp_path_factory.mktemp("uploads")
     port = launch.free_port()
-    extra = [mpy_microhttp] if request.param == "micropython" else []
+    extra = [mpy_microhttp] if launch.is_micropython(request.param) else []
     with launch.start(request.param, "tests_host/apps/ext_upload_app.py", args=[port, str(root)],
                       heapsize="96k", ready="listening", extra_paths=extra) as proc:
         proc.url = "http://127.0.0.1:%d" % port

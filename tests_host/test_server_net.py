@@ -99,6 +99,8 @@ def h11_parse(data, methods):
 
 
 runtimes = pytest.mark.parametrize("runtime", launch.RUNTIMES)
+# Heap limits and the accept loop that defers are MicroPython's: both of its builds.
+micropythons = pytest.mark.parametrize("runtime", [r for r in launch.RUNTIMES if launch.is_micropython(r)])
 
 
 @runtimes
@@ -355,9 +357,10 @@ def test_handler_memory_error_and_exceptions_end_only_their_connection(runtime, 
     assert httpx.get(srv.url + "/items/3").status_code == 200
 
 
-def test_a_heap_too_small_for_a_request_answers_503_and_keeps_serving(http_server):
+@micropythons
+def test_a_heap_too_small_for_a_request_answers_503_and_keeps_serving(runtime, http_server):
     # MicroPython only: CPython has no heap limit to run out of. /big allocates 512 KB.
-    srv = http_server("micropython", heapsize="96k")
+    srv = http_server(runtime, heapsize="96k")
     for _ in range(3):
         s = connect(srv.port)
         s.sendall(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -377,12 +380,12 @@ def test_a_heap_too_small_for_a_request_answers_503_and_keeps_serving(http_serve
     assert srv.proc.alive()
 
 
-def _busy_then_waiting(http_server):
+def _busy_then_waiting(runtime, http_server):
     # MicroPython only: there the server runs its own accept loop and asks Server._room()
     # before each accept; CPython's start_server accepts on its own (and has no heap limit).
     # min_free far above the heap: with any connection open, the heap counts as short.
     # Returns the server, a (accepted, half a head sent) and b (a full request, waiting).
-    srv = http_server("micropython", min_free=1 << 30)
+    srv = http_server(runtime, min_free=1 << 30)
     a = connect(srv.port)
     a.sendall(b"GET /items/1 HTTP/1.1\r\n")  # the first connection is always accepted
     time.sleep(0.3)
@@ -391,8 +394,9 @@ def _busy_then_waiting(http_server):
     return srv, a, b
 
 
-def test_a_short_heap_defers_accepting_until_a_connection_idles_out(http_server):
-    srv, a, b = _busy_then_waiting(http_server)
+@micropythons
+def test_a_short_heap_defers_accepting_until_a_connection_idles_out(runtime, http_server):
+    srv, a, b = _busy_then_waiting(runtime, http_server)
     a.sendall(b"Host: x\r\n\r\n")
     (r,) = h11_parse(_read_one(a), ["GET"])
     assert r[0] == 200  # a is kept alive, idle: it is closed after a second of that
@@ -403,10 +407,11 @@ def test_a_short_heap_defers_accepting_until_a_connection_idles_out(http_server)
     assert httpx.get(srv.url + "/items/3").status_code == 200
 
 
-def test_a_deferred_connection_is_accepted_after_5_s_when_no_connection_ends(http_server):
+@micropythons
+def test_a_deferred_connection_is_accepted_after_5_s_when_no_connection_ends(runtime, http_server):
     # a stays busy (half a head, 10 s head timeout) and will not end soon: b is accepted
     # after 5 s of waiting and served, and a is left alone.
-    srv, a, b = _busy_then_waiting(http_server)
+    srv, a, b = _busy_then_waiting(runtime, http_server)
     assert select.select([b], [], [], 2)[0] == []
     (r,) = h11_parse(read_all(b), ["GET"])
     assert r[0] == 200

@@ -54,7 +54,7 @@ def compiled(tmp_path_factory):
 def server(request, site, compiled):
     port = launch.free_port()
     # 96 KB on MicroPython: room for the server, far too little to hold big.bin (200 KB) whole.
-    extra = [compiled] if request.param == "micropython" else []
+    extra = [compiled] if launch.is_micropython(request.param) else []
     with launch.start(request.param, "tests_host/apps/static_app.py", args=[port, str(site)],
                       heapsize="96k", ready="listening", extra_paths=extra) as proc:
         proc.base = "http://127.0.0.1:%d" % port

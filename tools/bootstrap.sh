@@ -4,7 +4,7 @@
 # second run costs about a second. Nothing is installed outside .venv, typings/ and the cache
 # (~/.cache/microhttp), except Debian packages (chromium) when a step needs them.
 #
-#   source tools/bootstrap.sh [--browser] [--typings]
+#   source tools/bootstrap.sh [--browser] [--typings] [--32bit]
 
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -14,11 +14,12 @@ STUBS_VERSION="1.25.0.post3"   # MicroPython stubs matching the 1.25.0 interpret
 say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*" >&2; }
 die() { printf '[bootstrap] error: %s\n' "$*" >&2; exit 1; }
 
-want_browser=0; want_typings=0
+want_browser=0; want_typings=0; want_32bit=0
 for arg in "$@"; do
   case "$arg" in
     --browser) want_browser=1 ;;
     --typings) want_typings=1 ;;
+    --32bit) want_32bit=1 ;;
   esac
 done
 
@@ -42,6 +43,13 @@ export PATH="$VENV/bin:$PATH"
 # 2. A real MicroPython interpreter (unix port 1.25.0), built once and cached.
 MICROPYTHON="$("$VENV/bin/python" "$ROOT/tools/provision_micropython.py")" || die "could not provision MicroPython (see above)"
 export MICROPYTHON
+# With --32bit, also the i386 build: the boards are 32-bit (half-size objects and heap blocks,
+# 31-bit small integers), so the host tests run there too.
+if [ "$want_32bit" = 1 ]; then
+  MICROPYTHON32="$("$VENV/bin/python" "$ROOT/tools/provision_micropython.py" --bits 32)" \
+    || die "could not provision the 32-bit MicroPython build (see above)"
+  export MICROPYTHON32
+fi
 
 # 3. Type stubs for the ESP32 and RP2 ports, one folder each (they define the same modules).
 if [ "$want_typings" = 1 ]; then

@@ -7,12 +7,19 @@ touched), unpack it with ``dpkg-source``, build ``mpy-cross`` and then the unix 
 ``asyncio`` frozen in. The result is cached outside the repository, keyed by version, so a second
 run costs well under a second.
 
+Two builds: the default, 64-bit like the machine, and with ``--bits 32`` an i386 build (gcc's
+``-m32``, Debian's gcc-multilib, installed when missing). The boards are 32-bit: there an object
+and a heap block (16 bytes) are half their 64-bit size, and small integers have 31 bits, so the
+32-bit build is what a board's heap and arithmetic look like; the host tests run on both.
+
 Usage::
 
-    python3 tools/provision_micropython.py          # prints the interpreter's path
-    python3 tools/provision_micropython.py --force  # rebuild
+    python3 tools/provision_micropython.py            # prints the interpreter's path
+    python3 tools/provision_micropython.py --bits 32  # the 32-bit build's path
+    python3 tools/provision_micropython.py --force    # rebuild
 
-Environment: ``MICROHTTP_CACHE`` overrides the cache folder (default ``~/.cache/microhttp``).
+Environment: ``MICROHTTP_CACHE`` overrides the cache folder (default ``~/.cache/microhttp``);
+``MICROPYTHON`` (``MICROPYTHON32`` for ``--bits 32``) names an interpreter to use instead.
 """
 
 import argparse
@@ -42,18 +49,23 @@ def cache_root():
     )
 
 
-def interpreter_path(root=None):
-    return os.path.join(root or cache_root(), "micropython-" + VERSION, "bin", "micropython")
+def _build_name(bits):
+    return "micropython-" + VERSION + ("-32bit" if bits == 32 else "")
 
 
-def interpreter():
-    """The interpreter to use: ``$MICROPYTHON`` if it exists, else the cached build (made now if
-    missing). Every tool and test asks here, so there is one rule for finding it."""
-    path = os.environ.get("MICROPYTHON")
+def interpreter_path(root=None, bits=64):
+    return os.path.join(root or cache_root(), _build_name(bits), "bin", "micropython")
+
+
+def interpreter(bits=64):
+    """The interpreter to use: ``$MICROPYTHON`` (``$MICROPYTHON32``) if it exists, else the
+    cached build (made now if missing). Every tool and test asks here, so there is one rule for
+    finding it."""
+    path = os.environ.get("MICROPYTHON32" if bits == 32 else "MICROPYTHON")
     if path and os.path.exists(path):
         return path
-    path = interpreter_path()
-    return path if os.path.exists(path) else build()
+    path = interpreter_path(bits=bits)
+    return path if os.path.exists(path) else build(bits=bits)
 
 
 def log(msg):
@@ -94,7 +106,7 @@ def first_debian_stanza():
     return uris.group(1), signed.group(1) if signed else "/usr/share/keyrings/debian-archive-keyring.gpg"
 
 
-def ensure_build_tools():
+def ensure_build_tools(bits=64):
     missing = [tool for tool in ("dpkg-source", "make", "gcc", "apt-get") if not shutil.which(tool)]
     if "dpkg-source" in missing and shutil.which("apt-get"):
         run(["apt-get", "install", "-y", "-q", "dpkg-dev"], "install dpkg-dev (for dpkg-source)")
@@ -103,6 +115,27 @@ def ensure_build_tools():
         raise ProvisionError(
             "missing build tools: %s (install them with apt-get: dpkg-dev make gcc)" % ", ".join(missing)
         )
+    if bits == 32 and not _can_build_32bit():
+        if os.geteuid() != 0:
+            raise ProvisionError("the 32-bit build needs gcc -m32: run 'sudo apt-get install gcc-multilib'")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        install = ["apt-get", "install", "-y", "-q", "gcc-multilib"]
+        try:
+            run(install, "install gcc-multilib (for gcc -m32)", env=env)
+        except ProvisionError:  # a fresh machine's package lists may be missing or stale
+            run(["apt-get", "update", "-q"], "apt-get update", env=env)
+            run(install, "install gcc-multilib (for gcc -m32)", env=env)
+        if not _can_build_32bit():
+            raise ProvisionError("gcc -m32 still cannot link a program after installing gcc-multilib")
+
+
+def _can_build_32bit():
+    """Whether gcc can compile and link a 32-bit program (the i386 libc and libgcc present)."""
+    proc = subprocess.run(
+        ["gcc", "-m32", "-x", "c", "-", "-o", os.devnull], input="int main(void){return 0;}\n",
+        text=True, capture_output=True,
+    )
+    return proc.returncode == 0
 
 
 def fetch_source(work):
@@ -136,13 +169,13 @@ def fetch_source(work):
     return dsc
 
 
-def build(force=False):
-    target = interpreter_path()
+def build(force=False, bits=64):
+    target = interpreter_path(bits=bits)
     if os.path.exists(target) and not force:
         return target
-    ensure_build_tools()
-    root = os.path.join(cache_root(), "micropython-" + VERSION)
-    work = os.path.join(cache_root(), "build-" + VERSION)
+    ensure_build_tools(bits)
+    root = os.path.join(cache_root(), _build_name(bits))
+    work = os.path.join(cache_root(), "build-" + _build_name(bits))
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     dsc = fetch_source(work)
@@ -158,14 +191,15 @@ def build(force=False):
         f.write('include("$(MPY_DIR)/extmod/asyncio")\n')
     run(
         ["make", "-C", os.path.join(tree, "ports", "unix"), jobs] + MAKE_FLAGS
-        + ["FROZEN_MANIFEST=" + manifest],
-        "build the unix port",
+        + (["MICROPY_FORCE_32BIT=1"] if bits == 32 else []) + ["FROZEN_MANIFEST=" + manifest],
+        "build the unix port (%d-bit)" % bits,
     )
     built = os.path.join(tree, "ports", "unix", "build-standard", "micropython")
     built_cross = os.path.join(tree, "mpy-cross", "build", "mpy-cross")
-    out = run([built, "-c", "import sys, asyncio; print(sys.implementation.version)"], "smoke-test the interpreter")
-    if not out.startswith("(1, 25, 0"):
-        raise ProvisionError("built interpreter reports an unexpected version: " + out.strip())
+    out = run([built, "-c", "import sys, asyncio; print(sys.implementation.version, 64 if sys.maxsize > 1 << 32 else 32)"],
+              "smoke-test the interpreter")
+    if not out.startswith("(1, 25, 0") or not out.strip().endswith(" %d" % bits):
+        raise ProvisionError("built interpreter reports an unexpected version or word size: " + out.strip())
     staging = root + ".tmp"
     shutil.rmtree(staging, ignore_errors=True)
     os.makedirs(os.path.join(staging, "bin"))
@@ -180,14 +214,16 @@ def build(force=False):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser.add_argument("--bits", type=int, choices=(64, 32), default=64,
+                        help="64 (the default, like this machine) or 32 (like the boards)")
     args = parser.parse_args(argv)
     try:
-        path = build(force=args.force)
+        path = build(force=args.force, bits=args.bits)
     except ProvisionError as exc:
         print("provision_micropython: " + str(exc), file=sys.stderr)
         print(
             "provision_micropython: what to do next: check that apt-get can reach Debian's package "
-            "registry, then run `python3 tools/provision_micropython.py --force`.",
+            "registry, then run `python3 tools/provision_micropython.py --force` (add the same --bits).",
             file=sys.stderr,
         )
         return 1
