@@ -2,6 +2,7 @@
 """WebSocket memory floor: microhttp.websocket vs Microdot 2.7.0's websocket extension.
 
     python tools/bench_ws.py [--clients 4] [--messages 100] [--min-heap 48] [--max-heap 96] [--runs 10]
+                             [--bits 64|32]
 
 Both echo apps run on the MicroPython unix port from .mpy files compiled into a temporary
 build directory (Microdot's modules are copied from the installed package at benchmark time,
@@ -120,12 +121,12 @@ def log(msg):
     print("[bench_ws] " + msg, file=sys.stderr, flush=True)
 
 
-def micropython_binary():
-    """The provisioned unix-port interpreter (tools/provision_micropython.py)."""
+def micropython_binary(bits=64):
+    """The provisioned unix-port interpreter (tools/provision_micropython.py), 64- or 32-bit."""
     sys.path.insert(0, str(ROOT / "tools"))
     import provision_micropython
 
-    return provision_micropython.interpreter()
+    return provision_micropython.interpreter(bits)
 
 
 def mpy_cross(src, dst):
@@ -206,13 +207,15 @@ def wait_port(port, proc, timeout=10):
     return False
 
 
-def start_app(mp, app_dir, heap_kb, port, **env):
-    """The app in ``app_dir`` on the unix port with a ``heap_kb`` heap, listening on ``port``."""
+def start_app(mp, app_dir, heap_kb, port, output=False, **env):
+    """The app in ``app_dir`` on the unix port with a ``heap_kb`` heap, listening on ``port``;
+    with ``output``, its stdout is a pipe the caller must read, else it is discarded (a pipe
+    nobody reads would stall a server that prints much, tracebacks say, once it is full)."""
     # A relative module path: each loaded module's path stays in RAM, as short for both apps.
     env = dict(os.environ, MICROPYPATH=".frozen:" + app_dir.name, BENCH_PORT=str(port), **env)
     return subprocess.Popen([mp, "-X", "heapsize=%dk" % heap_kb, "-m", "ws_app"], env=env,
-                            cwd=str(app_dir.parent), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+                            cwd=str(app_dir.parent), stdout=subprocess.PIPE if output else subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, text=True)
 
 
 def one_run(mp, app_dir, heap_kb, clients, messages):
@@ -236,7 +239,7 @@ def one_run(mp, app_dir, heap_kb, clients, messages):
 def breakdown(mp, app_dir, clients):
     """Live heap (after gc.collect) with the server idle, then per idle open WebSocket."""
     port = free_port()
-    proc = start_app(mp, app_dir, 512, port, BENCH_MEM="1")
+    proc = start_app(mp, app_dir, 512, port, output=True, BENCH_MEM="1")
 
     def latest():
         time.sleep(0.3)
@@ -308,8 +311,10 @@ def main():
     ap.add_argument("--min-heap", type=int, default=48, help="KB")
     ap.add_argument("--max-heap", type=int, default=96, help="KB")
     ap.add_argument("--runs", type=int, default=10, help="fresh server runs per heap")
+    ap.add_argument("--bits", type=int, choices=(64, 32), default=64,
+                    help="the unix port's 64-bit build (default) or its 32-bit build (a board's word size)")
     args = ap.parse_args()
-    mp = micropython_binary()
+    mp = micropython_binary(args.bits)
     with tempfile.TemporaryDirectory(prefix="bench_ws_") as tmp:
         base = Path(tmp)
         sizes = build(base)
@@ -328,7 +333,8 @@ def main():
     for mod in ("microdot/websocket", "microdot/microdot"):
         print("| %s.mpy (Microdot 2.7.0) | %d |" % (mod, sizes[mod]))
     print()
-    print("## WebSocket echo memory floor: %d clients x %d messages of 64 bytes" % (args.clients, args.messages))
+    print("## WebSocket echo memory floor: %d clients x %d messages of 64 bytes, %d-bit unix port"
+          % (args.clients, args.messages, args.bits))
     print()
     names = {"microhttp": "microhttp.websocket", "microdot": "Microdot 2.7.0 websocket"}
     print("| server | memory floor: every heap from it up to %d KB passed %d of %d runs |"
