@@ -2,7 +2,7 @@
 # Installs what the project's commands need, idempotently, and exports the paths they use.
 # Sourced by tools/run and tools/test; every step is skipped when already done, so a warm
 # second run costs about a second. Nothing is installed outside .venv, typings/ and the cache
-# (~/.cache/microhttp), except Debian packages (chromium) when a step needs them.
+# (~/.cache/microhttp), except Debian packages (chromium, gcc-multilib) when a step needs them.
 #
 #   source tools/bootstrap.sh [--browser] [--typings] [--32bit]
 
