@@ -47,6 +47,9 @@ def pytest_addoption(parser):
     g.addoption("--soak", type=int, default=2000, help="requests in the soak test (default %(default)s)")
     g.addoption("--soak-clients", type=int, default=4, help="concurrent keep-alive clients in the soak (default %(default)s)")
     g.addoption("--results", default=str(ROOT / "results"), help="folder for <board id>.json")
+    g.addoption("--vboard-bits", type=int, choices=(64, 32), default=64,
+                help="the virtual board on the unix port's 64-bit build (default, heap scaled by 2) "
+                     "or its 32-bit build (the boards' word size, their own heap figure)")
 
 
 class Device:
@@ -117,9 +120,9 @@ class Device:
         return [tuple(p) for p in self.spec.get("loopbacks", [])]
 
 
-def _virtual_device(tmp_root, board_id):
+def _virtual_device(tmp_root, board_id, bits=64):
     sup = Supervisor(tmp_root / "flash", board=board_id, log=_NullLog(),
-                     wifi=["%s=%s" % VIRTUAL_WIFI]).start()
+                     wifi=["%s=%s" % VIRTUAL_WIFI], bits=bits).start()
     config = tmp_root / "device_config.json"
     http_port = free_port()
     config.write_text(json.dumps({
@@ -128,6 +131,7 @@ def _virtual_device(tmp_root, board_id):
     }))
     dev = Device(sup.url, board_id, True, sup)
     dev.report["heap_target"] = sup.heap
+    dev.report["unix_port_bits"] = sup.bits
     dev.report["target"] = sup.target
     return dev, str(config)
 
@@ -145,7 +149,8 @@ def device(request, tmp_path_factory):
     opt = request.config.getoption
     port = opt("--board")
     if port is None:
-        dev, config = _virtual_device(tmp_path_factory.mktemp("vboard"), opt("--board-id") or "virtual")
+        dev, config = _virtual_device(tmp_path_factory.mktemp("vboard"), opt("--board-id") or "virtual",
+                                      opt("--vboard-bits"))
     else:
         if not opt("--board-id"):
             pytest.exit("--board needs --board-id (one of: %s)"

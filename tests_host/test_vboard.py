@@ -179,6 +179,20 @@ def test_heap_is_the_targets_figure(board):
     assert r.returncode == 1 and "MemoryError" in r.stdout
 
 
+def test_the_32_bit_build_gives_the_board_its_own_heap_figure(tmp_path):
+    # --bits 32: the boards' word size, so the heap is the board's figure, unscaled.
+    log = Log()
+    with Supervisor(make_flash(tmp_path), board="virtual", log=log, bits=32) as sup:
+        log.wait_for("main running 1")
+        assert sup.heap == heap_for("esp32", bits=32) == 112 * 1024
+        mem = Client(sup.control_port).mem()
+        assert sup.heap * 0.9 < mem["free"] <= sup.heap
+        r = mpremote(sup, "exec", "import sys; print(sys.maxsize)")
+        assert r.stdout.split() == [str(2**31 - 1)], r
+        r = mpremote(sup, "exec", "b = bytearray(%d)" % (sup.heap + 1))
+        assert r.returncode == 1 and "MemoryError" in r.stdout
+
+
 PINS_MAIN = """\
 from machine import Pin, PWM
 button = Pin(4, Pin.IN, Pin.PULL_UP)

@@ -31,9 +31,13 @@ def main(argv=None):
     p.add_argument("--board", default="virtual", help="board id, boards/<id>.json (default: %(default)s)")
     p.add_argument("--target", choices=sorted(HEAP_BYTES), help="simulated port (default: from the board file's chip)")
     p.add_argument("--heap", type=parse_size, help="GC heap, e.g. 112k (default: the target's, see README)")
-    p.add_argument("--heap-scale", type=float, default=HEAP_SCALE,
+    p.add_argument("--heap-scale", type=float, default=None,
                    help="multiply the target's heap: the unix port is 64-bit, the boards 32-bit "
-                   "(default %(default)s, the word-size ratio; 1 = the board's raw bytes, strict)")
+                   "(default %s on the 64-bit build, the word-size ratio; 1 = the board's raw bytes, "
+                   "strict; 1 on the 32-bit build)" % HEAP_SCALE)
+    p.add_argument("--bits", type=int, choices=(64, 32), default=64,
+                   help="the unix port's 64-bit build (default) or its 32-bit build, the boards' word "
+                   "size (built on first use; needs gcc-multilib)")
     p.add_argument("--repl-port", type=int, default=0, help="REPL TCP port (default: a free one)")
     p.add_argument("--control-port", type=int, default=0, help="control channel TCP port (default: a free one)")
     p.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython",
@@ -48,8 +52,8 @@ def main(argv=None):
     sup = Supervisor(args.flash, board=args.board, target=args.target, repl_port=args.repl_port,
                      control_port=args.control_port, runtime=args.runtime,
                      log=open("/dev/null", "wb") if args.quiet else None, flash_size=args.flash_size,
-                     wifi=args.wifi)
-    sup.heap = args.heap or heap_for(sup.target, args.heap_scale)
+                     wifi=args.wifi, bits=args.bits)
+    sup.heap = args.heap or heap_for(sup.target, args.heap_scale, args.bits)
     sup.start()
     print("vboard: board=%s target=%s heap=%d flash=%s" % (sup.board_id, sup.target, sup.heap, sup.flash), flush=True)
     print("vboard: repl=%s control=127.0.0.1:%d" % (sup.url, sup.control_port), flush=True)

@@ -63,7 +63,8 @@ CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E = 1, 2, 3, 4, 5
 # figures by HEAP_SCALE = 2, the word-size ratio: the virtual board then runs what fits the
 # board's object count, and can be up to 2x lenient for byte-heavy data (buffers). Real figures
 # come from the device suite on a real board (tests_device/, results/<board>.json).
-# `--heap-scale 1` gives the board's raw byte figure, a strict check.
+# `--heap-scale 1` gives the board's raw byte figure, a strict check. On the unix port's 32-bit
+# build (`--bits 32`: the boards' word size, 16-byte GC blocks) the figure is taken as it is.
 HEAP_SCALE = 2.0
 
 # The simulation's own code (shims, control channel, REPL driver: ~46 KB of bytecode and objects
@@ -110,12 +111,12 @@ def free_port():
         return s.getsockname()[1]
 
 
-def micropython_binary():
-    """The provisioned unix-port interpreter (tools/provision_micropython.py)."""
+def micropython_binary(bits=64):
+    """The provisioned unix-port interpreter (tools/provision_micropython.py), 64- or 32-bit."""
     sys.path.insert(0, str(ROOT / "tools"))
     import provision_micropython
 
-    return provision_micropython.interpreter()
+    return provision_micropython.interpreter(bits)
 
 
 def load_board(board_id):
@@ -126,7 +127,11 @@ def load_board(board_id):
         return None
 
 
-def heap_for(target, scale=HEAP_SCALE):
+def heap_for(target, scale=None, bits=64):
+    """The target's heap on the unix port: scaled by HEAP_SCALE on the 64-bit build (unless
+    ``scale`` says otherwise), as it is on the 32-bit build."""
+    if scale is None:
+        scale = HEAP_SCALE if bits == 64 else 1
     return int(HEAP_BYTES.get(target, HEAP_BYTES[DEFAULT_TARGET]) * scale)
 
 
@@ -139,13 +144,14 @@ def read_http_port(flash):
 
 class Supervisor:
     def __init__(self, flash, board="virtual", target=None, heap=None, repl_port=0, control_port=0,
-                 runtime="micropython", log=None, max_restarts=5, flash_size=0, wifi=()):
+                 runtime="micropython", log=None, max_restarts=5, flash_size=0, wifi=(), bits=64):
         self.flash = Path(flash).resolve()
         self.flash.mkdir(parents=True, exist_ok=True)
         self.board_id = board
         board_data = load_board(board) or {}
         self.target = target or target_for(board_data)
-        self.heap = heap or heap_for(self.target)
+        self.bits = bits  # the unix port's build: 64 (like this machine) or 32 (like the boards)
+        self.heap = heap or heap_for(self.target, bits=bits)
         self.repl_port = repl_port or free_port()
         self.control_port = control_port or free_port()
         self.runtime = runtime
@@ -184,7 +190,8 @@ class Supervisor:
         if self.runtime == "cpython":
             return [sys.executable, "-u", str(CPYTHON_BOOT), str(SIMBOOT)] + args
         args += ["--free", str(self.heap)]
-        return [micropython_binary(), "-X", "heapsize=%d" % (self.heap + SIM_HEAP_OVERHEAD), str(SIMBOOT)] + args
+        return [micropython_binary(self.bits), "-X", "heapsize=%d" % (self.heap + SIM_HEAP_OVERHEAD),
+                str(SIMBOOT)] + args
 
     def _env(self):
         env = dict(os.environ)
@@ -468,12 +475,12 @@ class Supervisor:
         if self.runtime != "micropython":
             return
         out = subprocess.run(
-            [micropython_binary(), "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"],
+            [micropython_binary(self.bits), "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"],
             capture_output=True, text=True, timeout=20,
         ).stdout.split()
         if out:
-            self.version_banner = ("MicroPython v%s; virtual board %s (%s) on the unix port"
-                                   % (out[0], self.board_id, self.target)).encode()
+            self.version_banner = ("MicroPython v%s; virtual board %s (%s) on the unix port (%d-bit)"
+                                   % (out[0], self.board_id, self.target, self.bits)).encode()
 
     def start(self):
         self._read_version()
