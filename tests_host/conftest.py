@@ -33,9 +33,7 @@ pytest_plugins = sorted("fixtures." + p.stem for p in (HERE / "fixtures").glob("
 
 MICROPYTHON_MODULE_TIMEOUT = 300  # seconds for one module's whole run on the unix port
 MICROPYTHON_HEAP = "4m"
-# The MicroPython runtimes: item suffix -> (word size of the build, label in the summary).
-MICROPYTHONS = {"micropython": (64, "MicroPython unix port, 64-bit"),
-                "micropython32": (32, "MicroPython unix port, 32-bit")}
+MICROPYTHONS = paths.MICROPYTHON_BITS  # item suffix -> the word size of the build it runs on
 _CPYTHON_ONLY = re.compile(r"^CPYTHON_ONLY\s*=\s*True", re.M)
 
 
@@ -86,7 +84,7 @@ def _module_results(config, module_name, runtime):
     cache = config.stash.setdefault(_results_key, {})
     key = (runtime, module_name)
     if key not in cache:
-        cmd = [paths.micropython_binary(MICROPYTHONS[runtime][0]), "-X", "heapsize=" + MICROPYTHON_HEAP,
+        cmd = [paths.micropython_binary(MICROPYTHONS[runtime]), "-X", "heapsize=" + MICROPYTHON_HEAP,
                str(HERE / "mpy_runner.py"), module_name]
         try:
             proc = subprocess.run(
@@ -157,7 +155,7 @@ _counts = {}
 
 
 def pytest_terminal_summary(terminalreporter):
-    labels = [("cpython", "CPython")] + [(r, MICROPYTHONS[r][1]) for r in MICROPYTHONS]
+    labels = [("cpython", "CPython")] + [(r, "MicroPython unix port, %d-bit" % b) for r, b in MICROPYTHONS.items()]
     for runtime, label in labels:
         c = _counts.get(runtime, {})
         terminalreporter.write_line(

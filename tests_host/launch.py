@@ -23,11 +23,10 @@ import paths
 # server the server tests already cover on both builds.
 RUNTIMES = ("cpython", "micropython", "micropython32")
 APP_RUNTIMES = ("cpython", "micropython")
-_BITS = {"micropython": 64, "micropython32": 32}
 
 
 def is_micropython(runtime):
-    return runtime in _BITS
+    return runtime in paths.MICROPYTHON_BITS
 
 
 def free_port():
@@ -40,8 +39,8 @@ def command(runtime, script, args=(), heapsize=None):
     script = str(script)
     if runtime == "cpython":
         return [sys.executable, "-u", str(paths.TESTS_HOST / "cpython_boot.py"), script] + [str(a) for a in args]
-    if runtime in _BITS:
-        cmd = [paths.micropython_binary(_BITS[runtime])]
+    if is_micropython(runtime):
+        cmd = [paths.micropython_binary(paths.MICROPYTHON_BITS[runtime])]
         if heapsize:
             cmd += ["-X", "heapsize=" + str(heapsize)]
         return cmd + [script] + [str(a) for a in args]
@@ -111,7 +110,7 @@ class Process:
 
 def start(runtime, script, args=(), heapsize=None, ready=None, timeout=20, env=None, cwd=None, extra_paths=()):
     """Start ``script`` on ``runtime`` with the firmware's import path; wait for ``ready``."""
-    if runtime in _BITS:
+    if is_micropython(runtime):
         full_env = paths.micropython_env(extra_paths)
     else:
         full_env = dict(os.environ)

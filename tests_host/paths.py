@@ -15,6 +15,10 @@ SHIMS = TESTS_HOST / "shims"
 IMPORT_PATH = [SHIMS, FIRMWARE_LIB, FIRMWARE, TESTS_HOST]
 
 
+# The MicroPython runtimes the tests name, and the word size of the unix-port build each runs.
+MICROPYTHON_BITS = {"micropython": 64, "micropython32": 32}
+
+
 def micropython_binary(bits=64):
     """The provisioned unix-port interpreter (tools/provision_micropython.py), 64-bit (like this
     machine) or 32-bit (like the boards)."""
