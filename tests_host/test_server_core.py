@@ -561,6 +561,104 @@ def test_min_free_zero_never_defers():
         assert srv._room() and not srv.conns[0].cancelled
 
 
+def _overlap_app(log, until_fast=False):
+    """/slow holds its request in flight for 50 ms (``until_fast``: until /fast has run, 2 s
+    at most); /fast answers at once. ``log`` records when each handler starts and ends."""
+    app = App()
+
+    @app.get("/slow")
+    async def slow(req):
+        log.append("slow in")
+        for _ in range(200 if until_fast else 5):
+            if until_fast and "fast" in log:
+                break
+            await asyncio.sleep(0.01)
+        log.append("slow out")
+        return "slow"
+
+    @app.get("/fast")
+    def fast(req):
+        log.append("fast")
+        return "fast"
+
+    return app
+
+
+def _two_at_once(srv, first, second):
+    """Both requests on their own connection, started together; their responses."""
+    a, b = FakeStream(req("GET %s HTTP/1.1" % first)), FakeStream(req("GET %s HTTP/1.1" % second))
+
+    async def main():
+        await asyncio.gather(srv._accept(a, a), srv._accept(b, b))
+
+    run(main())
+    return parse_responses(a.out), parse_responses(b.out)
+
+
+def test_while_the_heap_is_short_a_request_waits_until_the_one_in_flight_is_answered():
+    log = []
+    srv = Server(_overlap_app(log), min_free=4096)
+    with _FreeHeap(srv, 4095):
+        a, b = _two_at_once(srv, "/slow", "/fast")
+    assert log == ["slow in", "slow out", "fast"]
+    assert [r[0] for r in a + b] == [200, 200] and b[0][2] == b"fast"
+    assert srv.busy == 0
+
+
+def test_with_room_in_the_heap_requests_are_handled_side_by_side():
+    log = []
+    srv = Server(_overlap_app(log), min_free=4096)
+    with _FreeHeap(srv, 4096):
+        _two_at_once(srv, "/slow", "/fast")
+    assert log == ["slow in", "fast", "slow out"]
+
+
+def test_a_request_waits_for_room_at_most_admit_ms():
+    log = []
+    srv = Server(_overlap_app(log, until_fast=True), min_free=4096)
+    srv.admit_ms = 20  # /slow waits for /fast: without this bound, for 2 s
+    with _FreeHeap(srv, 0):
+        a, b = _two_at_once(srv, "/slow", "/fast")
+    assert log == ["slow in", "fast", "slow out"]
+    assert [r[0] for r in a + b] == [200, 200]
+
+
+def test_failed_and_taken_over_requests_are_no_longer_in_flight():
+    app = make_app()
+    busy = []
+
+    @app.get("/boom")
+    def boom(req):
+        raise ValueError("bug")
+
+    @app.get("/oom")
+    def oom(req):
+        raise MemoryError()
+
+    @app.get("/stream")
+    def stream(req):
+        r = Response(status=101, headers={"Upgrade": "x", "Connection": "Upgrade"})
+
+        async def take(request):
+            busy.append(srv.busy)  # a WebSocket or SSE stream must not hold others back
+
+        r.takeover = take
+        return r
+
+    srv = Server(app, min_free=4096)
+    with _FreeHeap(srv, 0):
+        for path, status in (("/boom", 500), ("/oom", 503), ("/nope", 404)):
+            s = FakeStream(req("GET %s HTTP/1.1" % path))
+            run(srv._accept(s, s))
+            assert parse_responses(s.out)[0][0] == status and srv.busy == 0, path
+        s = FakeStream(req("GET /stream HTTP/1.1"))
+        run(srv._accept(s, s))
+        s = FakeStream(b"GET / HTTP/9.9\r\n\r\n")  # a parse error (505) is never admitted
+        run(srv._accept(s, s))
+        assert parse_responses(s.out)[0][0] == 505
+    assert busy == [0] and srv.busy == 0
+
+
 def test_takeover_writes_the_head_then_hands_over_the_streams():
     app = App()
 
