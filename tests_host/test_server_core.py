@@ -554,6 +554,23 @@ def test_accepting_waits_while_the_heap_is_short_and_a_long_idle_connection_make
         assert srv._room()
 
 
+def test_a_reading_of_plenty_free_heap_stands_for_20_ms_and_no_other_does():
+    import time
+
+    srv = Server(App(), min_free=4096)
+    with _FreeHeap(srv, 8192) as free:
+        srv.conns.append(_IdleConn(srv))
+        assert srv._room()  # twice min_free: measuring again can wait
+        free.bytes = 0
+        assert srv._room()
+        time.sleep(0.03)
+        assert not srv._room()
+        free.bytes = 8191  # room, but not plenty: the next asks measure again
+        assert srv._room()
+        free.bytes = 4095
+        assert not srv._room()
+
+
 def test_min_free_zero_never_defers():
     srv = Server(App(), min_free=0)
     with _FreeHeap(srv, 0):
