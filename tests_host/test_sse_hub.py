@@ -26,6 +26,29 @@ class Writer:
             raise OSError(104, "ECONNRESET")
 
 
+class Reader:
+    """A client that sends nothing: reads wait until ``close()``, then see EOF. ``waiting``
+    counts the reads in progress."""
+
+    def __init__(self):
+        self.eof = asyncio.Event()
+        self.waiting = 0
+
+    async def read(self, n):  # CPython's StreamReader (microhttp.compat_cpython.readinto)
+        self.waiting += 1
+        try:
+            await self.eof.wait()
+            return b""
+        finally:
+            self.waiting -= 1
+
+    async def readinto(self, mv):  # MicroPython's Stream
+        return len(await self.read(len(mv)))
+
+    def close(self):
+        self.eof.set()
+
+
 class Headers:
     def __init__(self, d):
         self.d = d
@@ -41,6 +64,7 @@ class Request:
     def __init__(self, headers=None):
         self.headers = Headers(headers or {})
         self.writer = Writer()
+        self.reader = Reader()
 
 
 def parse(stream):
@@ -95,6 +119,9 @@ async def _serve_for(hub, request, until):
         if task.done():
             break
     assert task.done(), "stream did not end after its client went away"
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert request.reader.waiting == 0, "the stream's end left its EOF watch reading"
     return parse(request.writer.data)
 
 
@@ -183,5 +210,25 @@ def test_idle_stream_gets_comment_heartbeats_and_retry_field():
             if task.done():
                 break
         assert task.done() and hub.clients == 0  # detected through the next heartbeat
+
+    run(main())
+
+
+def test_a_client_that_closes_its_connection_ends_its_stream_at_once():
+    # A reload or a closed tab: EOF on the socket. The stream ends now, not at the next
+    # heartbeat (an hour away here) or event, so its memory is free for the reloaded page.
+    async def main():
+        hub = EventHub(heartbeat=3600)
+        req = Request()
+        task = asyncio.create_task(hub._serve(req))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert hub.clients == 1 and req.reader.waiting == 1 and not task.done()
+        req.reader.close()
+        for _ in range(50):
+            await asyncio.sleep(0)
+            if task.done():
+                break
+        assert task.done() and hub.clients == 0 and req.reader.waiting == 0
 
     run(main())

@@ -26,9 +26,9 @@ def server(request):
 class EventStream:
     """A minimal EventSource: raw socket, incremental line parsing, comment counting."""
 
-    def __init__(self, port, last_event_id=None):
+    def __init__(self, port, last_event_id=None, path="/events"):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-        req = b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        req = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n" % path.encode()
         if last_event_id is not None:
             req += b"Last-Event-ID: " + last_event_id.encode() + b"\r\n"
         self.sock.sendall(req + b"\r\n")
@@ -94,9 +94,9 @@ def publish(server, data, event=None):
     return httpx.post(server.http + "/publish", content=data, params=params, timeout=WAIT).json()["id"]
 
 
-def wait_clients(server, n):
+def wait_clients(server, n, hub=""):
     deadline = time.monotonic() + WAIT
-    while httpx.get(server.http + "/clients", timeout=WAIT).json()["clients"] != n:
+    while httpx.get(server.http + hub + "/clients", timeout=WAIT).json()["clients"] != n:
         assert time.monotonic() < deadline, "hub never reached %d clients" % n
         time.sleep(0.05)
 
@@ -184,3 +184,13 @@ def test_stream_cap_answers_503(server):
     for s in streams:
         s.close()
     wait_clients(server, 0)
+
+
+def test_a_closed_connection_ends_its_stream_without_waiting_for_a_heartbeat(server):
+    # The quiet hub writes nothing for an hour, so only the EOF of the closed socket can tell
+    # the server this client left (a reloaded page frees its stream's memory at once).
+    es = EventStream(server.port, path="/quiet")
+    assert es.status == 200
+    wait_clients(server, 1, "/quiet")
+    es.close()
+    wait_clients(server, 0, "/quiet")

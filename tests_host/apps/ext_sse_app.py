@@ -3,6 +3,8 @@
     GET  /events        the hub's event stream (history 5, heartbeat 0.2 s, retry 500 ms)
     POST /publish       publishes the body (event name from ?event=); returns {"id": ...}
     GET  /clients       streams currently served
+    GET  /quiet         a second hub's stream: no heartbeat within the test (3600 s), no events
+    GET  /quiet/clients streams it currently serves
 
 Usage: ext_sse_app.py PORT
 """
@@ -16,6 +18,7 @@ from microhttp.sse import EventHub
 port = int(sys.argv[1])
 app = App()
 hub = EventHub(history=5, heartbeat=0.2, retry=500, max_clients=3)
+quiet = EventHub(heartbeat=3600)
 
 
 @app.get("/events")
@@ -32,6 +35,16 @@ async def publish(request):
 @app.get("/clients")
 async def clients(request):
     return {"clients": hub.clients}
+
+
+@app.get("/quiet")
+async def quiet_events(request):
+    return quiet.response(request)
+
+
+@app.get("/quiet/clients")
+async def quiet_clients(request):
+    return {"clients": quiet.clients}
 
 
 async def main():

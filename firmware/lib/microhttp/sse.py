@@ -65,6 +65,21 @@ def _wait_ms(aw, ms):
     return asyncio.wait_for(aw, ms / 1000)
 
 
+async def _until_eof(r, stream):
+    # A page that goes away (a reload, a closed tab) closes its connection: the socket reads
+    # EOF. Without this watch its stream would hold the connection's memory until the next
+    # heartbeat write fails (15 s by default), and a reloading phone on a short heap would
+    # wait for room that long. Anything a client sends on an event stream is discarded.
+    # (When the stream ends first it cancels this watch: CancelledError is not an Exception.)
+    b = memoryview(bytearray(16))
+    try:
+        while await compat.readinto(r, b):
+            pass
+    except Exception:  # a reset
+        pass
+    stream.cancel()
+
+
 def _new_epoch():
     import os
 
@@ -135,6 +150,7 @@ class EventHub:
         w = request.writer
         seen = self._resume_seq(request.headers.get("Last-Event-ID"))
         self.clients += 1
+        watch = asyncio.create_task(_until_eof(request.reader, asyncio.current_task()))
         try:
             if self.retry is not None:
                 compat.write(w, format_event(None, retry=self.retry))
@@ -160,6 +176,7 @@ class EventHub:
             pass
         finally:
             self.clients -= 1
+            watch.cancel()
 
 
 def stream(request, source):
