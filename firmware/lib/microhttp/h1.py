@@ -1,15 +1,16 @@
 # microhttp.h1: a sans-I/O HTTP/1.1 request parser.
 #
-# Theory of operation. A Parser owns one bytearray of ``max_head`` bytes: the connection's
-# read buffer. The caller fills it (``space()`` gives a memoryview to ``readinto``, ``feed(n)``
+# Theory of operation. A Parser owns one bytearray, the connection's read buffer: 512 B,
+# doubled (up to ``max_head``) only for a line longer than that. The caller fills it (``space()`` gives a memoryview to ``readinto``, ``feed(n)``
 # says how many bytes arrived) and calls ``next()``, which returns one event:
 #   NEED  more bytes are needed (call space()/feed() again)
 #   HEAD  a request head was parsed: .method .target .version .headers .keep_alive .length
 #   DATA  .data is a memoryview of body bytes, valid until the next call
 #   END   the request body is complete; the next call starts the next (pipelined) request
-# Every limit is checked before the bytes it guards are copied anywhere: the head can never
-# outgrow the buffer, so a head that does not fit is rejected (414 or 431) with nothing else
-# allocated. Violations raise HTTPError with the status to answer; the connection must then
+# The head is parsed a line at a time as its lines arrive. Every limit is checked before the
+# bytes it guards are copied anywhere: a line over its limit (the request line's ``max_line``,
+# the head's ``max_head`` in all) is rejected (414 or 431) before the rest of it is read,
+# with nothing allocated for it. Violations raise HTTPError with the status to answer; the connection must then
 # be closed (the parser stays in an error state). No asyncio, no sockets: tests feed bytes.
 # The code is terse on purpose: on a board, bytecode is loaded into the same RAM as requests.
 
@@ -28,6 +29,7 @@ _HEAD = const(0)
 _BODY = const(1)  # Content-Length body, self._left bytes to go
 _SIZE = const(2)  # chunk-size line
 _ERR = const(6)
+_FIELD = const(7)  # the head's field lines (_HEAD: its request line)
 
 _NO_HEADERS = {}  # type: dict  # (never mutated) a reset parser's headers
 
@@ -75,7 +77,7 @@ class Parser:
     """Incremental HTTP/1.1 request parser over one preallocated buffer.
 
     :param max_head: bytes for the request line plus headers (431 over it); the buffer starts
-        at 512 B (or max_head if smaller) and doubles up to max_head only as a head needs it
+        at 512 B (or max_head if smaller) and doubles up to max_head only for a longer line
     :param max_line: bytes for the request line (414 over it)
     :param max_headers: header field count (431 over it)
     :param max_body: body bytes (413 over it); may be changed per request before the body
@@ -85,10 +87,10 @@ class Parser:
 
     def __init__(self, max_head=2048, max_line=1024, max_headers=32, max_body=16384,
                  max_chunk_line=128, max_trailer=1024):
-        # Most heads from devices and scripts are a few hundred bytes: start with 512 B and
-        # double up to max_head only as a head needs it (space(); a pooled parser keeps what it
-        # grew to; the limit still holds before allocating). Small buffers also fit the holes
-        # of a fragmented heap.
+        # The buffer holds one head line at a time (and a body passes through it), so 512 B
+        # serve nearly every request; a longer line doubles it up to max_head (space(); a
+        # pooled parser keeps what it grew to). Small buffers also fit the holes of a
+        # fragmented heap.
         self.buf = bytearray(min(max_head, 512))
         self.mv = memoryview(self.buf)
         self.max_head = max_head
@@ -109,29 +111,29 @@ class Parser:
         self.headers = _NO_HEADERS
 
     def buffered(self):
-        """Bytes received but not yet parsed."""
-        return self.e - self.s
+        """Bytes received but not yet parsed; at least 1 while a head is partly parsed."""
+        return self.e - self.s + (self.st == _FIELD)
 
     def space(self):
-        """A memoryview to read into. Compacts first; a head that cannot fit raises 414/431."""
+        """A memoryview to read into. Compacts first; a line that cannot fit raises 414/431."""
         b, s, e = self.buf, self.s, self.e
         if s:
-            # Move the unparsed tail to the front (usually a few pipelined bytes, often none).
+            # Move the unparsed tail to the front: the line being received, or a few
+            # pipelined bytes (often nothing).
             b[: e - s] = self.mv[s:e]
             self.e = e = e - s
             self._k = max(0, self._k - s)
             self.s = 0
         if e == len(b):
-            if e < self.max_head and self.st == _HEAD:
-                # Double (512 B, 1 KB, 2 KB): a phone browser's head is often 600-900 B, and
-                # after hours of use a heap with 14 KB free may have no 2 KB hole left.
+            if e < self.max_head and self.st in (_HEAD, _FIELD):
+                # One line longer than the buffer (a long URL or cookie; next() has checked
+                # its limit): double it (512 B, 1 KB, 2 KB), never past max_head.
                 self.buf = bytearray(min(self.max_head, 2 * e))
                 self.buf[:e] = b
                 self.mv = memoryview(self.buf)
                 return self.mv[e:]
-            # RFC 9112 section 3: a request line over our limit is 414, else 431. In body
-            # states the buffer cannot be full: chunk lines are bounded well below its size.
-            raise self._fail(414 if b.find(b"\n", 0, e) < 0 else 431)
+            # In body states the buffer cannot be full: chunk lines are bounded well below it.
+            raise self._fail(414 if self.st == _HEAD else 431)
         return self.mv[e:]
 
     def feed(self, n):
@@ -147,20 +149,32 @@ class Parser:
     def next(self):
         """Parse what is buffered; return NEED, HEAD, DATA or END."""
         st, b, s, e = self.st, self.buf, self.s, self.e
-        if st == _HEAD:
-            # RFC 9112 section 2.2: ignore empty lines received before the request line.
-            while e - s > 1 and b[s] == 13 and b[s + 1] == 10:
-                s += 2
-            self.s = s
-            h = b.find(b"\r\n\r\n", max(s, self._k), e)
-            if h < 0:
-                self._k = e - 3  # resume the search here: never rescan a slow client's head
-                if e - s > self.max_line + 1 and b.find(b"\n", s, s + self.max_line + 2) < 0:
-                    raise self._fail(414)
-                return NEED
-            self._head(s, h + 2)
-            self.s = h + 4
-            return HEAD
+        if st == _HEAD or st == _FIELD:
+            if st == _HEAD:
+                # RFC 9112 section 2.2: ignore empty lines received before the request line.
+                while e - s > 1 and b[s] == 13 and b[s + 1] == 10:
+                    s += 2
+                self.s = s
+                self._total = 0  # head bytes so far (chunked reuses it for the body's)
+            # The head is parsed a line at a time, so the buffer holds one line, not the whole
+            # head: 512 B serve a phone browser's 600-900 B head (its longest line is a few
+            # hundred bytes), and a pooled buffer rarely has to grow in a fragmented heap.
+            while True:
+                if self.st == _HEAD:  # the request line: max_line, within max_head (414)
+                    lim, err = min(self.max_line + 2, self.max_head), 414
+                else:  # a field line or the empty line: what is left of max_head (431)
+                    lim, err = self.max_head - self._total, 431
+                i = b.find(b"\n", max(s, self._k), e)
+                # A line (with its CRLF) over its limit is refused before more of it is read.
+                if (e - s if i < 0 else i - s) >= lim:
+                    raise self._fail(err)
+                if i < 0:
+                    self._k = e  # resume the search here: never rescan a slow client's line
+                    return NEED
+                self._total += i + 1 - s
+                if self._line(s, i - 1):
+                    return HEAD
+                s = self.s = i + 1
         if st == _BODY:
             if not self._left:
                 self.st = _HEAD
@@ -185,74 +199,75 @@ class Parser:
         self._left -= n
         return DATA
 
-    def _head(self, s, end):
-        # Index arithmetic on the buffer throughout: the only allocations are the strings
-        # kept (method, target, field names and values) and the headers dict.
+    def _line(self, s, c):
+        # One complete head line, b[s:c] (c: the CR of its CRLF): the request line, a field
+        # line or the empty line that ends the head (then True). Index arithmetic on the
+        # buffer throughout: the only allocations are the strings kept (method, target, field
+        # names and values) and the headers dict.
         b, mv = self.buf, self.mv
         # RFC 9112 section 2.2: a bare CR, a bare LF or a NUL in the head is rejected (400).
-        n = b.count(b"\r\n", s, end)
-        if b.find(b"\0", s, end) >= 0 or b.count(b"\r", s, end) != n or b.count(b"\n", s, end) != n:
+        if c < s or b[c] != 13 or b.find(b"\r", s, c) >= 0 or b.find(b"\0", s, c) >= 0:
             raise self._fail(400)
-        i = b.find(b"\r\n", s, end)
-        if i - s > self.max_line:
-            raise self._fail(414)
-        # RFC 9112 section 3: request-line = method SP request-target SP HTTP-version
-        a = b.find(b" ", s, i)
-        v = b.rfind(b" ", s, i)
-        if a < 0 or b.find(b" ", a + 1, v) >= 0 or v - a < 2 or not _token(b, s, a):
-            raise self._fail(400)
-        # Section 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT; only 1.x is served (505).
-        if i - v != 9 or b.find(b"HTTP/", v, i) != v + 1 or b[v + 7] != 46 or not (
-                47 < b[v + 6] < 58 and 47 < b[v + 8] < 58):
-            raise self._fail(400)
-        if b[v + 6] != 49:
-            raise self._fail(505)
-        self.version = 10 if b[v + 8] == 48 else 11
         try:
-            self.method = m = str(mv[s:a], "utf-8")
-            t = str(mv[a + 1:v], "utf-8")
-            if t[0] != "/":
-                # Section 3.2.2: absolute-form must be accepted; asterisk-form only for OPTIONS
-                # (rare: microhttp.parse decides, ValueError for anything else).
-                from microhttp.parse import target
+            if self.st == _HEAD:
+                # RFC 9112 section 3: request-line = method SP request-target SP HTTP-version
+                a = b.find(b" ", s, c)
+                v = b.rfind(b" ", s, c)
+                if a < 0 or b.find(b" ", a + 1, v) >= 0 or v - a < 2 or not _token(b, s, a):
+                    raise ValueError
+                # Section 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT; only 1.x is served (505).
+                if c - v != 9 or b.find(b"HTTP/", v, c) != v + 1 or b[v + 7] != 46 or not (
+                        47 < b[v + 6] < 58 and 47 < b[v + 8] < 58):
+                    raise ValueError
+                if b[v + 6] != 49:
+                    raise self._fail(505)
+                self.version = 10 if b[v + 8] == 48 else 11
+                self.method = m = str(mv[s:a], "utf-8")
+                t = str(mv[a + 1:v], "utf-8")
+                if t[0] != "/":
+                    # Section 3.2.2: absolute-form must be accepted; asterisk-form only for
+                    # OPTIONS (rare: microhttp.parse decides, ValueError for anything else).
+                    from microhttp.parse import target
 
-                t = target(t, m)
-            self.target = t
-            h = Headers()
-            i += 2
-            while i < end:
-                j = b.find(b"\r\n", i, end)
-                c = b.find(b":", i, j)
+                    t = target(t, m)
+                self.target = t
+                self.headers = Headers()
+                self.st = _FIELD
+                return False
+            h = self.headers
+            if c > s:
+                j = b.find(b":", s, c)
                 # Section 5.1: no whitespace before the colon; section 5.2: obs-fold is a 400.
-                if c < 0 or not _token(b, i, c, True):
+                if j < 0 or not _token(b, s, j, True):
                     raise ValueError
                 if len(h) >= self.max_headers:
                     raise self._fail(431)
-                k = str(mv[i:c], "utf-8")
-                c += 1
-                while c < j and b[c] in b" \t":  # optional whitespace around the value
-                    c += 1
-                while j > c and b[j - 1] in b" \t":
-                    j -= 1
-                x = str(mv[c:j], "utf-8")
+                k = str(mv[s:j], "utf-8")
+                j += 1
+                while j < c and b[j] in b" \t":  # optional whitespace around the value
+                    j += 1
+                while c > j and b[c - 1] in b" \t":
+                    c -= 1
+                x = str(mv[j:c], "utf-8")
                 o = h.get(k)
                 if o is not None:
                     if k == "host":
                         raise ValueError  # RFC 9112 section 3.2: exactly one Host
                     x = o + ", " + x  # RFC 9110 section 5.3: combine repeated fields
                 h[k] = x
-                i = b.find(b"\r\n", j, end) + 2
+                return False
         except (ValueError, UnicodeError):
             raise self._fail(400)
+        # The empty line: the head is complete.
         if self.version == 11 and "host" not in h:
             raise self._fail(400)  # RFC 9112 section 3.2
-        self.headers = h
         c = h.get("connection", "").lower()
         self.keep_alive = "close" not in c if self.version == 11 else "keep-alive" in c
         te = h.get("transfer-encoding")
         cl = h.get("content-length")
         self._total = 0
         self.st = _BODY
+        self.s = s + 2
         if te is not None:
             # A request with Transfer-Encoding: its checks are microhttp.chunked's.
             from microhttp.chunked import framing
@@ -265,3 +280,4 @@ class Parser:
             self.length = self._left = int(cl)
         else:
             self.length = self._left = 0
+        return True
