@@ -9,7 +9,8 @@
 # is short a new connection is not accepted until one ends, and a request waits until the
 # others in flight are answered (see _room). Buffers (the
 # parser's read buffer) are pooled, so a kept-alive connection and the next connection reuse
-# them instead of growing the heap; one output buffer serves every connection. Code size
+# them instead of growing the heap (while the heap is short, the pool gives back all but
+# one); one output buffer serves every connection. Code size
 # matters here (it is loaded into RAM on a board): terse code, long comments.
 import asyncio
 import gc
@@ -98,7 +99,11 @@ class Server:
             return True
         if f >= self.min_free:
             return True
-        gc.collect()  # the free figure counts garbage as used until a collection
+        # Short: parsers kept for connections to come (up to max_conns of them, each with
+        # its read buffer) are memory this one needs now; and the free figure counts
+        # garbage as used until a collection.
+        del self.pool[1:]
+        gc.collect()
         if compat.mem_free() >= self.min_free:
             return True
         self._reclaim(1000)
