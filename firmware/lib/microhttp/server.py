@@ -9,8 +9,7 @@
 # is short a new connection is not accepted until one ends, and a request waits until the
 # others in flight are answered (see _room). Buffers (the
 # parser's read buffer) are pooled, so a kept-alive connection and the next connection reuse
-# them instead of growing the heap (while the heap is short, the pool gives back all but
-# one); one output buffer serves every connection. Code size
+# them instead of growing the heap; one output buffer serves every connection. Code size
 # matters here (it is loaded into RAM on a board): terse code, long comments.
 import asyncio
 import gc
@@ -46,7 +45,8 @@ class Server:
     :param min_free: bytes of free heap needed to accept another connection while others
         are open, or to start handling a request while others are in flight (8 KB on a
         32-bit board, 16 KB on a 64-bit build; 0: never wait). Below it the newcomer waits
-        in the listen backlog (deferred accept, MicroPython), the request waits until the
+        in the listen backlog (deferred accept, MicroPython; not when every open connection
+        is an event stream or WebSocket, as nothing would end), the request waits until the
         others are answered (5 s at most: ``admit_ms``), and a connection idle for a second
         or more is closed to make room
     :param backlog: listen backlog (4)
@@ -75,9 +75,25 @@ class Server:
         self._done = None  # an asyncio.Event once someone waits (its module costs heap)
 
     async def start(self, host, port):
-        self._l = await compat.listen(self._accept, host, port, self.backlog, self._room)
+        self._l = await compat.listen(self._accept, host, port, self.backlog, self._acceptable)
         self._reaper = asyncio.create_task(self._reap())
         return self
+
+    def _acceptable(self):
+        # Whether to accept a pending connection now (MicroPython's accept loop asks). While
+        # the heap is short, waiting helps only if something will free memory: a request
+        # being read or answered, or an idle connection that _room() closes. When every open
+        # connection is an event stream or a WebSocket, which may live for hours, the wait
+        # would end only at its 5 s bound, with a phone's page blank meanwhile: accept now
+        # (its requests then wait for room like any other, Conn.run).
+        if self._room():
+            return True
+        if self.busy:
+            return False
+        for c in self.conns:
+            if c.phase != _RUN:
+                return False
+        return True
 
     def _room(self):
         # Asked by the accept loop before each accept() (MicroPython; CPython has no heap
@@ -99,11 +115,7 @@ class Server:
             return True
         if f >= self.min_free:
             return True
-        # Short: parsers kept for connections to come (up to max_conns of them, each with
-        # its read buffer) are memory this one needs now; and the free figure counts
-        # garbage as used until a collection.
-        del self.pool[1:]
-        gc.collect()
+        gc.collect()  # the free figure counts garbage as used until a collection
         if compat.mem_free() >= self.min_free:
             return True
         self._reclaim(1000)
