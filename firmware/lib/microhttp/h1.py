@@ -1,8 +1,9 @@
 # microhttp.h1: a sans-I/O HTTP/1.1 request parser.
 #
 # Theory of operation. A Parser owns one bytearray, the connection's read buffer: 512 B,
-# doubled (up to ``max_head``) only for a line longer than that. The caller fills it (``space()`` gives a memoryview to ``readinto``, ``feed(n)``
-# says how many bytes arrived) and calls ``next()``, which returns one event:
+# doubled (up to ``max_head``) only for a line longer than that. The caller fills it
+# (``space()`` gives a memoryview to ``readinto``, ``feed(n)`` says how many bytes arrived)
+# and calls ``next()``, which returns one event:
 #   NEED  more bytes are needed (call space()/feed() again)
 #   HEAD  a request head was parsed: .method .target .version .headers .keep_alive .length
 #   DATA  .data is a memoryview of body bytes, valid until the next call
@@ -10,8 +11,9 @@
 # The head is parsed a line at a time as its lines arrive. Every limit is checked before the
 # bytes it guards are copied anywhere: a line over its limit (the request line's ``max_line``,
 # the head's ``max_head`` in all) is rejected (414 or 431) before the rest of it is read,
-# with nothing allocated for it. Violations raise HTTPError with the status to answer; the connection must then
-# be closed (the parser stays in an error state). No asyncio, no sockets: tests feed bytes.
+# with nothing allocated for it. Violations raise HTTPError with the status to answer; the
+# connection must then be closed (the parser stays in an error state). No asyncio, no
+# sockets: tests feed bytes.
 # The code is terse on purpose: on a board, bytecode is loaded into the same RAM as requests.
 
 from micropython import const
@@ -156,9 +158,8 @@ class Parser:
                     s += 2
                 self.s = s
                 self._total = 0  # head bytes so far (chunked reuses it for the body's)
-            # The head is parsed a line at a time, so the buffer holds one line, not the whole
-            # head: 512 B serve a phone browser's 600-900 B head (its longest line is a few
-            # hundred bytes), and a pooled buffer rarely has to grow in a fragmented heap.
+            # Line by line: 512 B serve a phone browser's 600-900 B head (its longest line is a
+            # few hundred bytes), so a pooled buffer rarely has to grow in a fragmented heap.
             while True:
                 if self.st == _HEAD:  # the request line: max_line, within max_head (414)
                     lim, err = min(self.max_line + 2, self.max_head), 414

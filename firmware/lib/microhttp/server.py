@@ -96,8 +96,8 @@ class Server:
         return True
 
     def _room(self):
-        # Asked by the accept loop before each accept() (MicroPython; CPython has no heap
-        # limit), and by a request before its handler while others are in flight (Conn.run):
+        # Asked before each accept() (through _acceptable; MicroPython only, CPython has no
+        # heap limit), and by a request before its handler while others are in flight (Conn.run):
         # whether the heap has room for one more connection or request. A connection that cannot
         # be served in the heap left would fail half-way (503, or a dropped connection when
         # even that cannot be allocated); deferred, it waits in the listen backlog until a
