@@ -22,7 +22,8 @@ _HEARTBEAT_S = 15  # SSE comment lines on idle streams: drops vanished phones, k
 # Free heap below which the server takes one connection and one request at a time (microhttp's
 # min_free): 12 KB on a 32-bit board, twice that on the 64-bit unix port. On a 112 KB ESP32 this
 # app has about 14 KB free when idle; with microhttp's default (8 KB) four soak clients still
-# got 1-68 of 2000 requests answered 503 (tests_device --vboard-bits 32), with 12 KB none.
+# got 1-68 of 2000 requests answered 503 (tests_device --vboard-bits 32), with 12 KB none in
+# most runs (about one run in ten still gets a few: see the README's Testing section).
 _MIN_FREE = 3072 * (8 if getattr(sys, "maxsize", 0) > 1 << 32 else 4)
 
 # Wi-Fi state -> status LED command (Led patterns from drivers.led).

@@ -90,9 +90,8 @@ if MICROPYTHON:
             while True:
                 yield core._io_queue.queue_read(s)
                 # Deferred accept: the client waits in the listen backlog while the server
-                # has no room, for 5 s at most: when every open connection lives long
-                # (WebSocket, SSE), none will end, and an answer (503 if the heap is still
-                # short) is better than waiting for ever.
+                # has no room, for 5 s at most: if nothing ends meanwhile, an answer (503 if
+                # the heap is still short) is better than waiting for ever.
                 t = 0
                 while t < 5000 and not room():
                     await sleep_ms(20)
