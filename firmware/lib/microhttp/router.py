@@ -106,7 +106,10 @@ class App:
                     r = await r
             r = make(r)
         except MemoryError:
-            raise  # loading the error path now would only make it worse: the server answers 503
+            # Often chance, with other requests in flight: retried once, for a safe request
+            from microhttp import slowpath
+
+            return await slowpath.again(self, req)
         except Exception as e:
             from microhttp import slowpath
 

@@ -1,6 +1,8 @@
 # microhttp.slowpath: the uncommon paths of App.dispatch, loaded on first use: hooks,
 # mounted sub-apps, 404/405/OPTIONS, error handlers (by status, then by exception class) and
 # the JSON error responses. A device serving its usual routes never loads this bytecode.
+import gc
+
 from microhttp import compat
 from microhttp.errors import HTTPError
 from microhttp.response import Response, make
@@ -147,3 +149,25 @@ def error_response(req, e):
     r = Response.json({"error": "internal server error"}, 500)
     r.headers["connection"] = "close"
     return r
+
+
+async def again(app, req):
+    """The response to ``req`` after its handler ran out of memory, before anything was sent.
+
+    With several requests in flight a fragmented heap can lack a hole of 176 bytes while
+    10 KB are free (a 4-client soak on a 32-bit ESP32 heap: about one run in ten), and the
+    same request fits once the others are answered. So a safe request (GET or HEAD, RFC 9110
+    section 9.2.1: handling it twice changes nothing) whose body has been read is dispatched
+    once more, when it is the only one in flight (after admit_ms at most). Anything else, or
+    a second failure, raises MemoryError: the server answers 503. (This module is loaded by
+    then on most apps: a 404, an error or a hook loads it.)"""
+    c = req.conn
+    srv = c.srv
+    if getattr(req, "again", 0) or req.method not in ("GET", "HEAD") or not c.done:
+        raise MemoryError
+    req.again = 1
+    t = compat.ticks_ms()
+    while srv.busy > 1 and compat.ticks_diff(compat.ticks_ms(), t) < srv.admit_ms:
+        await compat.sleep_ms(10)
+    gc.collect()
+    return await app.dispatch(req)
