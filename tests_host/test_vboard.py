@@ -143,6 +143,51 @@ def test_ctrl_c_stops_main_and_ctrl_d_restarts_it(board):
     assert (board.flash / "boots.txt").read_text() == "2"
 
 
+def test_a_ctrl_c_while_the_board_starts_gives_the_prompt_without_main(tmp_path):
+    # mpremote connecting as the board boots: its Ctrl-C, then Ctrl-A. A KeyboardInterrupt in
+    # the start-up used to end the process, which came back running main.py with the Ctrl-A
+    # waiting behind it ("could not enter raw repl"). Here boot.py is slow, so the Ctrl-C
+    # surely comes during start-up.
+    log = Log()
+    boot = 'import time\ntime.sleep_ms(400)\nprint("boot.py ran")\n'
+    with Supervisor(make_flash(tmp_path, boot=boot), board="virtual", log=log) as sup:
+        with socket.create_connection(("127.0.0.1", sup.repl_port), timeout=10) as s:
+            s.sendall(b"\r\x03")
+            time.sleep(0.05)
+            s.sendall(b"\r\x01")
+            got = read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+            assert b"boot.py ran" in got and b"main.py not run" in got
+            s.sendall(b"print(6*7)\x04")
+            assert read_until(s, b"\x04>") == b"OK42\r\n\x04\x04>"
+        assert "main running" not in log.text()
+        assert sup.boots == 1  # no crash and restart on the way
+
+
+def test_a_ctrl_c_whose_interrupt_is_lost_is_signalled_again(tmp_path):
+    # The unix port can swallow a KeyboardInterrupt that a board would raise (raised in
+    # bytecode that C code calls inside a catch-all); this main.py does the same on purpose.
+    main = """\
+import time
+print("main running")
+try:
+    while True:
+        time.sleep_ms(10)
+except KeyboardInterrupt:
+    print("first Ctrl-C lost")
+while True:
+    time.sleep_ms(10)
+"""
+    log = Log()
+    with Supervisor(make_flash(tmp_path, main=main), board="virtual", log=log) as sup:
+        log.wait_for("main running")
+        with socket.create_connection(("127.0.0.1", sup.repl_port), timeout=10) as s:
+            s.sendall(b"\r\x03")
+            time.sleep(0.05)
+            s.sendall(b"\r\x01")
+            got = read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+            assert b"first Ctrl-C lost" in got and b"KeyboardInterrupt" in got
+
+
 def test_raw_repl_declines_raw_paste(board):
     with socket.create_connection(("127.0.0.1", board.repl_port), timeout=10) as s:
         s.sendall(b"\r\x03\r\x01")

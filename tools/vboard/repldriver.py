@@ -13,6 +13,9 @@
 import sys
 
 IDLE_MARK = "\x00VBOARD:IDLE\x00"
+# Printed by simboot once start-up is over, before main.py; the supervisor answers "main" or
+# "skip" on a line of its own (simboot.main_wanted).
+MAIN_MARK = "\x00VBOARD:MAIN\x00"
 
 
 def format_exception(exc):

@@ -26,7 +26,8 @@
 #      whatever the simulation did not use;
 #   5. run boot.py, then main.py (skipped with --no-main: a soft reset from the raw REPL runs
 #      boot.py only on a board), in one globals dict that the REPL keeps afterwards, as
-#      pyexec does;
+#      pyexec does; before main.py, repldriver.MAIN_MARK asks the supervisor whether to run
+#      it (not after a Ctrl-C during start-up, see main_wanted);
 #   6. with --repl, serve framed code from stdin (tools/vboard/repldriver.py); the supervisor
 #      (tools/vboard/supervisor.py) speaks the raw REPL protocol to mpremote in front of it.
 #
@@ -143,6 +144,12 @@ class FlashVfs:
         self._v = vfs.VfsPosix(root)
         self._host = vfs.VfsPosix()
         self._size = size_bytes
+        # The import machinery calls stat() inside a catch-all (any exception means "no such
+        # file": mp_vfs_import_stat, extmod/vfs.c). A Python method there would run bytecode,
+        # where a pending Ctrl-C is raised and then swallowed: the import goes on and the
+        # KeyboardInterrupt is lost, or turns into "no module named ...". On a board stat() is
+        # C code; the native method itself, as an instance attribute, keeps it so here.
+        self.stat = self._v.stat
 
     def mount(self, readonly, mkfs):
         return self._v.mount(readonly, mkfs)
@@ -152,9 +159,6 @@ class FlashVfs:
 
     def open(self, path, mode):
         return self._v.open(path, mode)
-
-    def stat(self, path):
-        return self._v.stat(path)
 
     def chdir(self, path):
         return self._v.chdir(path)
@@ -296,6 +300,22 @@ def run_file(name, g):
     return True
 
 
+def main_wanted(repl):
+    """Whether to run main.py. The supervisor (--repl) is asked first: it answers "skip" when a
+    Ctrl-C came during start-up, which a board's main.py would take at its first line. (The
+    supervisor holds such a Ctrl-C rather than signal it: a KeyboardInterrupt in the set-up
+    above would end this process, and in main.py's first imports it can be lost.)"""
+    if not repl:
+        return True
+    import repldriver
+
+    repldriver._write(repldriver.MAIN_MARK)
+    if sys.stdin.buffer.readline().strip() != b"skip":
+        return True
+    print("simboot: Ctrl-C during start-up: main.py not run")
+    return False
+
+
 def main(argv):
     opts = parse_args(argv)
     target = opts["port"] or "esp32"
@@ -312,7 +332,7 @@ def main(argv):
     g = {"__name__": "__main__"}
     try:
         run_file("boot.py", g)
-        if opts["main"]:
+        if opts["main"] and main_wanted(opts["repl"]):
             run_file("main.py", g)
         if opts["repl"]:
             import repldriver

@@ -16,7 +16,9 @@ REPL on 127.0.0.1:<repl port>, speaking the board side of the raw REPL protocol
                   i.e. "understood, not supported", so clients fall back to plain raw mode
   while firmware  Ctrl-C is SIGINT to the process: KeyboardInterrupt in main.py or in the
   or code runs    running chunk, as on a board; other bytes wait, like a UART's input buffer,
-                  until the interpreter is back at its prompt
+                  until the interpreter is back at its prompt. During start-up (simboot's
+                  set-up and boot.py) a Ctrl-C is held, and main.py is then not run, as if
+                  it had been interrupted at its first line
 
 A soft reset replaces the process (a fresh interpreter and heap); machine.reset() in the
 firmware ends the process with simboot.EXIT_HARD_RESET and the supervisor boots a new one
@@ -40,12 +42,14 @@ SHIMS = ROOT / "tests_host" / "shims"
 SIMBOOT = HERE / "simboot.py"
 CPYTHON_BOOT = ROOT / "tests_host" / "cpython_boot.py"
 
-IDLE_MARK = b"\x00VBOARD:IDLE\x00"
+IDLE_MARK = b"\x00VBOARD:IDLE\x00"  # repldriver: at the prompt, waiting for input
+MAIN_MARK = b"\x00VBOARD:MAIN\x00"  # simboot: start-up is over; run main.py? (see _on_main)
 EXIT_HARD_RESET = 3
 EXIT_SOFT_RESET = 4
 RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 
 CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E = 1, 2, 3, 4, 5
+CTRL_C_RETRY_S = 0.5  # a Ctrl-C not answered by a prompt within this is signalled again
 
 # GC heap available to Python on each target, in bytes (drivers.md §3, "Heap available to
 # Python"):
@@ -164,7 +168,9 @@ class Supervisor:
         self._lock = threading.RLock()
         self._proc = None
         self._generation = 0
-        self._proc_state = "off"   # off | running | idle | exec
+        self._proc_state = "off"   # off | starting | running | idle | exec
+        self._held_ctrl_c = False  # a Ctrl-C that came while starting (see _on_client_bytes)
+        self._ctrl_c_sent = []     # when the Ctrl-Cs not yet answered by a prompt were signalled
         self._after = "boot"       # what the next idle mark ends: boot | exec | line
         self._mode = "friendly"    # friendly | raw
         self._pending = bytearray()  # client bytes waiting for the interpreter's prompt
@@ -212,7 +218,9 @@ class Supervisor:
             self.command(run_main), cwd=str(self.flash), env=self._env(),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0,
         )
-        self._proc_state = "running"
+        self._proc_state = "starting"
+        self._held_ctrl_c = False
+        self._ctrl_c_sent = []
         self._after = "boot"
         self._out_tail = b""
         threading.Thread(target=self._pump_output, args=(self._proc, gen), daemon=True).start()
@@ -250,13 +258,17 @@ class Supervisor:
             return
         now = time.monotonic()
         self._crashes = [t for t in self._crashes if now - t < 10] + [now]
+        # A Ctrl-C that ended the process instead of raising KeyboardInterrupt (the unix port
+        # exits on a second SIGINT while the first is still pending): the client wanted the
+        # prompt, which a board would have given, so the board comes back without main.py.
+        run_main = not self._ctrl_c_sent
         self._emit(b"\r\n[vboard] firmware process exited with code %d\r\n" % code)
         if len(self._crashes) > self.max_restarts:
             self._emit(b"[vboard] too many exits in 10 s; the board stays off until a reset\r\n")
             self._proc_state = "off"
             return
         self._mode = "friendly"
-        self._boot(run_main=True)
+        self._boot(run_main=run_main)
 
     def _on_output(self, data):
         data = self._out_tail + data
@@ -268,12 +280,14 @@ class Supervisor:
                 return
             self._emit(data[:i])
             rest = data[i:]
-            if rest.startswith(IDLE_MARK):
-                data = rest[len(IDLE_MARK):]
-                self._on_idle()
-            elif IDLE_MARK.startswith(rest):
-                self._out_tail = rest  # a mark split across two reads
-                return
+            for mark, seen in ((IDLE_MARK, self._on_idle), (MAIN_MARK, self._on_main)):
+                if rest.startswith(mark):
+                    data = rest[len(mark):]
+                    seen()
+                    break
+                if mark.startswith(rest):
+                    self._out_tail = rest  # a mark split across two reads
+                    return
             else:
                 self._emit(rest[:1])
                 data = rest[1:]
@@ -284,7 +298,7 @@ class Supervisor:
         # A board's stdout turns "\n" into "\r\n" (mp_hal_stdout_tx_strn_cooked).
         cooked = data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
         self._send(cooked)
-        if self._proc_state != "running":
+        if self._proc_state not in ("starting", "running"):
             return  # the log is the firmware's own output, not the answers to REPL commands
         try:
             self.log.write(data)
@@ -302,16 +316,31 @@ class Supervisor:
             self._client = None
 
     def _to_process(self, kind, code):
+        self._stdin(b"%s %d\n" % (kind, len(code)) + bytes(code))
+
+    def _stdin(self, data):
         proc = self._proc
         try:
-            proc.stdin.write(b"%s %d\n" % (kind, len(code)) + bytes(code))
+            proc.stdin.write(data)
             proc.stdin.flush()
         except (OSError, ValueError, AttributeError):
             pass
 
+    def _on_main(self):
+        # simboot waits for the answer (simboot.main_wanted): after a Ctrl-C during start-up,
+        # main.py is skipped, as a board's main.py would stop at its first line.
+        if self._held_ctrl_c:
+            self._held_ctrl_c = False
+            self._stdin(b"skip\n")
+        else:
+            self._proc_state = "running"
+            self._stdin(b"main\n")
+
     def _on_idle(self):
         after = self._after
         self._proc_state = "idle"
+        self._held_ctrl_c = False  # at the prompt a Ctrl-C has nothing left to stop
+        self._ctrl_c_sent = []
         if after == "boot":
             self._send(b"\r\n" + RAW_BANNER if self._mode == "raw" else self._friendly_banner())
         elif after == "exec":
@@ -326,14 +355,34 @@ class Supervisor:
     def _interrupt(self):
         proc = self._proc
         if proc is not None and proc.poll() is None:
+            self._ctrl_c_sent.append(time.monotonic())
             interrupt_main_thread(proc)
+
+    def _interrupt_again(self):
+        # Called every CTRL_C_RETRY_S while a client is connected. The unix port can lose a
+        # KeyboardInterrupt that a board would not: raised in bytecode that C code calls inside
+        # a catch-all (an import, a finaliser), it is swallowed, and the firmware runs on with
+        # the client's Ctrl-A waiting behind it. So a Ctrl-C that no prompt answered within
+        # CTRL_C_RETRY_S is signalled again, twice at most.
+        sent = self._ctrl_c_sent
+        if (sent and len(sent) <= 2 and self._proc_state in ("running", "exec")
+                and time.monotonic() - sent[-1] >= CTRL_C_RETRY_S):
+            self._interrupt()
 
     # ---------------------------------------------------------------- the REPL endpoint
     def _on_client_bytes(self, data):
         for b in data:
-            if b == CTRL_C and self._proc_state in ("running", "exec"):
+            if b == CTRL_C and self._proc_state in ("starting", "running", "exec"):
                 self._pending.clear()  # a Ctrl-C also discards typed-ahead input
-                self._interrupt()
+                if self._proc_state == "starting":
+                    # The process is still setting up (simboot's imports and mounts, boot.py):
+                    # a KeyboardInterrupt there would end it, and the board would come back
+                    # running main.py with the client's Ctrl-A waiting behind it for good
+                    # (mpremote connecting as the board boots: "could not enter raw repl").
+                    # Held: main.py is then skipped (_on_main); dropped at the prompt.
+                    self._held_ctrl_c = True
+                else:
+                    self._interrupt()
                 continue
             self._pending.append(b)
         self._drain_pending()
@@ -428,9 +477,15 @@ class Supervisor:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             self._client = conn
+        conn.settimeout(CTRL_C_RETRY_S)
         try:
             while True:
-                data = conn.recv(4096)
+                try:
+                    data = conn.recv(4096)
+                except socket.timeout:
+                    with self._lock:
+                        self._interrupt_again()
+                    continue
                 if not data:
                     break
                 with self._lock:
