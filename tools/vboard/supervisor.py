@@ -28,6 +28,7 @@ it, but always copied to the log.
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -477,15 +478,15 @@ class Supervisor:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with self._lock:
             self._client = conn
-        conn.settimeout(CTRL_C_RETRY_S)
         try:
             while True:
-                try:
-                    data = conn.recv(4096)
-                except socket.timeout:
+                # select, not a socket timeout: the output thread's sendall() must block, not
+                # time out, while the client is slow to read.
+                if not select.select([conn], [], [], CTRL_C_RETRY_S)[0]:
                     with self._lock:
                         self._interrupt_again()
                     continue
+                data = conn.recv(4096)
                 if not data:
                     break
                 with self._lock:

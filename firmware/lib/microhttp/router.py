@@ -106,7 +106,7 @@ class App:
                     r = await r
             r = make(r)
         except MemoryError:
-            # Often chance, with other requests in flight: retried once, for a safe request
+            # Often chance with other requests in flight: a safe request gets a second try
             from microhttp import slowpath
 
             return await slowpath.again(self, req)
