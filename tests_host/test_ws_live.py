@@ -3,6 +3,7 @@
 frames, server pings dropping a silent peer, and the hub dropping dead clients."""
 
 import base64
+import contextlib
 import os
 import socket
 import time
@@ -58,8 +59,8 @@ def test_client_ping_gets_pong(server):
 
 
 def test_normal_close_is_echoed(server):
-    ws = connect(server.url + "/echo", open_timeout=WAIT)
-    ws.close(1000, "bye")
+    with connect(server.url + "/echo", open_timeout=WAIT) as ws:
+        ws.close(1000, "bye")
     assert ws.close_code == 1000  # the server answered our close frame (RFC 6455 5.5.1)
     server.wait_for(r"WS END /echo 1000", WAIT)
 
@@ -245,8 +246,14 @@ def wait_members(server, n):
 
 def test_hub_broadcasts_to_live_clients_and_drops_dead_ones(server):
     wait_members(server, 0)
-    a = connect(server.url + "/hub", open_timeout=WAIT)
-    b = connect(server.url + "/hub", open_timeout=WAIT)
+    with contextlib.ExitStack() as stack:
+        a = stack.enter_context(connect(server.url + "/hub", open_timeout=WAIT))
+        b = stack.enter_context(connect(server.url + "/hub", open_timeout=WAIT))
+        _live_and_dead_clients(server, a, b)
+    wait_members(server, 0)
+
+
+def _live_and_dead_clients(server, a, b):
     raw, head = handshake(server.port, path="/hub")
     assert status_of(head) == 101
     wait_members(server, 3)
@@ -262,19 +269,16 @@ def test_hub_broadcasts_to_live_clients_and_drops_dead_ones(server):
         assert r == {"sent": 2, "members": 2}
     assert [a.recv(timeout=WAIT) for _ in range(5)] == ["msg %d" % i for i in range(5)]
     assert [b.recv(timeout=WAIT) for _ in range(5)] == ["msg %d" % i for i in range(5)]
-    a.close()
-    b.close()
-    wait_members(server, 0)
 
 
 def test_hub_is_bounded(server):
     wait_members(server, 0)
-    clients = [connect(server.url + "/hub", open_timeout=WAIT) for _ in range(4)]
-    wait_members(server, 4)
-    with connect(server.url + "/hub", open_timeout=WAIT) as extra:
-        assert closed_with(extra, lambda: extra.recv(timeout=WAIT)) == 1008
-    for c in clients:
-        c.close()
+    with contextlib.ExitStack() as stack:
+        for _ in range(4):
+            stack.enter_context(connect(server.url + "/hub", open_timeout=WAIT))
+        wait_members(server, 4)
+        with connect(server.url + "/hub", open_timeout=WAIT) as extra:
+            assert closed_with(extra, lambda: extra.recv(timeout=WAIT)) == 1008
     wait_members(server, 0)
 
 
