@@ -164,8 +164,8 @@ def test_a_ctrl_c_while_the_board_starts_gives_the_prompt_without_main(tmp_path)
 
 
 def test_a_ctrl_c_whose_interrupt_is_lost_is_signalled_again(tmp_path):
-    # The unix port can swallow a KeyboardInterrupt that a board would raise (raised in
-    # bytecode that C code calls inside a catch-all); this main.py does the same on purpose.
+    # The unix port can swallow a KeyboardInterrupt that a board would raise (the signal can
+    # land inside a C catch-all, an import's stat); this main.py does the same on purpose.
     main = """\
 import time
 print("main running")
@@ -186,6 +186,23 @@ while True:
             s.sendall(b"\r\x01")
             got = read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
             assert b"first Ctrl-C lost" in got and b"KeyboardInterrupt" in got
+
+
+def test_a_ctrl_c_that_ends_the_process_brings_the_board_back_without_main(tmp_path):
+    # The unix port raises KeyboardInterrupt from the signal handler; landing in the GC (this
+    # main.py collects all the time) it leaves the heap locked, and the process ends at its
+    # next allocation. The client asked for the prompt: the board comes back with boot.py only.
+    main = 'import gc\nprint("main running")\nwhile True:\n    gc.collect()\n'
+    log = Log()
+    with Supervisor(make_flash(tmp_path, main=main), board="virtual", log=log) as sup:
+        log.wait_for("main running")
+        with socket.create_connection(("127.0.0.1", sup.repl_port), timeout=10) as s:
+            s.sendall(b"\r\x03")
+            time.sleep(0.05)
+            s.sendall(b"\r\x01")
+            read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+        assert "firmware process exited with code 1" in log.text()
+        assert log.text().count("main running") == 1 and log.text().count("boot.py ran") == 2
 
 
 def test_raw_repl_declines_raw_paste(board):

@@ -145,10 +145,11 @@ class FlashVfs:
         self._host = vfs.VfsPosix()
         self._size = size_bytes
         # The import machinery calls stat() inside a catch-all (any exception means "no such
-        # file": mp_vfs_import_stat, extmod/vfs.c). A Python method there would run bytecode,
-        # where a pending Ctrl-C is raised and then swallowed: the import goes on and the
-        # KeyboardInterrupt is lost, or turns into "no module named ...". On a board stat() is
-        # C code; the native method itself, as an instance attribute, keeps it so here.
+        # file": mp_vfs_import_stat, extmod/vfs.c), and the unix port raises a Ctrl-C's
+        # KeyboardInterrupt wherever the signal lands: one landing there is swallowed (the
+        # import goes on, or fails with "no module named ..."). The native method itself, as
+        # an instance attribute, keeps that window as short as a board's C stat(), without a
+        # Python frame around it (the supervisor signals a lost Ctrl-C again).
         self.stat = self._v.stat
 
     def mount(self, readonly, mkfs):

@@ -259,9 +259,11 @@ class Supervisor:
             return
         now = time.monotonic()
         self._crashes = [t for t in self._crashes if now - t < 10] + [now]
-        # A Ctrl-C that ended the process instead of raising KeyboardInterrupt (the unix port
-        # exits on a second SIGINT while the first is still pending): the client wanted the
-        # prompt, which a board would have given, so the board comes back without main.py.
+        # A Ctrl-C that ended the process: the unix port raises KeyboardInterrupt from the
+        # signal handler, a longjmp out of whatever C code runs (MICROPY_ASYNC_KBD_INTR), and
+        # out of the GC it leaves the heap locked, so the next allocation fails and simboot
+        # with it. The client asked for the prompt, which a board would have given: the board
+        # comes back without main.py.
         run_main = not self._ctrl_c_sent
         self._emit(b"\r\n[vboard] firmware process exited with code %d\r\n" % code)
         if len(self._crashes) > self.max_restarts:
@@ -361,10 +363,11 @@ class Supervisor:
 
     def _interrupt_again(self):
         # Called every CTRL_C_RETRY_S while a client is connected. The unix port can lose a
-        # KeyboardInterrupt that a board would not: raised in bytecode that C code calls inside
-        # a catch-all (an import, a finaliser), it is swallowed, and the firmware runs on with
-        # the client's Ctrl-A waiting behind it. So a Ctrl-C that no prompt answered within
-        # CTRL_C_RETRY_S is signalled again, twice at most.
+        # KeyboardInterrupt that a board would not: it raises it from the signal handler,
+        # wherever the signal lands (a board raises it between bytecodes), and inside a C
+        # catch-all (the import machinery's stat: any exception means "no such file") it is
+        # swallowed; the firmware runs on with the client's Ctrl-A waiting behind it. So a
+        # Ctrl-C that no prompt answered within CTRL_C_RETRY_S is signalled again, twice at most.
         sent = self._ctrl_c_sent
         if (sent and len(sent) <= 2 and self._proc_state in ("running", "exec")
                 and time.monotonic() - sent[-1] >= CTRL_C_RETRY_S):
