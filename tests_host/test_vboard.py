@@ -152,10 +152,7 @@ def test_a_ctrl_c_while_the_board_starts_gives_the_prompt_without_main(tmp_path)
     boot = 'import time\ntime.sleep_ms(400)\nprint("boot.py ran")\n'
     with Supervisor(make_flash(tmp_path, boot=boot), board="virtual", log=log) as sup:
         with socket.create_connection(("127.0.0.1", sup.repl_port), timeout=10) as s:
-            s.sendall(b"\r\x03")
-            time.sleep(0.05)
-            s.sendall(b"\r\x01")
-            got = read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+            got = enter_raw_repl_as_mpremote(s)
             assert b"boot.py ran" in got and b"main.py not run" in got
             s.sendall(b"print(6*7)\x04")
             assert read_until(s, b"\x04>") == b"OK42\r\n\x04\x04>"
@@ -181,10 +178,7 @@ while True:
     with Supervisor(make_flash(tmp_path, main=main), board="virtual", log=log) as sup:
         log.wait_for("main running")
         with socket.create_connection(("127.0.0.1", sup.repl_port), timeout=10) as s:
-            s.sendall(b"\r\x03")
-            time.sleep(0.05)
-            s.sendall(b"\r\x01")
-            got = read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+            got = enter_raw_repl_as_mpremote(s)
             assert b"first Ctrl-C lost" in got and b"KeyboardInterrupt" in got
 
 
@@ -197,10 +191,7 @@ def test_a_ctrl_c_that_ends_the_process_brings_the_board_back_without_main(tmp_p
     with Supervisor(make_flash(tmp_path, main=main), board="virtual", log=log) as sup:
         log.wait_for("main running")
         with socket.create_connection(("127.0.0.1", sup.repl_port), timeout=10) as s:
-            s.sendall(b"\r\x03")
-            time.sleep(0.05)
-            s.sendall(b"\r\x01")
-            read_until(s, b"raw REPL; CTRL-B to exit\r\n>")
+            enter_raw_repl_as_mpremote(s)
         assert "firmware process exited with code 1" in log.text()
         assert log.text().count("main running") == 1 and log.text().count("boot.py ran") == 2
 
@@ -318,6 +309,15 @@ def test_cpython_runtime_runs_the_same_flash(tmp_path):
         log.wait_for("main running 1")
         r = mpremote(sup, "exec", "import sys; print(sys.implementation.name)")
         assert r.stdout.strip() == "cpython"
+
+
+def enter_raw_repl_as_mpremote(sock):
+    """Ctrl-C, then Ctrl-A a moment later (mpremote's enter_raw_repl); what came up to the
+    raw REPL's banner."""
+    sock.sendall(b"\r\x03")
+    time.sleep(0.05)
+    sock.sendall(b"\r\x01")
+    return read_until(sock, b"raw REPL; CTRL-B to exit\r\n>")
 
 
 def read_until(sock, marker, timeout=20):
