@@ -23,7 +23,8 @@ _HEARTBEAT_S = 15  # SSE comment lines on idle streams: drops vanished phones, k
 # min_free): 12 KB on a 32-bit board, twice that on the 64-bit unix port. On a 112 KB ESP32 this
 # app has about 14 KB free when idle; with microhttp's default (8 KB) four soak clients still
 # got 1-68 of 2000 requests answered 503 (tests_device --vboard-bits 32), with 12 KB none in
-# most runs (about one run in ten still gets a few: see the README's Testing section).
+# most runs; the few left (about one run in ten) are gone since a GET that ran out of memory
+# gets a second try (microhttp.slowpath.again; see the README's Testing section).
 _MIN_FREE = 3072 * (8 if getattr(sys, "maxsize", 0) > 1 << 32 else 4)
 
 # Wi-Fi state -> status LED command (Led patterns from drivers.led).

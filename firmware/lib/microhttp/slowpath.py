@@ -155,7 +155,7 @@ async def again(app, req):
     """The response to ``req`` after its handler ran out of memory, before anything was sent.
 
     With several requests in flight a fragmented heap can lack a hole of 176 bytes while
-    10 KB are free (a 4-client soak on a 32-bit ESP32 heap: about one run in ten), and the
+    10 KB are free (a 4-client soak on a 32-bit ESP32 heap failed so about one run in ten), and the
     same request fits once the others are answered. So a safe request (GET or HEAD, RFC 9110
     section 9.2.1: handling it twice changes nothing) whose body has been read is dispatched
     once more, when it is the only one in flight (after admit_ms at most). Anything else, or
