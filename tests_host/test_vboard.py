@@ -246,6 +246,47 @@ def test_the_32_bit_build_gives_the_board_its_own_heap_figure(tmp_path):
         assert r.returncode == 1 and "MemoryError" in r.stdout
 
 
+HOLE_SCRIPT = """\
+import gc
+import control
+
+
+def allocate():
+    hole = bytearray(20000)  # garbage once this returns: a hole below the block returned
+    return bytearray(4096)
+
+
+spacer = allocate()
+gc.collect()
+free = gc.mem_free()
+print(free, control.largest_free_block(free))
+"""
+
+
+def test_largest_free_block_finds_the_largest_hole_not_the_free_total(tmp_path):
+    # Single-threaded on the 32-bit build: a 20000-byte hole below the rest of the free heap.
+    script = tmp_path / "hole.py"
+    script.write_text(HOLE_SCRIPT)
+    proc = subprocess.run([paths.micropython_binary(32), "-X", "heapsize=96k", str(script)],
+                          env=dict(paths.micropython_env(), MICROPYPATH=".frozen:" + str(paths.ROOT / "tools" / "vboard")),
+                          capture_output=True, text=True, timeout=60)
+    free, largest = map(int, proc.stdout.split())
+    assert free - 24000 < largest <= free - 20000
+
+
+def test_the_firmware_finds_its_heap_in_one_piece(tmp_path):
+    # The simulation's modules leave holes in the heap below the firmware's region, where a
+    # board has ROM: simboot fills them, so the firmware's heap starts contiguous, as on a board.
+    log = Log()
+    with Supervisor(make_flash(tmp_path), board="virtual", log=log, bits=32) as sup:
+        log.wait_for("main running 1")
+        with Client(sup.control_port) as client:
+            mem = client.mem(largest=True)
+            assert mem["free"] * 0.9 < mem["largest"] <= mem["free"]
+            modules = client.modules()
+            assert "control" in modules and "asyncio" not in modules
+
+
 PINS_MAIN = """\
 from machine import Pin, PWM
 button = Pin(4, Pin.IN, Pin.PULL_UP)

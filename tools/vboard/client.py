@@ -114,10 +114,16 @@ class Client:
     def snapshot(self):
         return self.request("snapshot")["pins"]
 
-    def mem(self):
-        """Free and allocated GC heap of the firmware process, after a collection."""
-        data = self.request("mem")
-        return {"free": data["free"], "alloc": data["alloc"]}
+    def mem(self, largest=False):
+        """Free and allocated GC heap of the firmware process, after a collection; with
+        ``largest``, also the largest block it can allocate (see control.largest_free_block)."""
+        data = self.request("mem", largest=largest) if largest else self.request("mem")
+        keys = ("free", "alloc", "largest") if largest else ("free", "alloc")
+        return {key: data[key] for key in keys}
+
+    def modules(self):
+        """The names in the firmware process's sys.modules (the simulation's own included)."""
+        return self.request("modules")["modules"]
 
 
 _default = None

@@ -15,6 +15,9 @@
 #   {"op": "pwm",     "pin": 2}                      -> {"ok": true, "pwm": {...} | null}
 #   {"op": "snapshot"}                               -> {"ok": true, "pins": {...}}
 #   {"op": "mem"}                                    -> {"ok": true, "free": .., "alloc": ..}
+#   {"op": "mem", "largest": true}                   -> also "largest": the largest block that
+#                                                       can be allocated now (bytes)
+#   {"op": "modules"}                                -> {"ok": true, "modules": [names in sys.modules]}
 #
 # Errors reply {"ok": false, "error": "..."}. "bounce" synthesizes contact chatter: the level
 # springs back that many times, flips bounce_us apart, before it settles (drivers.md §1.1: real contacts
@@ -114,6 +117,33 @@ def _jsonable(value):
     return str(value)
 
 
+def largest_free_block(limit):
+    """The largest block the heap can give now, in bytes: how fragmented the free heap is.
+
+    MicroPython has no call that returns it (micropython.mem_info() prints "max free sz" to
+    stdout), so this searches for it: a bytearray's data is one block of its size. Each try
+    runs in a call of its own and is collected before the next: the GC is conservative, and a
+    reference left in this frame would keep the block allocated. Meant for an idle board:
+    while a try holds a block, the firmware cannot have it."""
+    low, high = 0, limit
+    while low < high:
+        size = (low + high + 1) // 2
+        if _can_allocate(size):
+            low = size
+        else:
+            high = size - 1
+        gc.collect()
+    return low
+
+
+def _can_allocate(size):
+    try:
+        bytearray(size)
+    except MemoryError:
+        return False
+    return True
+
+
 def handle(req):
     op = req.get("op")
     sim = _state["sim"]
@@ -124,7 +154,14 @@ def handle(req):
     if op == "mem":
         gc.collect()
         # alloc leaves out simboot's ballast (heap that stands for the board's ROM'd modules)
-        return {"ok": True, "free": gc.mem_free(), "alloc": gc.mem_alloc() - _state["ballast"]}
+        reply = {"ok": True, "free": gc.mem_free(), "alloc": gc.mem_alloc() - _state["ballast"]}
+        if req.get("largest"):
+            reply["largest"] = largest_free_block(reply["free"])
+        return reply
+    if op == "modules":
+        import sys
+
+        return {"ok": True, "modules": sorted(sys.modules)}
     if sim is None:
         raise ValueError("this runtime has no machine.sim back-plane")
     bounce = int(req.get("bounce", 0))
