@@ -1,0 +1,368 @@
+#!/usr/bin/env python3
+"""Firmware memory benchmark: what the whole firmware leaves free for the user's own code.
+
+    python tools/bench_firmware.py                           # every target, the stock deploy form
+    python tools/bench_firmware.py --target esp32 --soak 500 --json results/bench_firmware.json
+
+It boots the real deployed image (tools/deploy.py) on the virtual board's 32-bit build, the
+boards' word size, with each target's own heap (tools/vboard/supervisor.py, HEAP_BYTES), and
+reads the heap through the board's control channel (a collection first, so garbage does not
+count as used):
+
+- free after boot: as soon as the firmware prints "ready:" (Wi-Fi joined, HTTP listening);
+- idle, two pages live: two phones have loaded the control page (the page, /api/board) and
+  hold its event stream open, as the page does, and nothing else happens;
+- largest free block at that point: the largest allocation the heap can still satisfy, which
+  is what a user's buffer or a burst of requests needs (fragmentation shows here, not in
+  the free total);
+- lowest during a soak: keep-alive clients reading /api/board and /api/devices while the two
+  pages stay live, the free heap read every 50 ms; and every answer that is not a 200;
+- which modules are loaded when the board is idle, and each one's heap: after the run the
+  board is soft-reset into its REPL (boot.py only) and the same modules are imported there,
+  one at a time, dependencies first, each import's heap measured on its own.
+
+One row per target and deploy form. The result goes to stdout as Markdown (the README's table)
+and, with --json, to a file.
+"""
+
+import argparse
+import ast
+import http.client
+import json
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
+
+import deploy  # noqa: E402
+
+from tools.vboard.client import Client  # noqa: E402
+from tools.vboard.supervisor import HEAP_BYTES, Supervisor, free_port  # noqa: E402
+
+FIRMWARE = ROOT / "firmware"
+# target -> the board file it boots: the boards the README's flashing section names.
+TARGETS = {"esp32": "esp32_devkitc", "rp2w": "rpi_pico_w"}
+FORMS = ("mpy",)
+WIFI = ("benchlab", "benchlab-pass")
+PAGES = 2
+SOAK_CLIENTS = 4
+SOAK_PATHS = ("/api/board", "/api/devices")
+POLL_S = 0.05
+# Loaded from frozen bytecode on every port (MicroPython's own manifests freeze asyncio).
+FROZEN_PACKAGES = ("asyncio",)
+
+
+def say(msg):
+    print("[bench_firmware] " + msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------- the firmware's modules
+def firmware_modules():
+    """Module name -> source file, for every module under firmware/ (app at the root, the
+    rest under lib/, as on the board's filesystem)."""
+    out = {}
+    for base in (FIRMWARE, FIRMWARE / "lib"):
+        for path in base.rglob("*.py"):
+            rel = path.relative_to(base)
+            if rel.parts[0] in ("lib", "www") and base == FIRMWARE:
+                continue
+            parts = list(rel.with_suffix("").parts)
+            if parts[-1] == "__init__":
+                parts.pop()
+            if parts and parts[0] not in ("boot", "main"):
+                out[".".join(parts)] = path
+    return out
+
+
+def module_level_imports(path, known):
+    """The modules ``path`` imports when it is imported (statements outside functions)."""
+    tree = ast.parse(path.read_text())
+    found = []
+
+    def visit(body):
+        for node in body:
+            if isinstance(node, ast.Import):
+                found.extend(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.append(node.module)
+                found.extend(node.module + "." + alias.name for alias in node.names
+                             if node.module + "." + alias.name in known)
+            elif isinstance(node, (ast.If, ast.Try)):
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+                for handler in getattr(node, "handlers", []):
+                    visit(handler.body)
+    visit(tree.body)
+    return found
+
+
+def import_order(loaded):
+    """The firmware's modules among ``loaded``, dependencies first (a package before its
+    submodules), so that importing them in this order measures each one by itself."""
+    sources = firmware_modules()
+    mine = [name for name in sorted(loaded) if name in sources]
+    order, seen = [], set()
+
+    def visit(name):
+        if name in seen or name not in sources:
+            return
+        seen.add(name)
+        if "." in name:
+            visit(name.rsplit(".", 1)[0])
+        for dep in module_level_imports(sources[name], sources):
+            visit(dep)
+        order.append(name)
+
+    for name in mine:
+        visit(name)
+    frozen = sorted(name for name in loaded if name.split(".")[0] in FROZEN_PACKAGES)
+    return frozen + [name for name in order if name in loaded]
+
+
+# Runs on the board. A module that imports others at its top (a package's __init__ its
+# submodules) is measured with them: the row names every module its import brought in.
+CENSUS = """
+import gc, sys
+_rows = []
+for _name in %r:
+    if _name in sys.modules:
+        continue
+    _had = set(sys.modules)
+    gc.collect()
+    _before = gc.mem_alloc()
+    try:
+        __import__(_name)
+    except Exception as _exc:
+        _rows.append((_name, None, repr(_exc), []))
+        continue
+    gc.collect()
+    _rows.append((_name, gc.mem_alloc() - _before, None, sorted(set(sys.modules) - _had - {_name})))
+print(repr(_rows))
+"""
+
+
+def census(port, order):
+    """Each module's heap: imported one at a time, in ``order``, on a freshly soft-reset board."""
+    transport = deploy.connect(port)  # Ctrl-C, then a soft reset into the raw REPL: boot.py only
+    try:
+        out = transport.exec(CENSUS % (order,))
+    finally:
+        try:
+            transport.exit_raw_repl()
+        finally:
+            transport.close()
+    rows = ast.literal_eval(out.decode().strip())
+    out = []
+    for name, heap, error, others in rows:
+        # Importing a package's submodule runs the package first: name the row after the
+        # package when it came along.
+        group = sorted([name] + others, key=lambda module: (module.count("."), module))
+        out.append({"module": group[0], "heap": heap, "error": error, "with": group[1:]})
+    return out
+
+
+# ---------------------------------------------------------------------- the load
+class Page:
+    """One phone with the control page open: it fetched the page and /api/board, and holds
+    the event stream open, reading what the board sends (as the page's EventSource does)."""
+
+    def __init__(self, host, port):
+        self.host, self.port = host, port
+        self.errors = []
+        self.stream = None
+
+    def open(self):
+        for path, headers in (("/", {"Accept-Encoding": "gzip"}), ("/api/board", {})):
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            conn.close()
+            if response.status != 200:
+                self.errors.append("%s: %d" % (path, response.status))
+        self.stream = socket.create_connection((self.host, self.port), timeout=10)
+        self.stream.sendall(b"GET /api/events HTTP/1.1\r\nHost: board\r\nAccept: text/event-stream\r\n\r\n")
+        head = self.stream.recv(1024)
+        if not head.startswith(b"HTTP/1.1 200"):
+            self.errors.append("/api/events: %r" % head[:40])
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self):
+        try:
+            while self.stream.recv(4096):
+                pass
+        except OSError:
+            pass
+
+    def close(self):
+        if self.stream is not None:
+            self.stream.close()
+
+
+def soak(host, port, requests, clients, control):
+    """``requests`` GETs from ``clients`` keep-alive clients; returns (lowest free heap seen,
+    answers that were not 200, requests per second)."""
+    errors, lowest = [], [None]
+    stop = threading.Event()
+
+    def poll():
+        while not stop.is_set():
+            free = control.mem()["free"]
+            lowest[0] = free if lowest[0] is None else min(lowest[0], free)
+            stop.wait(POLL_S)
+
+    def client(count):
+        conn = http.client.HTTPConnection(host, port, timeout=10)
+        for i in range(count):
+            path = SOAK_PATHS[i % len(SOAK_PATHS)]
+            try:
+                conn.request("GET", path)
+                response = conn.getresponse()
+                response.read()
+                if response.status != 200:
+                    errors.append("%s: %d" % (path, response.status))
+                if response.getheader("connection", "").lower() == "close":
+                    conn.close()
+            except (OSError, http.client.HTTPException) as exc:
+                errors.append("%s: %r" % (path, exc))
+                conn.close()
+        conn.close()
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    started = time.monotonic()
+    workers = [threading.Thread(target=client, args=(requests // clients,)) for _ in range(clients)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    elapsed = time.monotonic() - started
+    stop.set()
+    poller.join()
+    return lowest[0], errors, round(requests / elapsed, 1)
+
+
+def settled(control, largest=False):
+    """The heap once the board is quiet: the better of two readings (a reading right after
+    traffic may still see a few blocks the conservative GC keeps for a stale pointer)."""
+    time.sleep(1.0)
+    first = control.mem(largest)
+    second = control.mem(largest)
+    return second if second["free"] >= first["free"] else first
+
+
+# ---------------------------------------------------------------------- one row
+def measure(target, form, soak_requests, workdir):
+    board_id = TARGETS[target]
+    heap = HEAP_BYTES[target]
+    flash = workdir / ("%s-%s" % (target, form)) / "flash"
+    http_port = free_port()
+    config = flash.parent / "device_config.json"
+    flash.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({
+        "http_port": http_port, "dns_port": 0, "hostname": "bench",
+        "wifi": {"networks": [{"ssid": WIFI[0], "password": WIFI[1]}]},
+    }))
+    say("%s (%s, %d KB heap, 32-bit), %s form: deploying" % (target, board_id, heap // 1024, form))
+    log = open(flash.parent / "board.log", "wb")
+    supervisor = Supervisor(flash, board=board_id, target=target, heap=heap, bits=32, log=log,
+                            wifi=["%s=%s" % WIFI]).start()
+    control = Client(supervisor.control_port)
+    pages = []
+    row = {"target": target, "board": board_id, "form": form, "heap": heap}
+    try:
+        result = deploy.deploy(supervisor.url, board_id, str(config), follow=60, until=r"^ready: ")
+        if not result.get("ready"):
+            raise RuntimeError("the firmware did not print 'ready:' within 60 s; see %s" % log.name)
+        row["after_boot"] = control.mem()["free"]
+        say("pages: %d phones load the page and hold its event stream" % PAGES)
+        for _ in range(PAGES):
+            page = Page("127.0.0.1", http_port)
+            page.open()
+            pages.append(page)
+        idle = settled(control, largest=True)
+        row["idle_two_pages"] = idle["free"]
+        row["largest_block_idle"] = idle["largest"]
+        row["page_errors"] = [error for page in pages for error in page.errors]
+        row["modules"] = control.modules()
+        if soak_requests:
+            say("soak: %d requests from %d keep-alive clients" % (soak_requests, SOAK_CLIENTS))
+            lowest, errors, rate = soak("127.0.0.1", http_port, soak_requests, SOAK_CLIENTS, control)
+            row["lowest_under_soak"] = lowest
+            row["soak_errors"] = errors
+            row["soak_requests_per_s"] = rate
+            after = settled(control, largest=True)
+            row["idle_after_soak"] = after["free"]
+            row["largest_block_after_soak"] = after["largest"]
+        for page in pages:
+            page.close()
+        pages = []
+        say("census: each loaded module imported on its own after a soft reset")
+        row["census"] = census(supervisor.url, import_order(row["modules"]))
+    finally:
+        for page in pages:
+            page.close()
+        control.close()
+        supervisor.stop()
+        log.close()
+    return row
+
+
+# ---------------------------------------------------------------------- the report
+def kb(value):
+    return "-" if value is None else "%.1f KB" % (value / 1024)
+
+
+def markdown(rows):
+    out = ["| target | form | heap | free after boot | free idle, two pages live | largest free block idle "
+           "| lowest under soak | non-200 in soak |",
+           "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            row["target"], row["form"], kb(row["heap"]), kb(row.get("after_boot")), kb(row.get("idle_two_pages")),
+            kb(row.get("largest_block_idle")), kb(row.get("lowest_under_soak")),
+            len(row.get("soak_errors", [])) if "soak_errors" in row else "-"))
+    for row in rows:
+        total = sum(entry["heap"] or 0 for entry in row["census"])
+        out += ["", "Modules loaded at idle, %s, %s form (heap of each import, dependencies first; "
+                "total %s):" % (row["target"], row["form"], kb(total)), "",
+                "| module | heap |", "|---|---|"]
+        for entry in sorted(row["census"], key=lambda e: -(e["heap"] or 0)):
+            name = entry["module"]
+            if entry["with"]:
+                name += " (with %s)" % ", ".join(entry["with"])
+            out.append("| %s | %s |" % (name, entry["error"] or "%d B" % entry["heap"]))
+    return "\n".join(out)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", action="append", choices=sorted(TARGETS),
+                        help="simulated board (repeatable; default: all of %s)" % ", ".join(sorted(TARGETS)))
+    parser.add_argument("--form", action="append", choices=FORMS,
+                        help="deploy form (repeatable; default: all)")
+    parser.add_argument("--soak", type=int, default=2000, help="requests in the soak (0: none; default %(default)s)")
+    parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--workdir", help="where the virtual boards' flash goes (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-firmware-") as tmp:
+        workdir = Path(args.workdir) if args.workdir else Path(tmp)
+        for target in args.target or sorted(TARGETS):
+            for form in args.form or FORMS:
+                rows.append(measure(target, form, args.soak, workdir))
+    report = markdown(rows)
+    print(report)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
