@@ -27,22 +27,22 @@ def _cleanup(path):
 
 def test_missing_file_gives_defaults_and_says_so():
     path = _tmp_path()
-    cfg = config.load(path)
+    cfg, problems = config.load(path)
     assert cfg["http_port"] == 80
     assert cfg["wifi"]["networks"] == []
     assert cfg["auth"]["password"] == ""
-    assert len(cfg.problems) == 1 and "missing" in cfg.problems[0]
+    assert len(problems) == 1 and "missing" in problems[0]
 
 
 def test_corrupt_file_gives_defaults_and_says_so():
     path = _tmp_path()
     try:
         _write(path, '{"hostname": "half-writ')
-        cfg = config.load(path)
-        assert cfg["hostname"] == config.defaults()["hostname"]
-        assert "corrupt" in cfg.problems[0]
+        cfg, problems = config.load(path)
+        assert cfg == config.defaults()
+        assert "corrupt" in problems[0]
         _write(path, "[1, 2]")
-        assert "not a JSON object" in config.load(path).problems[0]
+        assert "not a JSON object" in config.load(path)[1][0]
     finally:
         _cleanup(path)
 
@@ -55,13 +55,13 @@ def test_wrong_types_fall_back_per_key_and_keep_the_rest():
             "wifi": {"networks": [{"ssid": "home", "password": "pw"}, {"ssid": 3}, "junk"],
                      "attempts": 5},
         }))
-        cfg = config.load(path)
+        cfg, problems = config.load(path)
         assert cfg["hostname"] == "kitchen"
         assert cfg["http_port"] == 80
         assert cfg["auth"]["password"] == ""
         assert cfg["wifi"]["attempts"] == 5
         assert cfg["wifi"]["networks"] == [{"ssid": "home", "password": "pw"}]
-        text = " | ".join(cfg.problems)
+        text = " | ".join(problems)
         assert "http_port" in text and "auth" in text and "wifi.networks" in text
     finally:
         _cleanup(path)
@@ -71,9 +71,9 @@ def test_out_of_range_port_is_reported():
     path = _tmp_path()
     try:
         _write(path, '{"http_port": 70000}')
-        cfg = config.load(path)
+        cfg, problems = config.load(path)
         assert cfg["http_port"] == 80
-        assert "http_port" in cfg.problems[0]
+        assert "http_port" in problems[0]
     finally:
         _cleanup(path)
 
@@ -81,19 +81,18 @@ def test_out_of_range_port_is_reported():
 def test_save_is_atomic_and_round_trips():
     path = _tmp_path()
     try:
-        cfg = config.load(path)
-        cfg.data["hostname"] = "porch"
-        cfg.save()
-        assert cfg.problems == []
+        cfg = config.load(path)[0]
+        cfg["hostname"] = "porch"
+        config.save(path, cfg)
         assert not _exists(path + ".tmp")  # renamed, not left behind
-        again = config.load(path)
-        assert again.problems == []
+        again, problems = config.load(path)
+        assert problems == []
         assert again["hostname"] == "porch"
         # Overwrite an existing file: rename must replace it.
-        config.add_network(again, "home", "secret")
-        config.add_network(again, "cafe", "")
-        config.add_network(again, "home", "newer")
-        nets = config.load(path)["wifi"]["networks"]
+        config.add_network(again, "home", "secret", path)
+        config.add_network(again, "cafe", "", path)
+        config.add_network(again, "home", "newer", path)
+        nets = config.load(path)[0]["wifi"]["networks"]
         assert nets == [{"ssid": "home", "password": "newer"}, {"ssid": "cafe", "password": ""}]
     finally:
         _cleanup(path)
@@ -104,8 +103,8 @@ def test_interrupted_write_leaves_the_old_file():
     try:
         config.save(path, {"hostname": "old"})
         _write(path + ".tmp", '{"hostname": "ne')  # power cut before the rename
-        cfg = config.load(path)
-        assert cfg["hostname"] == "old" and cfg.problems == []
+        cfg, problems = config.load(path)
+        assert cfg["hostname"] == "old" and problems == []
     finally:
         _cleanup(path)
 
@@ -113,10 +112,10 @@ def test_interrupted_write_leaves_the_old_file():
 def test_network_list_is_bounded():
     path = _tmp_path()
     try:
-        cfg = config.load(path)
+        cfg = config.load(path)[0]
         for i in range(12):
-            config.add_network(cfg, "net%d" % i, "pw")
-        nets = config.load(path)["wifi"]["networks"]
+            config.add_network(cfg, "net%d" % i, "pw", path)
+        nets = config.load(path)[0]["wifi"]["networks"]
         assert len(nets) == 8 and nets[0]["ssid"] == "net11"
     finally:
         _cleanup(path)

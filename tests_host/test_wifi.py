@@ -12,7 +12,7 @@ def _cfg(networks=(), attempts=2, timeout_ms=300, ap_password=""):
     data["wifi"]["attempts"] = attempts
     data["wifi"]["connect_timeout_ms"] = timeout_ms
     data["wifi"]["ap"]["password"] = ap_password
-    return config.Config(data, [], "/nonexistent")
+    return data
 
 
 def _start(cfg):

@@ -10,8 +10,9 @@
     POST /api/wifi             save {"ssid", "password"} first in the list, then reboot
     POST /api/login, /api/logout
 
-``install(app, ctx)`` adds the routes; ``ctx`` is the ``runner.Context`` with the board,
-devices, coalescer, Wi-Fi, config, access control, hub and reboot function.
+``install(app, ctx)`` adds the routes; ``ctx`` is the ``app.firmware.Firmware`` with the
+board, devices, coalescer, Wi-Fi, settings, access control (None without a password), hub and
+reboot function.
 """
 
 import gc
@@ -20,7 +21,6 @@ import time
 from drivers.device import CommandError, validate_command
 from microhttp import HTTPError, Response
 
-from app import config
 from app.catalog import Catalog
 from app.control import SUPERSEDED
 
@@ -63,7 +63,7 @@ def board_live(ctx):
     return {
         "wifi": ctx.wifi.info() if ctx.wifi is not None else {"state": "off"},
         "problems": ctx.problems,
-        "auth": ctx.access.enabled,
+        "auth": ctx.access is not None,
     }
 
 
@@ -73,7 +73,7 @@ def make_catalog(ctx):
     return Catalog({
         "board": {"id": getattr(board, "id", None) or ctx.board_id,
                   "name": getattr(board, "name", None) or ctx.board_id},
-        "hostname": ctx.cfg["hostname"],
+        "hostname": ctx.settings["hostname"],
     }, ctx.device_list)
 
 
@@ -85,11 +85,13 @@ def install(app, ctx):
     # Now, at boot, while the heap is still in one piece: long-lived bytes sit together.
     catalog = make_catalog(ctx)
 
-    @app.before_request
-    def guard(request):
-        if not ctx.access.allowed(request):
-            return _error(401, "authentication required")
-        return None
+    if ctx.access is not None:  # a password is set
+
+        @app.before_request
+        def guard(request):
+            if not ctx.access.allowed(request):
+                return _error(401, "authentication required")
+            return None
 
     # Static JSON cached as bytes, live state rendered per request, streamed through the
     # server's output buffer: no ~4 KB string per request (it fragmented the heap: 503s).
@@ -152,7 +154,9 @@ def install(app, ctx):
             return _error(400, "field 'ssid' must be 1 to 32 characters", "ssid")
         if not isinstance(password, str) or len(password) > 63 or 0 < len(password) < 8:
             return _error(400, "field 'password' must be empty or 8 to 63 characters", "password")
-        config.add_network(ctx.cfg, ssid, password)
+        from app import config  # the config writer, loaded only when a setting is saved
+
+        config.add_network(ctx.settings, ssid, password, ctx.config_path)
         ctx.problems = []
         ctx.schedule_reboot()
         return {"saved": ssid, "rebooting": True}, 202
@@ -160,7 +164,7 @@ def install(app, ctx):
     @app.post("/api/login")
     async def login(request):
         body = await _json_object(request)
-        if not ctx.access.enabled:
+        if ctx.access is None:
             return {"ok": True, "auth": False}
         if ctx.access.locked():
             return _error(429, "too many wrong passwords; try again in 30 s")
@@ -174,7 +178,8 @@ def install(app, ctx):
 
     @app.post("/api/logout")
     def logout(request):
-        ctx.access.logout(request.cookies.get("sid"))
+        if ctx.access is not None:
+            ctx.access.logout(request.cookies.get("sid"))
         resp = Response.json({"ok": True})
         resp.delete_cookie("sid")
         return resp

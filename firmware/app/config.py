@@ -1,9 +1,12 @@
 """The device configuration: one JSON file in flash, written atomically.
 
-``load(path)`` never raises: a missing or corrupt file (or a wrong-typed key) gives the
-defaults for what is wrong, and the reason is kept in ``cfg.problems`` for the log and the page.
-``save(path, data)`` writes ``path + ".tmp"`` then renames it over ``path``, so a power cut
-leaves either the old file or the new one, never half of one.
+``settings, problems = load(path)`` never raises: a missing or corrupt file (or a wrong-typed
+key) gives the defaults for what is wrong, and each reason is a line in ``problems`` for the
+log and the page. ``settings`` is plain data (dicts, lists, strings, numbers), so nothing
+that runs later holds on to this module: it is needed at boot and when a setting is saved,
+and leaves RAM in between (app.runner). ``save(path, data)`` writes ``path + ".tmp"`` then
+renames it over ``path``, so a power cut leaves either the old file or the new one, never
+half of one.
 """
 
 import json
@@ -29,25 +32,6 @@ def defaults():
         "dns_port": 53,  # captive-portal DNS in AP mode (0 disables it)
         "status_led": "",  # device name that shows the Wi-Fi state ("" -> the first LED)
     }
-
-
-class Config:
-    """Loaded settings (``cfg["hostname"]``, ``cfg.get(...)``) plus what went wrong loading them."""
-
-    def __init__(self, data, problems, path):
-        self.data = data
-        self.problems = problems
-        self.path = path
-
-    def __getitem__(self, key):
-        return self.data[key]
-
-    def get(self, key, default=None):
-        return self.data.get(key, default)
-
-    def save(self):
-        save(self.path, self.data)
-        self.problems = []
 
 
 def _merge(base, loaded, where, problems):
@@ -84,7 +68,7 @@ def _check_networks(data, problems):
 
 
 def load(path=FILENAME):
-    """Return a ``Config``; never raises (defaults plus ``problems`` instead)."""
+    """Return ``(settings, problems)``; never raises (defaults plus ``problems`` instead)."""
     data = defaults()
     problems = []
     try:
@@ -92,16 +76,16 @@ def load(path=FILENAME):
             loaded = json.load(f)
     except OSError:
         problems.append("%s missing; using defaults" % path)
-        return Config(data, problems, path)
+        return data, problems
     except (ValueError, MemoryError) as exc:  # MicroPython's json raises ValueError too
         problems.append("%s is corrupt (%s); using defaults" % (path, exc))
-        return Config(data, problems, path)
+        return data, problems
     if not isinstance(loaded, dict):
         problems.append("%s is not a JSON object; using defaults" % path)
-        return Config(data, problems, path)
+        return data, problems
     _merge(data, loaded, "", problems)
     _check_networks(data, problems)
-    return Config(data, problems, path)
+    return data, problems
 
 
 def save(path, data):
@@ -114,10 +98,10 @@ def save(path, data):
     os.rename(tmp, path)
 
 
-def add_network(cfg, ssid, password):
-    """Put ``ssid`` first in the network list (replacing an older entry) and save."""
-    nets = [n for n in cfg.data["wifi"]["networks"] if n["ssid"] != ssid]
+def add_network(settings, ssid, password, path=FILENAME):
+    """Put ``ssid`` first in ``settings``' network list (replacing an older entry) and save."""
+    nets = [n for n in settings["wifi"]["networks"] if n["ssid"] != ssid]
     nets.insert(0, {"ssid": ssid, "password": password})
     del nets[8:]  # bounded: each try costs up to connect_timeout_ms at boot
-    cfg.data["wifi"]["networks"] = nets
-    cfg.save()
+    settings["wifi"]["networks"] = nets
+    save(path, settings)

@@ -1,0 +1,78 @@
+"""The running firmware: its parts in one place (what the routes need), and how it stops.
+
+app.startup builds a ``Firmware`` at boot; app.runner keeps it until a reboot is requested.
+"""
+
+import asyncio
+import time
+
+from app.wifi import AP, CONNECTED, CONNECTING
+
+# Wi-Fi state -> status LED command (Led patterns from drivers.led).
+_LED_FOR_WIFI_STATE = {
+    CONNECTING: {"pattern": "blink", "period_ms": 400},
+    AP: {"pattern": "heartbeat"},
+    CONNECTED: {"on": False},  # joined: the LED is the user's again
+}
+
+
+def log(msg):
+    print(msg)
+
+
+class Firmware:
+    """Everything the routes need, in one place, and how it stops."""
+
+    def __init__(self, settings, problems, config_path):
+        self.settings = settings  # config.json as loaded (plain data; see app.config)
+        self.config_path = config_path
+        self.problems = list(problems)
+        self.board = None
+        self.board_id = ""
+        self.devices = {}
+        self.device_list = []
+        self.commands = None
+        self.wifi = None
+        self.status_led = None
+        self.access = None  # app.access.Access when a password is set
+        self.hub = None
+        self.live = None
+        self.server = None
+        self.dns = None
+        self.port = 80
+        self.started = time.ticks_ms()
+        self.reboot = asyncio.Event()
+        self._reboot_task = None
+
+    def connections(self):
+        conns = getattr(self.server, "conns", None)  # microhttp.server.Server's live connections
+        return None if conns is None else len(conns)
+
+    def apply_command(self, name, command):
+        """Apply a validated command to device ``name`` (the coalescer calls this)."""
+        return self.devices[name].command(command)
+
+    def show_wifi_state(self, state):
+        command = _LED_FOR_WIFI_STATE.get(state)
+        if self.status_led is not None and command is not None:
+            self.status_led.command(command)
+
+    def schedule_reboot(self, delay_ms=1000):
+        async def later():
+            await asyncio.sleep(delay_ms / 1000)  # let the response reach the phone first
+            self.reboot.set()
+
+        self._reboot_task = asyncio.create_task(later())
+
+    async def stop(self):
+        """Stop every part that start-up started (those it reached)."""
+        if self.dns is not None:
+            self.dns.stop()
+        if self.wifi is not None:
+            self.wifi.stop()
+        if self.live is not None:
+            self.live.close()
+        if self.server is not None:
+            await self.server.close()
+        if self.board is not None:
+            self.board.deinit()

@@ -1,0 +1,144 @@
+"""Start-up: config -> board -> drivers -> HTTP server -> Wi-Fi (-> captive DNS).
+
+``firmware = await start(config_path, net, hw)`` builds every part of the running firmware
+(``app.firmware.Firmware``) and returns once it serves. Nothing here may stop the board from
+booting: a bad config gives defaults, a bad board file gives an empty device list, both
+reported in the log and on the page.
+
+This module, the config loader (app.config) and the board loader (drivers.board) are needed
+only while the board starts: app.runner releases them once ``start()`` returns, so nothing
+defined here may be called later (no closures or classes from this file in the parts).
+Features load only when the configuration uses them: login code when a password is set, the
+captive-portal DNS in access-point mode.
+
+Boot order and the heap: the boot-only work (reading the config and the board file, checking
+the board) runs first, with a collection after each step, so that what lives for the whole
+run is allocated after it, from the bottom of the heap up, in one packed piece instead of
+scattered between the holes that boot-only data leaves.
+"""
+
+import gc
+import sys
+
+from app import config
+from app import wifi as wifi_mod
+from app.firmware import Firmware, log
+
+BOARDS_DIR = "boards"
+_HOST_PLATFORMS = ("linux", "darwin", "win32")  # the unix port or CPython: a simulated board
+_HEARTBEAT_S = 15  # SSE comment lines on idle streams: drops vanished phones, keeps links up
+# Free heap below which the server takes one connection and one request at a time (microhttp's
+# min_free): 12 KB on a 32-bit board, twice that where words are twice as wide.
+_MIN_FREE = 3072 * (8 if getattr(sys, "maxsize", 0) > 1 << 32 else 4)
+
+
+def load_board(firmware, machine):
+    """Load and start the board's devices; on any failure, boot with none and say why."""
+    try:
+        from drivers.board import detect_board_id
+        from drivers.board import load_board as load
+
+        board_id = detect_board_id(firmware.settings["board"])
+        board = load("%s/%s.json" % (BOARDS_DIR, board_id), machine)
+        firmware.board = board
+        firmware.board_id = board_id
+        firmware.device_list = list(board.device_list)
+        firmware.devices = dict(board.devices)
+        board.start()
+        log("board: %s with %s" % (board_id, ", ".join(d.name for d in firmware.device_list) or "no devices"))
+    except Exception as exc:  # BoardError, a missing file, a driver that would not start
+        firmware.problems.append("board not loaded (%s); running without devices" % exc)
+        log("board: " + firmware.problems[-1])
+    finally:
+        # The loader and the chip tables are boot-only: give them back before the server starts.
+        loader = sys.modules.get("drivers.board")
+        if loader is not None:
+            loader.unload()
+
+
+def find_status_led(firmware):
+    """The LED that shows the Wi-Fi state: the configured one, the board's "wifi_status"
+    role, else the first LED; None when the board has none."""
+    name = firmware.settings["status_led"]
+    led = firmware.devices.get(name) if name else None
+    if led is None and firmware.board is not None:
+        led = firmware.board.role("wifi_status")
+    if led is None:
+        for device in firmware.device_list:
+            if device.kind == "led":
+                return device
+    return led
+
+
+def _env_int(name, default):
+    import os
+
+    getenv = getattr(os, "getenv", None)
+    value = getenv(name) if getenv else None
+    return int(value) if value else default
+
+
+async def start(config_path=config.FILENAME, net=None, hw=None):
+    """``net``/``hw`` replace the ``network``/``machine`` modules (tests); normally imported."""
+    settings, problems = config.load(config_path)
+    for problem in problems:
+        log("config: " + problem)
+    firmware = Firmware(settings, problems, config_path)
+    gc.collect()
+    if net is None:
+        net = __import__("network")  # the plain Pico's stubs lack it; every target has it
+    try:
+        if hw is None:
+            hw = __import__("machine")
+    except ImportError as exc:
+        firmware.problems.append("no machine module (%s)" % exc)
+    else:
+        load_board(firmware, hw)
+    gc.collect()
+
+    from microhttp import App
+    from microhttp.sse import EventHub
+
+    from app import api, web
+    from app.control import Coalescer
+    from app.events import Live
+
+    password = settings["auth"]["password"]
+    if password:
+        from app.access import Access
+
+        firmware.access = Access(password)
+    firmware.commands = Coalescer(firmware.apply_command)
+    firmware.hub = EventHub(history=16, heartbeat=_HEARTBEAT_S)
+    firmware.live = Live(firmware.hub)
+    firmware.live.watch(firmware.device_list)
+    firmware.status_led = find_status_led(firmware)
+    firmware.wifi = wifi_mod.WiFi(net, settings, log=log, on_state=firmware.show_wifi_state)
+
+    app = App(max_body=1024)
+    api.install(app, firmware)
+    web.install(app, firmware)
+    host = settings["bind"]
+    if sys.platform in _HOST_PLATFORMS and host == "0.0.0.0":
+        host = "127.0.0.1"  # a simulated board never listens beyond this machine
+    port = settings["http_port"]
+    if sys.platform in _HOST_PLATFORMS:
+        port = _env_int("HTTP_PORT", port)  # tests and tools pick a free port on the host
+    firmware.port = port
+    firmware.server = await app.start(host, port, min_free=_MIN_FREE)
+    log("http: listening on http://%s:%d/" % (host, port))
+
+    state = await firmware.wifi.start()
+    dns_port = settings["dns_port"]
+    if sys.platform in _HOST_PLATFORMS:
+        dns_port = _env_int("DNS_PORT", dns_port)
+    if state == wifi_mod.AP and dns_port:
+        from app.dns import CaptiveDNS
+
+        try:
+            firmware.dns = await CaptiveDNS(firmware.wifi.ip or "192.168.4.1").start(host, dns_port)
+            log("dns: captive portal on port %d" % dns_port)
+        except OSError as exc:
+            log("dns: not started (%s)" % exc)
+    log("ready: wifi %s" % state)
+    return firmware
