@@ -8,7 +8,8 @@ requests (each holding its string across the write's await) the heap fragmented 
 hole was left while ~35 KB was still free: 503s from MemoryError (virtual ESP32, 224 KB heap).
 
 So the static JSON of each device is rendered once, at boot, to bytes (long-lived, allocated
-before the heap fragments), and a request renders only the live state (a dict and a ~100-250
+before the heap fragments; the command schema once per driver class, shared by its devices),
+and a request renders only the live state (a dict and a ~100-250
 byte string per device). The answer is a list of byte pieces sent as a file-like body: the
 server copies it through its own output buffer (``readinto``), with a Content-Length, so no
 allocation per request is larger than one device's state string.
@@ -77,21 +78,39 @@ def _open_object(obj):
     return s[:-1].encode()
 
 
+# describe() members that the devices of one driver class share (the command schema and
+# what surrounds it): rendered once per schema, not once per device.
+_SHARED = ("kind", "commands", "exclusive", "events")
+
+
 class Catalog:
     """Static JSON of each device (and of the board), rendered once; live state per request."""
 
     def __init__(self, board_head, devices):
         self.devices = devices
-        self.heads = {}  # device name -> b'{"name": ..., "commands": [...], ..., "state": '
+        # device name -> (b'{"name": ..., "label": ..., ', b'"kind": ..., "commands": [...], ...')
+        self.heads = {}
+        by_schema = {}  # type: dict
         for dev in devices:
             info = dev.describe()
             info.pop("state", None)
-            self.heads[dev.name] = _open_object(info) + _STATE
+            shared = {}
+            for key in _SHARED:
+                if key in info:
+                    shared[key] = info.pop(key)
+            schema = (dev.kind, id(dev.COMMANDS), id(dev.EXCLUSIVE), id(dev.EVENTS))
+            members = by_schema.get(schema)
+            if members is None:
+                members = by_schema[schema] = json.dumps(shared)[1:-1].encode()
+            self.heads[dev.name] = (_open_object(info) + b", ", members)
         # b'{"board": {...}, "hostname": "...", "devices": ['; the rest follows per request.
         self.board_head = _open_object(board_head) + b', "devices": ['
 
     def _add_device(self, out, dev):
-        out.append(self.heads[dev.name])
+        own, members = self.heads[dev.name]
+        out.append(own)
+        out.append(members)
+        out.append(_STATE)
         out.append(json.dumps(dev.state()).encode())
         out.append(b"}")
 

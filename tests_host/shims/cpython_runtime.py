@@ -1,7 +1,8 @@
 """Gives CPython the MicroPython APIs the firmware uses. NEVER UPLOAD THIS TO A BOARD.
 
 ``install()`` adds ``time.ticks_ms/us/cpu``, ``ticks_add``, ``ticks_diff``, ``sleep_ms``,
-``sleep_us`` and ``asyncio.ThreadSafeFlag``. The ticks read a clock that tests may replace
+``sleep_us``, ``asyncio.ThreadSafeFlag`` and ``gc.threshold`` (which does nothing here:
+CPython frees most objects by reference counting, there is no collection to schedule). The ticks read a clock that tests may replace
 with a virtual one (``set_clock``), so timing logic is deterministic on CPython.
 On MicroPython this module is never needed: ``install()`` does nothing there.
 """
@@ -91,11 +92,20 @@ class ThreadSafeFlag:
         self._flag = False
 
 
+def gc_threshold(amount=None):
+    """MicroPython's gc.threshold(): the bytes allocated between two collections (-1: none)."""
+    return -1
+
+
 def install():
     if sys.implementation.name == "micropython":
         return
     for name in ("ticks_ms", "ticks_us", "ticks_cpu", "ticks_add", "ticks_diff", "sleep_ms", "sleep_us"):
         setattr(time, name, globals()[name])
+    import gc
+
+    if not hasattr(gc, "threshold"):
+        gc.threshold = gc_threshold
     import asyncio
 
     if not hasattr(asyncio, "ThreadSafeFlag"):
