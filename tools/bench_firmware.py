@@ -74,7 +74,7 @@ def firmware_modules():
             parts = list(rel.with_suffix("").parts)
             if parts[-1] == "__init__":
                 parts.pop()
-            if parts and parts[0] not in ("boot", "main"):
+            if parts and parts[0] not in ("boot", "main", "manifest"):
                 out[".".join(parts)] = path
     return out
 

@@ -34,6 +34,12 @@ HOST_ONLY = {
 }
 
 
+# Files under firmware/ that describe a build and are never code on a board.
+BUILD_ONLY = {
+    "manifest.py": "the manifest that freezes the firmware into a MicroPython build (docs/deploy forms)",
+}
+
+
 def _copy(src, dst, written, rel):
     dst.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, dst)
@@ -51,7 +57,7 @@ def build_image(out_dir, board_id=None, config=None, host_only=False):
     written = []
     for src in sorted(FIRMWARE.rglob("*.py")):
         rel = src.relative_to(FIRMWARE)
-        if "__pycache__" in rel.parts or rel.parts[0] == "www":
+        if "__pycache__" in rel.parts or rel.parts[0] == "www" or rel.as_posix() in BUILD_ONLY:
             continue
         # A board never imports HOST_ONLY files; an image the tests also boot on CPython needs them.
         if not host_only and rel.parts[0] == "lib" and rel.relative_to("lib").as_posix() in HOST_ONLY:

@@ -24,6 +24,10 @@ import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+from build_image import BUILD_ONLY  # noqa: E402
+
 TYPINGS = ROOT / "typings"
 PORTS = ("esp32", "rp2")
 
@@ -46,7 +50,10 @@ class Problems:
 
 
 def firmware_files(firmware):
-    return sorted(p for p in Path(firmware).rglob("*.py") if "__pycache__" not in p.parts)
+    """Every .py that runs on a board (not build descriptions such as the freezing manifest)."""
+    root = Path(firmware)
+    return sorted(p for p in root.rglob("*.py")
+                  if "__pycache__" not in p.parts and p.relative_to(root).as_posix() not in BUILD_ONLY)
 
 
 def local_modules(firmware):
@@ -169,6 +176,8 @@ def check_types(firmware, problems):
             "warn_unused_ignores = False\n"
             "explicit_package_bases = True\n"
             "disable_error_code = import-untyped\n"
+            # Build descriptions (the freezing manifest) are read by MicroPython's build tools.
+            "exclude = (^|/)(%s)$\n" % "|".join(name.replace(".", "\\.") for name in BUILD_ONLY)
         ).format(stubs=stubs, fw=firmware)
         with tempfile.NamedTemporaryFile("w", suffix=".ini", delete=False) as f:
             f.write(config)
