@@ -222,7 +222,8 @@ class Board:
     """A loaded board: ``devices`` (name -> Device), ``device_list`` (file order), ``loopbacks``."""
 
     def __init__(self, spec, source, devices, plan):
-        self.spec = spec
+        # Only what the running board needs is kept from the board file (not the file itself:
+        # its notes and settings would stay in RAM for nothing once the devices are built).
         self.source = source
         self.id = spec["id"]
         self.name = spec["name"]
