@@ -7,6 +7,7 @@ asyncio server (the floor), side by side in one run. Every app is compiled to .m
     python tools/bench_http.py --json out.json # also machine-readable results
     python tools/bench_http.py --quick         # smoke mode (seconds): small counts, no floor search
     python tools/bench_http.py --bits 32       # on the unix port's 32-bit build (the boards' word size)
+    python tools/bench_http.py --baseline REV  # also microhttp as committed at REV: before/after
 
 Measures, per server (the same app everywhere: GET / a 2 KB page, GET /api/status small JSON,
 POST /api/led with {"on": true}):
@@ -119,19 +120,26 @@ def micropython_binary():
     return provision_micropython.interpreter(BITS)
 
 
-def mpy_cross(src, dst):
-    """Compile src to dst. The source name stored in the .mpy (shown in tracebacks, and kept in
-    RAM as a string) is the module's path inside the image, as tools/deploy.py does, not this
-    machine's path: the same for every framework, so no one pays for where the checkout is."""
+def mpy_cross(src, dst, lib=None):
+    """Compile src to dst, under the module folder ``lib`` (BUILD/lib by default). The source
+    name stored in the .mpy (shown in tracebacks, and kept in RAM as a string) is the module's
+    path inside the image, as tools/deploy.py does, not this machine's path: the same for every
+    framework, so no one pays for where the checkout is."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     exe = shutil.which("mpy-cross") or str(Path(sys.executable).parent / "mpy-cross")
-    name = dst.relative_to(BUILD / "lib").with_suffix(".py").as_posix()
+    name = dst.relative_to(lib or BUILD / "lib").with_suffix(".py").as_posix()
     subprocess.run([exe, "-o", str(dst), "-s", name, str(src)], check=True, capture_output=True)
     return dst.stat().st_size
 
 
 def microhttp_available():
     return (MICROHTTP_SRC / "__init__.py").exists()
+
+
+def server_dir(name):
+    """The working directory a server runs in: BUILD, or for microhttp@REV (microhttp as it
+    was at git revision REV, see --baseline) a folder of its own with the same layout."""
+    return BUILD / name.replace("@", "-") if "@" in name else BUILD
 
 
 def build(servers):
@@ -146,6 +154,20 @@ def build(servers):
         sizes["microhttp"] = {}
         for src in sorted(MICROHTTP_SRC.glob("*.py")):
             sizes["microhttp"][src.stem] = mpy_cross(src, lib / "microhttp" / (src.stem + ".mpy"))
+    for name in servers:
+        if name.startswith("microhttp@"):
+            # The same apps, and microhttp's sources as committed at that revision.
+            rev, base_lib = name.split("@", 1)[1], server_dir(name) / "lib"
+            src_dir = server_dir(name) / "src"
+            src_dir.mkdir(parents=True)
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "firmware/lib/microhttp"],
+                                     check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(src_dir)], input=archive, check=True)
+            for src in sorted(APPS_SRC.glob("*.py")):
+                mpy_cross(src, base_lib / (src.stem + ".mpy"), base_lib)
+            sizes[name] = {}
+            for src in sorted((src_dir / "firmware" / "lib" / "microhttp").glob("*.py")):
+                sizes[name][src.stem] = mpy_cross(src, base_lib / "microhttp" / (src.stem + ".mpy"), base_lib)
     if "microdot" in servers:
         spec = importlib.util.find_spec("microdot")
         if spec is None or not spec.submodule_search_locations:
@@ -182,8 +204,9 @@ class Server:
         self.name = name
         self.port = free_port()
         self.lines = []
-        cmd = [micropython_binary(), "-X", "heapsize=%dk" % heap_kb, "-m", "app_" + name, str(self.port)]
-        self.proc = subprocess.Popen(cmd, cwd=str(BUILD), env=mp_env(), stdin=subprocess.DEVNULL,
+        cmd = [micropython_binary(), "-X", "heapsize=%dk" % heap_kb, "-m", "app_" + name.split("@")[0],
+               str(self.port)]
+        self.proc = subprocess.Popen(cmd, cwd=str(server_dir(name)), env=mp_env(), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      errors="replace")
         self._ready = threading.Event()
@@ -769,7 +792,10 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5, help="throughput rounds (median reported)")
     ap.add_argument("--no-floor", action="store_true", help="skip the memory-floor search")
     ap.add_argument("--floor-servers", default=",".join(SERVERS),
-                    help="the servers whose floors are searched (default: all)")
+                    help="the servers whose floors are searched (default: all; microhttp@REV with microhttp)")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also run microhttp as committed at git revision REV (server microhttp@REV): "
+                         "before and after a change in one run")
     ap.add_argument("--floor-requests", type=int, default=2000,
                     help="requests per run of the floor search (long enough for a steady req/s)")
     ap.add_argument("--markdown", metavar="FILE", help="write the README's figures as Markdown tables")
@@ -783,6 +809,8 @@ def main(argv=None):
     if args.build_dir:
         BUILD = Path(args.build_dir).resolve()
     servers = [s for s in args.servers.split(",") if s]
+    if args.baseline:
+        servers.insert(servers.index("microhttp") + 1 if "microhttp" in servers else 0, "microhttp@" + args.baseline)
     if "microhttp" in servers and not microhttp_available():
         log("microhttp core not found (firmware/lib/microhttp/__init__.py): skipping it")
         servers.remove("microhttp")
@@ -824,7 +852,7 @@ def main(argv=None):
     # Modules a framework loads lazily count too: list what serving W pulled in.
     res["loaded"] = {}
     for s in servers:
-        if s == "bare":
+        if s == "bare" or "@" in s:
             continue
         with Server(s, args.heap) as srv:
             workload(srv.port, "W", 30, 1)
@@ -848,7 +876,8 @@ def main(argv=None):
         res["alloc"][s] = a
 
     if not args.no_floor:
-        floor_servers = [s for s in servers if s in args.floor_servers.split(",")]
+        wanted = args.floor_servers.split(",")
+        floor_servers = [s for s in servers if s in wanted or ("@" in s and "microhttp" in wanted)]
         for s in floor_servers:
             for wl in WORKLOADS:
                 log("memory floor: %s %s" % (s, wl))
