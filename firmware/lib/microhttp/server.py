@@ -71,6 +71,7 @@ class Server:
         self.busy = 0  # requests admitted and not yet answered (see Conn.run)
         self.admit_ms = 5000  # how long a request may wait for that while the heap is short
         self.roomy = 0  # until when (ticks_ms) a recent reading found plenty of free heap
+        self.short = 0  # until when (ticks_ms) a collection's finding of a short heap stands
         self.closing = self.closed = False
         self._done = None  # an asyncio.Event once someone waits (its module costs heap)
 
@@ -115,9 +116,14 @@ class Server:
             return True
         if f >= self.min_free:
             return True
-        gc.collect()  # the free figure counts garbage as used until a collection
-        if compat.mem_free() >= self.min_free:
-            return True
+        if not 0 < ticks_diff(self.short, ticks_ms()) <= 100:
+            gc.collect()  # the free figure counts garbage as used until a collection
+            if compat.mem_free() >= self.min_free:
+                return True
+            # A collection walks the whole heap, and answering requests one at a time frees
+            # no more than their garbage: this reading stands for 100 ms, or until a
+            # connection ends.
+            self.short = ticks_add(ticks_ms(), 100)
         self._reclaim(1000)
         return False
 
@@ -184,6 +190,10 @@ class Server:
                 if c.p:
                     self.release(c.p)
             await compat.close(w)
+            # Its memory is free: the next collection may find room, and the deferred accept
+            # or request waiting longest may go.
+            self.short = 0
+            compat.wake()
 
     def release(self, p):
         # Return a parser (and its read buffer) to the pool, keeping at most max_conns.
@@ -255,34 +265,50 @@ class Conn:
     # that each request allocates small frames, which fit the holes of a fragmented heap.
 
     async def run(self):
-        p = self.p
+        p, srv = self.p, self.srv
         while True:
             self.sent = False
             self._phase(_IDLE)
-            try:
-                while not p.next():  # NEED; in this state the only other event is HEAD
-                    if not self.phase and p.buffered():
-                        self._phase(_HEAD)  # the head deadline runs from the first byte
-                    if not await self.fill(_HEAD):
-                        return
-                req = self._request()
-            except h1.HTTPError as e:
-                from microhttp.slowpath import error_response
-
-                return await self.send(None, error_response(None, e))
-            # Admission. A request in flight holds a few hundred bytes to a few KB, in pieces:
-            # with several at once in a short heap, the free bytes end up in holes too small
-            # for the next allocation, and requests fail half-way (503) with KBs free (seen:
-            # 10-17 % of a 4-client soak on a 112 KB ESP32). So while the heap is short, a
-            # request waits until the others are answered: slower, but every one answered.
-            # (_room() is the heap check here: this connection is one of srv.conns.)
-            srv, t = self.srv, ticks_ms()
-            while srv.busy and ticks_diff(ticks_ms(), t) < srv.admit_ms and not srv._room():
-                await compat.sleep_ms(10)
-            srv.busy += 1
-            self.admitted = True
-            if not await self.send(req, await srv.app.dispatch(req)):
+            # The next request's first bytes: read into the parser's buffer, not parsed yet.
+            while not p.buffered():
+                if not await self.fill(_HEAD):
+                    return
+            self._phase(_HEAD)  # the head deadline runs from the first byte
+            # Admission, before the head is parsed (its strings and headers dict are most of
+            # what a request holds). A request in flight holds a few hundred bytes to a few
+            # KB, in pieces: with several at once in a short heap, the free bytes end up in
+            # holes too small for the next allocation, and requests fail half-way (503) with
+            # KBs free. So while the heap is short, a request waits until the others are
+            # answered (each answer wakes the request waiting longest), admit_ms at most:
+            # one at a time, every one answered. (_room() is the heap check here: this
+            # connection is one of srv.conns.)
+            t = ticks_ms()
+            while srv.busy and not srv._room():
+                w = srv.admit_ms - ticks_diff(ticks_ms(), t)
+                if w <= 0:
+                    break
+                await compat.wait_ms(min(w, 100))  # (woken at once, or looks again)
+            if not await self.serve():
                 return
+
+    async def serve(self):
+        # One request: its head, its handler, its answer; whether the connection stays open.
+        # Its own coroutine: when it returns, nothing of the request (head, Request, Response)
+        # stays referenced from the frame of run(), which waits for the next one.
+        p, srv = self.p, self.srv
+        try:
+            while not p.next():  # NEED; in this state the only other event is HEAD
+                if not await self.fill(_HEAD):
+                    return False
+            req = self._request()
+        except h1.HTTPError as e:
+            from microhttp.slowpath import error_response
+
+            return await self.send(None, error_response(None, e))
+        # In flight from here (a head still arriving holds no one back: it may take seconds).
+        srv.busy += 1
+        self.admitted = True
+        return await self.send(req, await srv.app.dispatch(req))
 
     def _request(self):
         # A head has arrived: its Request, and the state of its body.
@@ -292,6 +318,7 @@ class Conn:
         req = Request(srv.app, self, p)
         p.max_body = srv.app.max_body
         self.cont = p.version == 11 and p.headers.get("expect", "").lower() == "100-continue"
+        p.forget()  # the request has the head now; the parser need not keep it
         self.done = not p.length and p.next()  # END at once for an empty body
         return req
 
@@ -379,6 +406,7 @@ class Conn:
         # (WebSocket, SSE) may run for hours and is not in flight.
         self.srv.busy -= self.admitted
         self.admitted = False
+        compat.wake()  # the request waiting longest may go
         if r.takeover:
             p = self.p
             if not p.buffered():

@@ -167,7 +167,10 @@ async def again(app, req):
         raise MemoryError
     req.again = 1
     t = compat.ticks_ms()
-    while srv.busy > 1 and compat.ticks_diff(compat.ticks_ms(), t) < srv.admit_ms:
-        await compat.sleep_ms(10)
+    while srv.busy > 1:
+        w = srv.admit_ms - compat.ticks_diff(compat.ticks_ms(), t)
+        if w <= 0:
+            break
+        await compat.wait_ms(min(w, 100))  # woken when a request is answered, or looks again
     gc.collect()
     return await app.dispatch(req)
