@@ -712,6 +712,118 @@ def test_a_request_waits_for_room_at_most_admit_ms():
     assert [r[0] for r in a + b] == [200, 200]
 
 
+def test_while_the_heap_is_short_the_next_head_is_parsed_only_once_the_one_in_flight_is_answered():
+    # The head's strings and headers dict are most of what a request holds: a request that
+    # waits for room must wait before they are made, not after (a kept-alive connection's
+    # next request would otherwise run out of memory while its head is parsed).
+    log = []
+    app = _overlap_app(log)
+    srv = Server(app, min_free=4096)
+
+    @app.get("/look")
+    async def look(req):
+        # The other connection's request has arrived (it was sent with this one): whether
+        # its head has been parsed yet.
+        for _ in range(3):
+            await asyncio.sleep(0.01)
+        log.append([c.p.method for c in srv.conns if c is not req.conn])
+        return "looked"
+
+    with _FreeHeap(srv, 0):
+        a, b = _two_at_once(srv, "/look", "/fast")
+    assert log == [[None], "fast"]
+    assert [r[0] for r in a + b] == [200, 200]
+
+
+def test_an_answered_request_leaves_nothing_of_its_head_with_its_kept_alive_connection():
+    seen = []
+
+    class HeldStream(FakeStream):
+        # Once its data is read, a read waits (a kept-alive client between requests) until
+        # ``held`` is cleared; then the stream ends.
+        held = True
+
+        async def _wait(self):
+            while self.held and self.i == len(self.data):
+                await asyncio.sleep(0)
+
+        async def readinto(self, mv):  # MicroPython's compat reads with this
+            await self._wait()
+            return await FakeStream.readinto(self, mv)
+
+        async def read(self, n):  # CPython's with this
+            await self._wait()
+            return await FakeStream.read(self, n)
+
+    async def main():
+        srv = Server(make_app())
+        s = HeldStream(req("GET /items/1 HTTP/1.1", "X-Long: " + "x" * 300 + "\r\n"))
+        task = asyncio.create_task(srv._accept(s, s))
+        while not s.out:
+            await asyncio.sleep(0)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        (c,) = srv.conns  # answered, kept alive, waiting for its next request
+        seen.append((c.p.method, c.p.target, len(c.p.headers)))
+        s.held = False
+        await task
+
+    run(main())
+    assert seen == [(None, None, 0)]
+
+
+def test_wake_ends_the_wait_of_the_task_waiting_longest_one_at_a_time():
+    from microhttp import compat
+
+    done = []
+
+    async def waiter(name):
+        await compat.wait_ms(60000)
+        done.append(name)
+
+    async def main():
+        tasks = [asyncio.create_task(waiter(n)) for n in ("first", "second")]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert done == []
+        compat.wake()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert done == ["first"]
+        compat.wake()
+        await asyncio.wait_for(tasks[1], 10)  # long before its 60 s: woken
+        assert done == ["first", "second"]
+        compat.wake()  # no one waits: nothing happens
+
+    run(main())
+
+
+def test_a_short_heap_is_collected_once_until_a_connection_ends():
+    import microhttp.server as server_module
+
+    class _Gc:
+        collections = 0
+
+        def collect(self):
+            self.collections += 1
+
+    real, server_module.gc = server_module.gc, _Gc()
+    try:
+        srv = Server(make_app(), min_free=4096)
+        with _FreeHeap(srv, 0):
+            srv.conns.append(_IdleConn(srv))
+            assert not srv._room() and not srv._room() and not srv._room()
+            assert server_module.gc.collections == 1  # a collection would find no more
+            srv.conns[:] = []
+            s = FakeStream(req("GET / HTTP/1.1", "Connection: close\r\n"))
+            run(srv._accept(s, s))  # a connection ends: its memory is free
+            srv.conns.append(_IdleConn(srv))
+            assert not srv._room()
+            assert server_module.gc.collections == 2
+    finally:
+        server_module.gc = real
+
+
 def test_failed_and_taken_over_requests_are_no_longer_in_flight():
     app = make_app()
     busy = []
