@@ -51,7 +51,7 @@ if MICROPYTHON:
     _waiting = []  # type: list  # tasks in wait_ms(), whose sleep wake() ends early
 
     async def wait_ms(ms):
-        """Sleep ``ms`` at most: until wake() is called, if that is sooner."""
+        """Sleep ``ms`` at most: until wake() picks this task, if that is sooner."""
         t = asyncio.current_task()
         _waiting.append(t)
         try:
@@ -118,13 +118,10 @@ if MICROPYTHON:
                 # most: if nothing ends meanwhile, an answer (503 if the heap is still short)
                 # is better than waiting for ever.
                 t = ticks_ms()
-                while not room():
-                    w = 5000 - ticks_diff(ticks_ms(), t)
-                    if w <= 0:
-                        break
-                    # Asked again at least every 100 ms: an idle connection that room()
-                    # may close (to make room) ends nothing by itself, so wakes no one.
-                    await wait_ms(min(w, 100))
+                while not room() and ticks_diff(ticks_ms(), t) < 5000:
+                    # Asked again at least every 100 ms: an idle connection that room() may
+                    # close to make room ends nothing by itself, so wakes no one.
+                    await wait_ms(100)
                 try:
                     c, a = s.accept()
                 except Exception:

@@ -108,11 +108,7 @@ class Parser:
         self.s = self.e = self._k = 0  # consumed offset, filled offset, head scan offset
         self._left = self._trail = self._total = self.length = 0
         self.st = _HEAD
-        self.forget()
-
-    def forget(self):
-        """Drop the parsed head (method, target, headers) and the last body view: a pooled
-        parser, or one waiting for a connection's next request, must not keep them alive."""
+        # A pooled parser must not keep its last request's strings and dict alive.
         self.data = self.method = self.target = None
         self.headers = _NO_HEADERS
 

@@ -68,10 +68,10 @@ class Server:
         # Shared safely: a write hands the bytes to the socket (or copies what it cannot send)
         # before returning, and nothing awaits between filling this buffer and that write.
         self.out = bytearray(out_size)
-        self.busy = 0  # requests admitted and not yet answered (see Conn.run)
+        self.busy = 0  # requests admitted and not yet answered (see Conn.serve)
         self.admit_ms = 5000  # how long a request may wait for that while the heap is short
-        self.roomy = 0  # until when (ticks_ms) a recent reading found plenty of free heap
-        self.short = 0  # until when (ticks_ms) a collection's finding of a short heap stands
+        self.seen = 0  # until when (ticks_ms) the last reading of the heap stands (_room)
+        self.room = True  # what it found
         self.closing = self.closed = False
         self._done = None  # an asyncio.Event once someone waits (its module costs heap)
 
@@ -86,7 +86,7 @@ class Server:
         # being read or answered, or an idle connection that _room() closes. When every open
         # connection is an event stream or a WebSocket, which may live for hours, the wait
         # would end only at its 5 s bound, with a phone's page blank meanwhile: accept now
-        # (its requests then wait for room like any other, Conn.run).
+        # (its requests then wait for room like any other, Conn.serve).
         if self._room():
             return True
         if self.busy:
@@ -98,34 +98,31 @@ class Server:
 
     def _room(self):
         # Asked before each accept() (through _acceptable; MicroPython only, CPython has no
-        # heap limit), and by a request before its handler while others are in flight (Conn.run):
+        # heap limit), and by a request before its handler while others are in flight (Conn.serve):
         # whether the heap has room for one more connection or request. A connection that cannot
         # be served in the heap left would fail half-way (503, or a dropped connection when
         # even that cannot be allocated); deferred, it waits in the listen backlog until a
         # connection ends (5 s at most: see compat.listen). The first connection is always
         # taken: nothing else would free memory.
-        if not self.conns or 0 < ticks_diff(self.roomy, ticks_ms()) <= 20:
+        if not self.conns:
             return True
+        if 0 < ticks_diff(self.seen, ticks_ms()) <= 20:
+            return self.room  # a recent reading stands (the bounds: see below)
         f = compat.mem_free()
-        if f >= 2 * self.min_free:
-            # Plenty. Measuring walks the heap's whole block table (8 us for 128 KB on the
-            # unix port, 13 % of a keep-alive request; far more on a board), so this reading
-            # stands for 20 ms. (The bounds keep a stale deadline from looking fresh after
-            # the ticks wrap.)
-            self.roomy = ticks_add(ticks_ms(), 20)
-            return True
-        if f >= self.min_free:
-            return True
-        if not 0 < ticks_diff(self.short, ticks_ms()) <= 100:
+        if f < self.min_free:
             gc.collect()  # the free figure counts garbage as used until a collection
-            if compat.mem_free() >= self.min_free:
-                return True
-            # A collection walks the whole heap, and answering requests one at a time frees
-            # no more than their garbage: this reading stands for 100 ms, or until a
-            # connection ends.
-            self.short = ticks_add(ticks_ms(), 100)
-        self._reclaim(1000)
-        return False
+            f = compat.mem_free()
+            if f < self.min_free:
+                self._reclaim(1000)
+        if f >= 2 * self.min_free or f < self.min_free:
+            # Plenty, or short even after a collection. Measuring walks the heap's whole
+            # block table and collecting the whole heap, on a board far longer than a
+            # keep-alive request takes, and in 20 ms the answer rarely changes: this reading
+            # stands for 20 ms, or until a connection ends. (The bounds keep a stale
+            # deadline from looking fresh after the ticks wrap.)
+            self.seen = ticks_add(ticks_ms(), 20)
+            self.room = f >= self.min_free
+        return f >= self.min_free
 
     def _reclaim(self, idle_ms):
         # Close one connection idle for idle_ms or more (a phone opens several and leaves
@@ -167,7 +164,8 @@ class Server:
             if len(self.conns) >= self.max_conns and not self._reclaim(0):
                 return await _canned(w, 503, b"retry-after: 1\r\n")
             c = Conn(self, r, w)
-            await c.run()
+            while await c.serve():
+                pass
         except asyncio.CancelledError:
             if c and c.expired and not c.sent and c.phase in (_HEAD, _BODY):
                 await _canned(w, 408)
@@ -190,9 +188,9 @@ class Server:
                 if c.p:
                     self.release(c.p)
             await compat.close(w)
-            # Its memory is free: the next collection may find room, and the deferred accept
-            # or request waiting longest may go.
-            self.short = 0
+            # Its memory is free: the heap is read again, and the deferred accept or request
+            # waiting longest may go.
+            self.seen = 0
             compat.wake()
 
     def release(self, p):
@@ -264,38 +262,29 @@ class Conn:
     # locals: the synchronous work is in plain methods (their frames live on the C stack), so
     # that each request allocates small frames, which fit the holes of a fragmented heap.
 
-    async def run(self):
-        p, srv = self.p, self.srv
-        while True:
-            self.sent = False
-            self._phase(_IDLE)
-            # The next request's first bytes: read into the parser's buffer, not parsed yet.
-            while not p.buffered():
-                if not await self.fill(_HEAD):
-                    return
-            self._phase(_HEAD)  # the head deadline runs from the first byte
-            # Admission, before the head is parsed (its strings and headers dict are most of
-            # what a request holds). A request in flight holds a few hundred bytes to a few
-            # KB, in pieces: with several at once in a short heap, the free bytes end up in
-            # holes too small for the next allocation, and requests fail half-way (503) with
-            # KBs free. So while the heap is short, a request waits until the others are
-            # answered (each answer wakes the request waiting longest), admit_ms at most:
-            # one at a time, every one answered. (_room() is the heap check here: this
-            # connection is one of srv.conns.)
-            t = ticks_ms()
-            while srv.busy and not srv._room():
-                w = srv.admit_ms - ticks_diff(ticks_ms(), t)
-                if w <= 0:
-                    break
-                await compat.wait_ms(min(w, 100))  # (woken at once, or looks again)
-            if not await self.serve():
-                return
-
     async def serve(self):
-        # One request: its head, its handler, its answer; whether the connection stays open.
-        # Its own coroutine: when it returns, nothing of the request (head, Request, Response)
-        # stays referenced from the frame of run(), which waits for the next one.
+        # One request on this connection: wait for it, parse it, handle it, answer it;
+        # whether the connection stays open (Server._accept calls this again then). A
+        # coroutine per request: when it returns, nothing of the request (head, Request,
+        # Response) stays referenced from a frame that waits for the next one.
         p, srv = self.p, self.srv
+        self.sent = False
+        self._phase(_IDLE)
+        # The request's first bytes: read into the parser's buffer, not parsed yet.
+        while not p.buffered():
+            if not await self.fill(_HEAD):
+                return False
+        self._phase(_HEAD)  # the head deadline runs from the first byte
+        # Admission, before the head is parsed (its strings and headers dict are most of
+        # what a request holds). A request in flight holds a few hundred bytes to a few KB,
+        # in pieces: with several at once in a short heap, the free bytes end up in holes
+        # too small for the next allocation, and requests fail half-way (503) with KBs free.
+        # So while the heap is short, a request waits until the others are answered (each
+        # answer wakes the request waiting longest), admit_ms at most: one at a time, every
+        # one answered. (_room() is the heap check here: this connection is one of srv.conns.)
+        t = ticks_ms()
+        while srv.busy and not srv._room() and ticks_diff(ticks_ms(), t) < srv.admit_ms:
+            await compat.wait_ms(100)  # woken at once, or asks again
         try:
             while not p.next():  # NEED; in this state the only other event is HEAD
                 if not await self.fill(_HEAD):
@@ -318,7 +307,9 @@ class Conn:
         req = Request(srv.app, self, p)
         p.max_body = srv.app.max_body
         self.cont = p.version == 11 and p.headers.get("expect", "").lower() == "100-continue"
-        p.forget()  # the request has the head now; the parser need not keep it
+        # The Request has the head now: a parser waiting for the connection's next request
+        # must not keep it alive.
+        p.headers = p.method = p.target = None
         self.done = not p.length and p.next()  # END at once for an empty body
         return req
 

@@ -167,10 +167,7 @@ async def again(app, req):
         raise MemoryError
     req.again = 1
     t = compat.ticks_ms()
-    while srv.busy > 1:
-        w = srv.admit_ms - compat.ticks_diff(compat.ticks_ms(), t)
-        if w <= 0:
-            break
-        await compat.wait_ms(min(w, 100))  # woken when a request is answered, or looks again
+    while srv.busy > 1 and compat.ticks_diff(compat.ticks_ms(), t) < srv.admit_ms:
+        await compat.wait_ms(100)  # woken when a request is answered, or asks again
     gc.collect()
     return await app.dispatch(req)
