@@ -887,9 +887,11 @@ def main(argv=None):
     res["targets"] = targets(res)
     print(report(res))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=1))
         log("wrote " + args.json)
     if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(markdown(res))
         log("wrote " + args.markdown)
     return res
