@@ -25,7 +25,7 @@ def test_bench_quick_reports_all_three_servers(tmp_path):
     res = json.loads(out.read_text())
     assert res["servers"] == ["microhttp", "microdot", "bare"]
     for server in res["servers"]:
-        for wl in ("W", "W-KA"):
+        for wl in ("W", "W-KA", "P", "P-KA"):
             t = res["throughput"][server][wl]
             assert t["ok"] == res["requests"] and t["failures"] == 0, (server, wl, t)
             assert t["req_per_s"] > 0 and t["p50_ms"] is not None
@@ -38,3 +38,55 @@ def test_bench_quick_reports_all_three_servers(tmp_path):
     assert res["sizes"]["microdot"]["microdot"] > 0
     assert "static" in res["sizes"]["microhttp"]
     assert "Throughput at a 128 KB heap" in proc.stdout
+    # Phone heads are bigger: every server allocates more per request for them than for Host alone.
+    for server in res["servers"]:
+        assert res["alloc"][server]["phone_close_status"] > res["alloc"][server]["close_status"], server
+
+
+def _bench():
+    sys.path.insert(0, str(paths.ROOT / "tools"))
+    import bench_http
+
+    return bench_http
+
+
+def test_phone_heads_are_a_phone_browsers_size_and_parse():
+    bench = _bench()
+    requests, keep, close = bench.HEADS["phone"]
+    assert [name for name, _ in requests] == [name for name, _ in bench.PLAIN]
+    for _, template in requests:
+        for field in (keep, close):
+            head = template % field
+            assert 540 <= bench.head_fields_size(template, field) <= 710, head
+            names = [line.split(b":")[0].lower() for line in head.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]]
+            assert len(names) == len(set(names)), names  # no field twice
+            for name in (b"host", b"user-agent", b"sec-ch-ua", b"cookie", b"accept-language", b"connection"):
+                assert name in names, (name, head)
+
+
+def _floor_search(passes_from, flaky=()):
+    """find_floor over a fake probe that holds from ``passes_from`` KB up, except at the
+    (heap, nth probe of that heap) pairs in ``flaky``; returns (floor, the heaps probed in order)."""
+    bench = _bench()
+    probed = []
+
+    def probe(kb):
+        probed.append(kb)
+        if (kb, probed.count(kb)) in flaky:
+            return False
+        return kb >= passes_from
+
+    return bench.find_floor(probe, 4, 128), probed
+
+
+def test_floor_search_bisects_then_confirms_twice():
+    floor, probed = _floor_search(52)
+    assert floor == 52
+    assert probed[-2:] == [52, 52] and len(probed) <= 9, probed
+
+
+def test_floor_search_steps_up_when_a_confirmation_fails():
+    floor, probed = _floor_search(52, flaky=[(52, 3)])  # the bisection's and one confirmation pass
+    assert floor == 56 and probed[-5:] == [52, 52, 52, 56, 56], probed
+    floor, probed = _floor_search(200)
+    assert floor is None and max(probed) == 128, probed

@@ -589,6 +589,8 @@ class _FreeHeap:
 
 
 def test_accepting_waits_while_the_heap_is_short_and_a_long_idle_connection_makes_room():
+    import time
+
     srv = Server(App(), min_free=4096)
     with _FreeHeap(srv, 0) as free:
         assert srv._room()  # no connection open: the first is always accepted
@@ -601,14 +603,17 @@ def test_accepting_waits_while_the_heap_is_short_and_a_long_idle_connection_make
         # about to send its next request on the fresh one).
         assert not srv._room() and not (busy.cancelled or fresh.cancelled)
         srv.conns.append(stale)
+        time.sleep(0.03)  # past the 20 ms the last reading stands for
         assert not srv._room()
         assert stale.cancelled and stale.expired and not (busy.cancelled or fresh.cancelled)
+        time.sleep(0.03)
         assert not srv._room() and not fresh.cancelled  # one at a time; never twice the same
         free.bytes = 1 << 20
+        time.sleep(0.03)
         assert srv._room()
 
 
-def test_a_reading_of_plenty_free_heap_stands_for_20_ms_and_no_other_does():
+def test_a_reading_of_plenty_or_of_a_short_heap_stands_for_20_ms_and_no_other_does():
     import time
 
     srv = Server(App(), min_free=4096)
@@ -618,7 +623,10 @@ def test_a_reading_of_plenty_free_heap_stands_for_20_ms_and_no_other_does():
         free.bytes = 0
         assert srv._room()
         time.sleep(0.03)
+        assert not srv._room()  # short even after a collection: this stands too
+        free.bytes = 1 << 20
         assert not srv._room()
+        time.sleep(0.03)
         free.bytes = 8191  # room, but not plenty: the next asks measure again
         assert srv._room()
         free.bytes = 4095
@@ -710,6 +718,118 @@ def test_a_request_waits_for_room_at_most_admit_ms():
         a, b = _two_at_once(srv, "/slow", "/fast")
     assert log == ["slow in", "fast", "slow out"]
     assert [r[0] for r in a + b] == [200, 200]
+
+
+def test_while_the_heap_is_short_the_next_head_is_parsed_only_once_the_one_in_flight_is_answered():
+    # The head's strings and headers dict are most of what a request holds: a request that
+    # waits for room must wait before they are made, not after (a kept-alive connection's
+    # next request would otherwise run out of memory while its head is parsed).
+    log = []
+    app = _overlap_app(log)
+    srv = Server(app, min_free=4096)
+
+    @app.get("/look")
+    async def look(req):
+        # The other connection's request has arrived (it was sent with this one): whether
+        # its head has been parsed yet.
+        for _ in range(3):
+            await asyncio.sleep(0.01)
+        log.append([c.p.method for c in srv.conns if c is not req.conn])
+        return "looked"
+
+    with _FreeHeap(srv, 0):
+        a, b = _two_at_once(srv, "/look", "/fast")
+    assert log == [[None], "fast"]
+    assert [r[0] for r in a + b] == [200, 200]
+
+
+def test_an_answered_request_leaves_nothing_of_its_head_with_its_kept_alive_connection():
+    seen = []
+
+    class HeldStream(FakeStream):
+        # Once its data is read, a read waits (a kept-alive client between requests) until
+        # ``held`` is cleared; then the stream ends.
+        held = True
+
+        async def _wait(self):
+            while self.held and self.i == len(self.data):
+                await asyncio.sleep(0)
+
+        async def readinto(self, mv):  # MicroPython's compat reads with this
+            await self._wait()
+            return await FakeStream.readinto(self, mv)
+
+        async def read(self, n):  # CPython's with this
+            await self._wait()
+            return await FakeStream.read(self, n)
+
+    async def main():
+        srv = Server(make_app())
+        s = HeldStream(req("GET /items/1 HTTP/1.1", "X-Long: " + "x" * 300 + "\r\n"))
+        task = asyncio.create_task(srv._accept(s, s))
+        while not s.out:
+            await asyncio.sleep(0)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        (c,) = srv.conns  # answered, kept alive, waiting for its next request
+        seen.append((c.p.method, c.p.target, not c.p.headers))
+        s.held = False
+        await task
+
+    run(main())
+    assert seen == [(None, None, True)]
+
+
+def test_wake_ends_the_wait_of_the_task_waiting_longest_one_at_a_time():
+    from microhttp import compat
+
+    done = []
+
+    async def waiter(name):
+        await compat.wait_ms(60000)
+        done.append(name)
+
+    async def main():
+        tasks = [asyncio.create_task(waiter(n)) for n in ("first", "second")]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert done == []
+        compat.wake()
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert done == ["first"]
+        compat.wake()
+        await asyncio.wait_for(tasks[1], 10)  # long before its 60 s: woken
+        assert done == ["first", "second"]
+        compat.wake()  # no one waits: nothing happens
+
+    run(main())
+
+
+def test_a_short_heap_is_read_again_when_a_connection_ends():
+    import microhttp.server as server_module
+
+    class _Gc:
+        collections = 0
+
+        def collect(self):
+            self.collections += 1
+
+    real, server_module.gc = server_module.gc, _Gc()
+    try:
+        srv = Server(make_app(), min_free=4096)
+        with _FreeHeap(srv, 0):
+            srv.conns.append(_IdleConn(srv))
+            assert not srv._room() and not srv._room() and not srv._room()
+            assert server_module.gc.collections == 1  # the reading stands (for 20 ms)
+            srv.conns[:] = []
+            s = FakeStream(req("GET / HTTP/1.1", "Connection: close\r\n"))
+            run(srv._accept(s, s))  # a connection ends: its memory is free
+            srv.conns.append(_IdleConn(srv))
+            assert not srv._room()
+            assert server_module.gc.collections == 2
+    finally:
+        server_module.gc = real
 
 
 def test_failed_and_taken_over_requests_are_no_longer_in_flight():

@@ -3,18 +3,22 @@
 asyncio server (the floor), side by side in one run. Every app is compiled to .mpy first.
 
     source tools/bootstrap.sh
-    python tools/bench_http.py                 # full run (a few minutes), table on stdout
+    python tools/bench_http.py                 # full run (about 3 minutes), table on stdout
     python tools/bench_http.py --json out.json # also machine-readable results
     python tools/bench_http.py --quick         # smoke mode (seconds): small counts, no floor search
     python tools/bench_http.py --bits 32       # on the unix port's 32-bit build (the boards' word size)
+    python tools/bench_http.py --baseline REV  # also microhttp as committed at REV: before/after
 
 Measures, per server (the same app everywhere: GET / a 2 KB page, GET /api/status small JSON,
 POST /api/led with {"on": true}):
 - W: 4 concurrent clients, 400 requests cycling the three, a new connection per request;
   W-KA: the same over keep-alive connections (a server that closes per request reconnects).
-- memory floor: smallest -X heapsize (4 KB steps) serving W (and W-KA) with zero failures,
-  twice in a row (binary search, then confirmation).
+  P and P-KA: W and W-KA with a phone browser's request heads (Chrome on Android: client
+  hints, fetch metadata, a cookie; 544-703 bytes of header fields) instead of Host alone.
 - throughput at a 128 KB heap: req/s (median of rounds) and p50/p95 latency.
+- memory floor, per workload: the smallest -X heapsize (4 KB steps) serving it with no
+  failure at 50 % or more of its req/s at 128 KB (best runs of 2000 requests), twice in a
+  row (bisection, then confirmation), and the req/s there; microhttp's over Microdot's.
 - heap taken by importing the framework (gc.mem_alloc after gc.collect, before/after).
 - heap allocated per GET, inside the server with gc disabled (difference of two runs of
   different lengths, so the probes' own cost cancels out).
@@ -50,12 +54,56 @@ IO_TIMEOUT = 5.0  # seconds for any single connect/send/recv
 # (a board's word size: objects and heap blocks take half the bytes). Set by --bits.
 BITS = 64
 
-REQUESTS = (
+# The three requests, each a head template whose "%s" is the Connection field: per request
+# head kind (HEADS), the field that keeps the connection open and the one that closes it.
+PLAIN = (
     ("GET /", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"),
     ("GET /api/status", b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n"),
     ("POST /api/led", b"POST /api/led HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       b"Content-Length: 12\r\n%s\r\n{\"on\": true}"),
 )
+REQUESTS = PLAIN  # (the name other tools and tests know)
+
+# What a phone browser sends to a device's page: the header fields, their order and values
+# as Chromium 156 sent them with Playwright's "Pixel 7" emulation (Chrome on Android's
+# User-Agent and client hints), captured on 127.0.0.1: the page opened from a bookmark
+# (Sec-Fetch-Site: none), its fetch() of a JSON status and its JSON POST, once the page had
+# set a session cookie (a 43-character token: 32 random bytes in base64url). sec-ch-ua lists
+# the three brands Google Chrome sends (Chromium sends two); Host, Origin and Referer name
+# 127.0.0.1 without a port. 544-703 bytes of header fields (the request line aside).
+_UA = (b"User-Agent: Mozilla/5.0 (Linux; Android 14; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) "
+       b"Chrome/156.0.0.0 Mobile Safari/537.36\r\n")
+_CH = (b'sec-ch-ua: "Google Chrome";v="156", "Chromium";v="156", "Not:A-Brand";v="8"\r\n'
+       b"sec-ch-ua-mobile: ?1\r\n")
+_PLATFORM = b'sec-ch-ua-platform: "Android"\r\n'
+_TAIL = (b"Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n"
+         b"Cookie: sid=Zk3q9Zt0uQmXkR2bB7yVxJcA8PdLw4EhN1oGfTs6iUa\r\n")
+_CORS = (b"Accept: */*\r\nSec-Fetch-Site: same-origin\r\nSec-Fetch-Mode: cors\r\nSec-Fetch-Dest: empty\r\n")
+PHONE = (
+    ("GET /", b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n%s" + _CH + _PLATFORM + b"Upgrade-Insecure-Requests: 1\r\n"
+     + _UA + b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+     b"image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7\r\nSec-Fetch-Site: none\r\n"
+     b"Sec-Fetch-Mode: navigate\r\nSec-Fetch-User: ?1\r\nSec-Fetch-Dest: document\r\n" + _TAIL + b"\r\n"),
+    ("GET /api/status", b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n%s" + _PLATFORM + _UA + _CH + _CORS
+     + b"Referer: http://127.0.0.1/\r\n" + _TAIL + b"\r\n"),
+    ("POST /api/led", b"POST /api/led HTTP/1.1\r\nHost: 127.0.0.1\r\n%sContent-Length: 12\r\n" + _PLATFORM + _UA
+     + _CH.replace(b"\r\nsec", b"\r\nContent-Type: application/json\r\nsec") + _CORS.replace(
+         b"*/*\r\n", b"*/*\r\nOrigin: http://127.0.0.1\r\n") + b"Referer: http://127.0.0.1/\r\n" + _TAIL
+     + b"\r\n{\"on\": true}"),
+)
+# kind: (the requests, Connection field keeping the connection open, the field closing it)
+HEADS = {
+    "plain": (PLAIN, b"", b"Connection: close\r\n"),
+    "phone": (PHONE, b"Connection: keep-alive\r\n", b"Connection: close\r\n"),
+}
+# The workloads: name: (head kind, keep-alive)
+WORKLOADS = {"W": ("plain", False), "W-KA": ("plain", True), "P": ("phone", False), "P-KA": ("phone", True)}
+
+
+def head_fields_size(template, connection):
+    """Bytes of a request head's header fields (the request line and the empty line aside)."""
+    head = (template % connection).split(b"\r\n\r\n")[0] + b"\r\n"
+    return len(head) - len(head.split(b"\r\n")[0]) - 2
 
 
 def log(msg):
@@ -72,19 +120,26 @@ def micropython_binary():
     return provision_micropython.interpreter(BITS)
 
 
-def mpy_cross(src, dst):
-    """Compile src to dst. The source name stored in the .mpy (shown in tracebacks, and kept in
-    RAM as a string) is the module's path inside the image, as tools/deploy.py does, not this
-    machine's path: the same for every framework, so no one pays for where the checkout is."""
+def mpy_cross(src, dst, lib=None):
+    """Compile src to dst, under the module folder ``lib`` (BUILD/lib by default). The source
+    name stored in the .mpy (shown in tracebacks, and kept in RAM as a string) is the module's
+    path inside the image, as tools/deploy.py does, not this machine's path: the same for every
+    framework, so no one pays for where the checkout is."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     exe = shutil.which("mpy-cross") or str(Path(sys.executable).parent / "mpy-cross")
-    name = dst.relative_to(BUILD / "lib").with_suffix(".py").as_posix()
+    name = dst.relative_to(lib or BUILD / "lib").with_suffix(".py").as_posix()
     subprocess.run([exe, "-o", str(dst), "-s", name, str(src)], check=True, capture_output=True)
     return dst.stat().st_size
 
 
 def microhttp_available():
     return (MICROHTTP_SRC / "__init__.py").exists()
+
+
+def server_dir(name):
+    """The working directory a server runs in: BUILD, or for microhttp@REV (microhttp as it
+    was at git revision REV, see --baseline) a folder of its own with the same layout."""
+    return BUILD / name.replace("@", "-") if "@" in name else BUILD
 
 
 def build(servers):
@@ -99,6 +154,20 @@ def build(servers):
         sizes["microhttp"] = {}
         for src in sorted(MICROHTTP_SRC.glob("*.py")):
             sizes["microhttp"][src.stem] = mpy_cross(src, lib / "microhttp" / (src.stem + ".mpy"))
+    for name in servers:
+        if name.startswith("microhttp@"):
+            # The same apps, and microhttp's sources as committed at that revision.
+            rev, base_lib = name.split("@", 1)[1], server_dir(name) / "lib"
+            src_dir = server_dir(name) / "src"
+            src_dir.mkdir(parents=True)
+            archive = subprocess.run(["git", "-C", str(ROOT), "archive", rev, "firmware/lib/microhttp"],
+                                     check=True, capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(src_dir)], input=archive, check=True)
+            for src in sorted(APPS_SRC.glob("*.py")):
+                mpy_cross(src, base_lib / (src.stem + ".mpy"), base_lib)
+            sizes[name] = {}
+            for src in sorted((src_dir / "firmware" / "lib" / "microhttp").glob("*.py")):
+                sizes[name][src.stem] = mpy_cross(src, base_lib / "microhttp" / (src.stem + ".mpy"), base_lib)
     if "microdot" in servers:
         spec = importlib.util.find_spec("microdot")
         if spec is None or not spec.submodule_search_locations:
@@ -135,8 +204,9 @@ class Server:
         self.name = name
         self.port = free_port()
         self.lines = []
-        cmd = [micropython_binary(), "-X", "heapsize=%dk" % heap_kb, "-m", "app_" + name, str(self.port)]
-        self.proc = subprocess.Popen(cmd, cwd=str(BUILD), env=mp_env(), stdin=subprocess.DEVNULL,
+        cmd = [micropython_binary(), "-X", "heapsize=%dk" % heap_kb, "-m", "app_" + name.split("@")[0],
+               str(self.port)]
+        self.proc = subprocess.Popen(cmd, cwd=str(server_dir(name)), env=mp_env(), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      errors="replace")
         self._ready = threading.Event()
@@ -258,14 +328,20 @@ def check(kind, status, body):
     return None
 
 
-def workload(port, keepalive, total, clients, stop_on_failure=False, deadline_s=120):
-    """Run ``total`` requests cycling the three kinds over ``clients`` threads."""
+def workload(port, wl, total, clients, stop_on_failure=False, deadline_s=120, slow_after_s=None):
+    """Run ``total`` requests of workload ``wl`` (WORKLOADS) cycling the three kinds over
+    ``clients`` threads. With ``slow_after_s``, stop once that many seconds have passed: the
+    run is then too slow for the rate asked (``slow`` in the result; not a failure)."""
+    heads, keepalive = WORKLOADS[wl]
+    requests, keep_field, close_field = HEADS[heads]
+    conn_header = keep_field if keepalive else close_field
     lock = threading.Lock()
-    state = {"next": 0, "failures": 0, "errors": [], "connections": 0}
+    state = {"next": 0, "failures": 0, "errors": [], "connections": 0, "slow": False}
     latencies = []
     stop = threading.Event()
-    end_by = time.monotonic() + deadline_s
-    conn_header = b"" if keepalive else b"Connection: close\r\n"
+    t_start = time.monotonic()
+    end_by = t_start + deadline_s
+    slow_by = None if slow_after_s is None else t_start + slow_after_s
 
     def client():
         conn = None
@@ -282,7 +358,7 @@ def workload(port, keepalive, total, clients, stop_on_failure=False, deadline_s=
                     conn = Conn(port)
                     with lock:
                         state["connections"] += 1
-                status, _, body, keep = conn.request(REQUESTS[kind][1] % conn_header)
+                status, _, body, keep = conn.request(requests[kind][1] % conn_header)
                 problem = check(kind, status, body)
                 if not keepalive or not keep:
                     conn.close()
@@ -297,15 +373,19 @@ def workload(port, keepalive, total, clients, stop_on_failure=False, deadline_s=
                 if problem:
                     state["failures"] += 1
                     if len(state["errors"]) < 5:
-                        state["errors"].append("%s: %s" % (REQUESTS[kind][0], problem))
+                        state["errors"].append("%s: %s" % (requests[kind][0], problem))
                     if stop_on_failure:
                         stop.set()
                 else:
                     latencies.append(dt)
-            if time.monotonic() > end_by:
+            now = time.monotonic()
+            if now > end_by:
                 with lock:
                     state["errors"].append("deadline of %d s reached" % deadline_s)
                     state["failures"] += 1
+                stop.set()
+            elif slow_by is not None and now > slow_by:
+                state["slow"] = True
                 stop.set()
         if conn is not None:
             conn.close()
@@ -321,52 +401,69 @@ def workload(port, keepalive, total, clients, stop_on_failure=False, deadline_s=
     lat = sorted(latencies)
     return {
         "requests": state["next"], "ok": done, "failures": state["failures"], "errors": state["errors"],
-        "connections": state["connections"], "seconds": round(elapsed, 3),
+        "connections": state["connections"], "seconds": round(elapsed, 3), "slow": state["slow"],
         "req_per_s": round(done / elapsed, 1) if elapsed else 0.0,
         "p50_ms": round(1000 * lat[len(lat) // 2], 2) if lat else None,
         "p95_ms": round(1000 * lat[min(len(lat) - 1, int(len(lat) * 0.95))], 2) if lat else None,
     }
 
 
-def warm_up(port, n=6):
+def warm_up(port, wl="W", n=6):
+    """A few requests on new connections first: the first ones load a framework's lazy modules."""
+    requests, _, close_field = HEADS[WORKLOADS[wl][0]]
     for i in range(n):
         conn = Conn(port)
         try:
-            conn.request(REQUESTS[i % 3][1] % b"Connection: close\r\n")
+            status, _, _, _ = conn.request(requests[i % 3][1] % close_field)
         finally:
             conn.close()
+        if status != 200:
+            raise ValueError("warm-up request %d answered %d" % (i, status))
 
 
 # --- measurements -------------------------------------------------------------------------------
 
-def serves(name, heap_kb, keepalive, total, clients):
-    """True when a fresh server with this heap answers the whole workload without a failure."""
-    with Server(name, heap_kb) as srv:
-        if not srv.ok:
-            return False, "did not start"
-        res = workload(srv.port, keepalive, total, clients, stop_on_failure=True, deadline_s=60)
-        alive = srv.alive()
-    if res["failures"] or not alive:
-        return False, (res["errors"][:1] or ["server exited"])[0]
-    return True, ""
+# The memory floor: the smallest heap serving a workload with no failure at no less than this
+# share of the req/s it has at the reference heap (--heap): a server that only keeps up by
+# throttling itself (admission waiting for memory) has not really got enough heap.
+FLOOR_SPEED = 0.5
 
 
-def memory_floor(name, keepalive, total, clients, lo_kb=4, hi_kb=256):
-    """Smallest heap in 4 KB steps serving the workload, confirmed twice in a row."""
-    label = "W-KA" if keepalive else "W"
-    probes = []
+def serves(name, heap_kb, wl, total, clients, min_rps=0.0, attempts=3):
+    """(True, run) when a fresh server with this heap answers the warm-up and then the whole
+    workload without a failure at ``min_rps`` or more, else (False, why). A run found slower
+    than that is stopped there (it cannot pass) and tried again on a fresh server, up to
+    ``attempts`` runs in all: other processes on the machine only ever slow a run down, by
+    tens of percent now and then, while a server throttling itself is slow every time."""
+    for _attempt in range(attempts):
+        with Server(name, heap_kb) as srv:
+            if not srv.ok:
+                return False, "did not start"
+            try:
+                warm_up(srv.port, wl)
+            except (OSError, ValueError) as exc:
+                return False, "warm-up: %s: %s" % (type(exc).__name__, exc)
+            slow_after = total / min_rps if min_rps else None
+            res = workload(srv.port, wl, total, clients, stop_on_failure=True, deadline_s=60,
+                           slow_after_s=slow_after)
+            alive = srv.alive()
+        if res["failures"] or not alive:
+            return False, (res["errors"][:1] or ["server exited"])[0]
+        if not res["slow"] and res["req_per_s"] >= min_rps:
+            return True, res
+    return False, "below %.0f req/s (%d requests in %.2f s)" % (min_rps, res["ok"], res["seconds"])
 
-    def probe(kb):
-        ok, why = serves(name, kb, keepalive, total, clients)
-        probes.append((kb, ok, why))
-        log("  %s %s heap=%dk: %s" % (name, label, kb, "ok" if ok else "FAIL (%s)" % why))
-        return ok
 
-    if not probe(hi_kb):
-        return {"floor_kb": None, "probes": probes, "note": "fails even at %d KB" % hi_kb}
+def find_floor(probe, lo_kb, hi_kb, step_kb=4):
+    """The smallest heap (a multiple of step_kb) where ``probe(kb)`` holds twice in a row, given
+    that it holds at hi_kb; None if no heap up to hi_kb does.
+
+    A bisection between lo_kb (taken to fail) and hi_kb, then confirmation: the bisection's
+    answer is probed twice more, and while either fails, the next step up is. About
+    log2((hi-lo)/step) + 2 probes when the answer holds."""
     lo, hi = lo_kb, hi_kb  # invariant: lo fails (or is the lower bound), hi serves
-    while hi - lo > 4:
-        mid = (lo + hi) // 2 // 4 * 4
+    while hi - lo > step_kb:
+        mid = (lo + hi) // 2 // step_kb * step_kb
         if mid in (lo, hi):
             break
         if probe(mid):
@@ -376,11 +473,47 @@ def memory_floor(name, keepalive, total, clients, lo_kb=4, hi_kb=256):
     floor = hi
     while floor <= hi_kb:
         if probe(floor) and probe(floor):  # the two confirmation runs, in a row
-            break
-        floor += 4
-    else:
-        return {"floor_kb": None, "probes": probes, "note": "no heap up to %d KB passed twice" % hi_kb}
-    return {"floor_kb": floor, "probes": probes}
+            return floor
+        floor += step_kb
+    return None
+
+
+def memory_floor(name, wl, total, clients, ref_kb, lo_kb=4, ref_runs=3):
+    """Workload ``wl``'s memory floor: its req/s at ref_kb (the best of ``ref_runs`` runs of
+    ``total`` requests), then the smallest heap in 4 KB steps serving it with no failure at
+    FLOOR_SPEED of that or more (the best of up to 3 runs, see serves()), twice in a row, and
+    the req/s there (the slower of the two)."""
+    out = {"ref_kb": ref_kb, "floor_kb": None}
+    ref = []
+    for _ in range(ref_runs):
+        ok, run = serves(name, ref_kb, wl, total, clients, attempts=1)
+        if not ok:
+            log("  %s %s heap=%dk: FAIL (%s)" % (name, wl, ref_kb, run))
+            out["note"] = "fails at %d KB: %s" % (ref_kb, run)
+            return out
+        ref.append(run["req_per_s"])
+    out["ref_req_per_s"] = max(ref)  # the best run: the least disturbed by other processes
+    out["min_req_per_s"] = min_rps = round(FLOOR_SPEED * out["ref_req_per_s"], 1)
+    log("  %s %s heap=%dk: %s req/s: the floor needs %.0f" % (name, wl, ref_kb, ref, min_rps))
+    probes = out["probes"] = []
+    runs = {}
+
+    def probe(kb):
+        ok, run = serves(name, kb, wl, total, clients, min_rps)
+        probes.append((kb, ok, run["req_per_s"] if ok else run))
+        log("  %s %s heap=%dk: %s" % (name, wl, kb, "ok, %.0f req/s" % run["req_per_s"] if ok else "FAIL (%s)" % run))
+        if ok:
+            runs.setdefault(kb, []).append(run)
+        return ok
+
+    floor = find_floor(probe, lo_kb, ref_kb)
+    if floor is None:
+        out["note"] = "no heap up to %d KB passed twice" % ref_kb
+        return out
+    slower = min(runs[floor][-2:], key=lambda r: r["req_per_s"])  # the two confirmation runs
+    out.update({"floor_kb": floor, "req_per_s": slower["req_per_s"], "p50_ms": slower["p50_ms"],
+                "p95_ms": slower["p95_ms"]})
+    return out
 
 
 def import_heap(servers):
@@ -420,9 +553,15 @@ def import_heap(servers):
     return out
 
 
-def alloc_per_request(name, keepalive, short, long, path=b"/api/status"):
-    """Heap allocated per GET inside the server, gc disabled: (d(long) - d(short)) / (long - short)."""
-    req = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (path, b"" if keepalive else b"Connection: close\r\n")
+def alloc_per_request(name, keepalive, short, long, path=b"/api/status", heads="plain"):
+    """Heap allocated per GET inside the server, gc disabled: (d(long) - d(short)) / (long - short).
+    With ``heads="phone"``, the GET carries the phone browser's fields of GET /api/status."""
+    _, keep_field, close_field = HEADS[heads]
+    conn_header = keep_field if keepalive else close_field
+    if heads == "plain":
+        req = b"GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n%s\r\n" % (path, conn_header)
+    else:
+        req = PHONE[1][1].replace(b"/api/status", path, 1) % conn_header
     deltas = []
     with Server(name, 16 * 1024) as srv:
         if not srv.ok:
@@ -468,19 +607,20 @@ def report(res):
              % (res["micropython"], res.get("bits", 64), res["clients"], res["requests"])]
     rows = []
     for s in servers:
-        for wl in ("W", "W-KA"):
+        for wl in WORKLOADS:
             t = res["throughput"].get(s, {}).get(wl)
             if not t:
                 continue
-            note = " (server closes: = W)" if wl == "W-KA" and t["connections"] == t["requests"] else ""
+            closes = WORKLOADS[wl][1] and t["connections"] == t["requests"]
+            note = " (server closes: = %s)" % wl.replace("-KA", "") if closes else ""
             rows.append([s, wl + note, t["req_per_s"], t["p50_ms"], t["p95_ms"], t["connections"], t["failures"]])
     parts.append("\nThroughput at a %d KB heap (median of %d rounds)\n" % (res["heap_kb"], res["rounds"])
                  + table(rows, ["server", "workload", "req/s", "p50 ms", "p95 ms", "connections", "failures"]))
     if res.get("floor"):
-        rows = [[s, (res["floor"][s].get("W") or {}).get("floor_kb"), (res["floor"][s].get("W-KA") or {}).get("floor_kb")]
-                for s in servers if s in res["floor"]]
-        parts.append("\nMemory floor (smallest -X heapsize in KB serving the workload twice with zero failures)\n"
-                     + table(rows, ["server", "W", "W-KA"]))
+        parts.append("\nMemory floor: smallest -X heapsize (4 KB steps) serving the workload with no failure "
+                     "at >= %d%% of its req/s at %d KB (best of 3 runs; a probe: best of up to 3), twice in a "
+                     "row; req/s there (the slower of the two); %d requests a run\n" % (100 * FLOOR_SPEED, res["heap_kb"], res["floor_requests"])
+                     + table(*floor_rows(res)))
     imp = res.get("import", {})
     rows = [[s, kb(n)] for s, n in res.get("started_heap", {}).items()]
     parts.append("\nHeap in use once the app is started and idle (gc.mem_alloc after gc.collect)\n"
@@ -496,10 +636,11 @@ def report(res):
     rows = []
     for s in servers:
         a = res["alloc"].get(s, {})
-        ka = ("n/a (closes)",) * 2 if "ka_status" not in a else (a["ka_status"], a["ka_page"])
-        rows.append([s, ka[0], ka[1], a.get("close_status"), a.get("close_page")])
+        ka = ("n/a (closes)",) * 3 if "ka_status" not in a else (a["ka_status"], a["ka_page"], a.get("phone_ka_status"))
+        rows.append([s, ka[0], ka[1], a.get("close_status"), a.get("close_page"), ka[2], a.get("phone_close_status")])
     parts.append("\nHeap allocated per request, bytes (gc disabled, inside the server)\n"
-                 + table(rows, ["server", "KA /api/status", "KA /", "close /api/status", "close /"]))
+                 + table(rows, ["server", "KA /api/status", "KA /", "close /api/status", "close /",
+                                "phone KA /api/status", "phone close /api/status"]))
     rows = []
     for s, mods in res["sizes"].items():
         for m, n in sorted(mods.items()):
@@ -514,12 +655,40 @@ def report(res):
                      + table(rows, ["package", "bytes", "modules"]))
     if res.get("targets"):
         rows = [[t["target"], t["measured"], "met" if t["met"] else "MISSED"] for t in res["targets"]]
-        parts.append("\nTargets (issue 3)\n" + table(rows, ["target", "measured", ""]))
+        parts.append("\nTargets (issues 3 and 6)\n" + table(rows, ["target", "measured", ""]))
     return "\n".join(parts)
 
 
 def floor_text(result):
     return "%d KB" % result["floor_kb"] if result and result.get("floor_kb") else "-"
+
+
+def floor_ratio(res, wl):
+    """microhttp's floor over Microdot's for workload ``wl``, or None."""
+    fl = res.get("floor") or {}
+    a = (fl.get("microhttp", {}).get(wl) or {}).get("floor_kb")
+    b = (fl.get("microdot", {}).get(wl) or {}).get("floor_kb")
+    return a / b if a and b else None
+
+
+def floor_rows(res):
+    """(rows, header) of the floor table: a row per workload, a floor and its req/s per server."""
+    servers = [s for s in res["servers"] if s in res["floor"]]
+    header = ["workload", "heads", "connection"]
+    for s in servers:
+        header += [s, "req/s there", "at %d KB" % res["heap_kb"]]
+    header.append("microhttp / microdot")
+    rows = []
+    for wl, (heads, ka) in WORKLOADS.items():
+        row = [wl, heads, "keep-alive" if ka else "close"]
+        for s in servers:
+            f = res["floor"][s].get(wl) or {}
+            row += [floor_text(f), "%.0f" % f["req_per_s"] if f.get("req_per_s") else "-",
+                    "%.0f" % f["ref_req_per_s"] if f.get("ref_req_per_s") else "-"]
+        ratio = floor_ratio(res, wl)
+        row.append("-" if ratio is None else "%.2f" % ratio)
+        rows.append(row)
+    return rows, header
 
 
 def markdown(res):
@@ -535,19 +704,23 @@ def markdown(res):
     for s in servers:
         w, ka = tp[s]["W"], tp[s]["W-KA"]
         closes = ka["connections"] == ka["requests"]
-        f = fl.get(s, {})
         rows.append([
             "**%s**" % s if s == "microhttp" else s,
             "%.0f" % w["req_per_s"], "%s / %s" % (w["p50_ms"], w["p95_ms"]),
             ("%.0f" % ka["req_per_s"]) + (" (closes: = W)" if closes else ""),
             "%s / %s" % (ka["p50_ms"], ka["p95_ms"]),
-            floor_text(f.get("W")), floor_text(f.get("W-KA")),
             kb(imp.get(s, {}).get("import_bytes")) if s in imp else "-",
             kb(res.get("started_heap", {}).get(s)),
             "%s / %s" % (al[s].get("ka_status", "n/a"), al[s].get("close_status")),
         ])
     parts = [md(rows, ["server", "W req/s", "W p50/p95 ms", "W-KA req/s", "W-KA p50/p95 ms",
-                       "floor W", "floor W-KA", "import heap", "in use when started", "heap/GET KA / close (B)"])]
+                       "import heap", "in use when started", "heap/GET KA / close (B)"])]
+    if fl:
+        rows, header = floor_rows(res)
+        parts.append("Memory floor: the smallest heap serving the workload with no failure at >= %d%% of its "
+                     "req/s at %d KB (best of 3 runs; a probe: best of up to 3), twice in a row, and the "
+                     "req/s there (%d requests a run); P and P-KA send the phone browser's heads:\n\n"
+                     % (100 * FLOOR_SPEED, res["heap_kb"], res["floor_requests"]) + md(rows, header))
     sizes = res["sizes"].get("microhttp", {})
     if sizes:
         core = sum(sizes.get(m, 0) for m in CORE)
@@ -572,7 +745,7 @@ def markdown(res):
                      "reference figures were measured." % res["bits"])
     if res.get("targets"):
         parts.append(md([[t["target"], t["measured"], "met" if t["met"] else "**missed**"] for t in res["targets"]],
-                        ["target (issue 3)", "measured", ""]))
+                        ["target (issues 3 and 6)", "measured", ""]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -592,6 +765,12 @@ def targets(res):
     floor = (fl.get("microhttp", {}).get("W") or {}).get("floor_kb")
     if floor:
         out.append({"target": "memory floor (W) <= 40 KB", "measured": "%d KB" % floor, "met": floor <= 40})
+    for wl in WORKLOADS:
+        ratio = floor_ratio(res, wl)
+        if ratio is not None:
+            out.append({"target": "floor %s <= 0.7x Microdot's" % wl, "met": ratio <= 0.7,
+                        "measured": "%s vs %s (%.2fx)" % (floor_text(fl["microhttp"][wl]),
+                                                          floor_text(fl["microdot"][wl]), ratio)})
     core = sum(res["sizes"]["microhttp"].get(m, 0) for m in CORE)
     out.append({"target": "core .mpy <= 10 KB", "measured": "%d B" % core, "met": core <= 10 * 1024})
     a, b = imp.get("microhttp", {}).get("import_bytes"), imp.get("microdot", {}).get("import_bytes")
@@ -612,6 +791,13 @@ def main(argv=None):
     ap.add_argument("--heap", type=int, default=128, help="heap in KB for the throughput runs")
     ap.add_argument("--rounds", type=int, default=5, help="throughput rounds (median reported)")
     ap.add_argument("--no-floor", action="store_true", help="skip the memory-floor search")
+    ap.add_argument("--floor-servers", default=",".join(SERVERS),
+                    help="the servers whose floors are searched (default: all; microhttp@REV with microhttp)")
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also run microhttp as committed at git revision REV (server microhttp@REV): "
+                         "before and after a change in one run")
+    ap.add_argument("--floor-requests", type=int, default=2000,
+                    help="requests per run of the floor search (long enough for a steady req/s)")
     ap.add_argument("--markdown", metavar="FILE", help="write the README's figures as Markdown tables")
     ap.add_argument("--build-dir", metavar="DIR", help="where to compile the .mpy files (default build/bench)")
     ap.add_argument("--bits", type=int, choices=(64, 32), default=64,
@@ -623,6 +809,8 @@ def main(argv=None):
     if args.build_dir:
         BUILD = Path(args.build_dir).resolve()
     servers = [s for s in args.servers.split(",") if s]
+    if args.baseline:
+        servers.insert(servers.index("microhttp") + 1 if "microhttp" in servers else 0, "microhttp@" + args.baseline)
     if "microhttp" in servers and not microhttp_available():
         log("microhttp core not found (firmware/lib/microhttp/__init__.py): skipping it")
         servers.remove("microhttp")
@@ -631,6 +819,7 @@ def main(argv=None):
     mp = subprocess.run([micropython_binary(), "-c", "import sys;print('%d.%d.%d' % sys.implementation.version[:3])"],
                         capture_output=True, text=True).stdout.strip()
     res = {"micropython": mp, "bits": BITS, "clients": args.clients, "requests": args.requests, "heap_kb": args.heap,
+           "floor_requests": args.floor_requests,
            "rounds": args.rounds, "servers": servers, "throughput": {}, "floor": {}, "alloc": {}}
     log("compiling apps and frameworks to .mpy in %s" % BUILD)
     res["sizes"] = build(servers)
@@ -644,12 +833,12 @@ def main(argv=None):
     runs = {}
     for r in range(args.rounds):
         for s in servers:
-            for wl, ka in (("W", False), ("W-KA", True)):
+            for wl in WORKLOADS:
                 with Server(s, args.heap) as srv:
                     if not srv.ok:
                         raise SystemExit("%s did not start at %d KB:\n%s" % (s, args.heap, srv.output()))
-                    warm_up(srv.port)
-                    out = workload(srv.port, ka, args.requests, args.clients)
+                    warm_up(srv.port, wl)
+                    out = workload(srv.port, wl, args.requests, args.clients)
                 log("round %d/%d %-9s %-4s %7.1f req/s  p50 %6.2f ms  failures %d"
                     % (r + 1, args.rounds, s, wl, out["req_per_s"], out["p50_ms"] or 0, out["failures"]))
                 runs.setdefault(s, {}).setdefault(wl, []).append(out)
@@ -663,10 +852,10 @@ def main(argv=None):
     # Modules a framework loads lazily count too: list what serving W pulled in.
     res["loaded"] = {}
     for s in servers:
-        if s == "bare":
+        if s == "bare" or "@" in s:
             continue
         with Server(s, args.heap) as srv:
-            workload(srv.port, False, 30, 1)
+            workload(srv.port, "W", 30, 1)
             conn = Conn(srv.port)
             _, _, body, _ = conn.request(b"GET /_modules HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             conn.close()
@@ -681,20 +870,28 @@ def main(argv=None):
             a["ka_page"] = alloc_per_request(s, True, short, long, b"/")
         a["close_status"] = alloc_per_request(s, False, short, long)
         a["close_page"] = alloc_per_request(s, False, short, long, b"/")
+        a["phone_close_status"] = alloc_per_request(s, False, short, long, heads="phone")
+        if s != "microdot":
+            a["phone_ka_status"] = alloc_per_request(s, True, short, long, heads="phone")
         res["alloc"][s] = a
 
     if not args.no_floor:
-        for s in servers:
-            for wl, ka in (("W", False), ("W-KA", True)):
+        wanted = args.floor_servers.split(",")
+        floor_servers = [s for s in servers if s in wanted or ("@" in s and "microhttp" in wanted)]
+        for s in floor_servers:
+            for wl in WORKLOADS:
                 log("memory floor: %s %s" % (s, wl))
-                res["floor"].setdefault(s, {})[wl] = memory_floor(s, ka, args.requests, args.clients)
+                res["floor"].setdefault(s, {})[wl] = memory_floor(s, wl, args.floor_requests, args.clients,
+                                                                  args.heap)
 
     res["targets"] = targets(res)
     print(report(res))
     if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(res, indent=1))
         log("wrote " + args.json)
     if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
         Path(args.markdown).write_text(markdown(res))
         log("wrote " + args.markdown)
     return res

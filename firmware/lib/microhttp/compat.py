@@ -48,6 +48,30 @@ if MICROPYTHON:
     CORO = type(_c())  # "generator": what calling an async function returns here
     del _c  # its bytecode is needed no more
 
+    _waiting = []  # type: list  # tasks in wait_ms(), whose sleep wake() ends early
+
+    async def wait_ms(ms):
+        """Sleep ``ms`` at most: until wake() picks this task, if that is sooner."""
+        t = asyncio.current_task()
+        _waiting.append(t)
+        try:
+            await sleep_ms(ms)
+        finally:
+            _waiting.remove(t)
+
+    def wake():
+        """End the sleep of the task longest in wait_ms() (and not woken yet) now: it runs as
+        soon as the loop is free. One at a time: each one woken looks at the heap."""
+        from asyncio import core  # type: ignore[attr-defined]
+
+        for t in _waiting:
+            # What Task.cancel() does with a sleeping task, without the cancellation: bring
+            # its turn on the run queue forward to now; its sleep_ms() then simply returns.
+            if ticks_diff(t.ph_key, ticks_ms()) > 0:
+                core._task_queue.remove(t)
+                core._task_queue.push(t)
+                return
+
     def readinto(r, mv):
         return r.readinto(mv)  # the stream's own awaitable: no extra coroutine per read
 
@@ -63,8 +87,8 @@ if MICROPYTHON:
 
     async def listen(cb, host, port, backlog, room):
         """Listen and accept in a task; returns it (cancel() stops and closes the socket).
-        A pending connection is accepted once ``room()`` is true (asked every 20 ms), or
-        after 5 s.
+        A pending connection is accepted once ``room()`` is true (asked again at every
+        wake()), or after 5 s.
 
         Our own accept loop instead of asyncio.start_server, whose loop dies for good when
         creating the connection's Stream or task raises MemoryError, and which cannot defer
@@ -90,12 +114,14 @@ if MICROPYTHON:
             while True:
                 yield core._io_queue.queue_read(s)
                 # Deferred accept: the client waits in the listen backlog while the server
-                # has no room, for 5 s at most: if nothing ends meanwhile, an answer (503 if
-                # the heap is still short) is better than waiting for ever.
-                t = 0
-                while t < 5000 and not room():
-                    await sleep_ms(20)
-                    t += 20
+                # has no room, until something ends (the server calls wake()), for 5 s at
+                # most: if nothing ends meanwhile, an answer (503 if the heap is still short)
+                # is better than waiting for ever.
+                t = ticks_ms()
+                while not room() and ticks_diff(ticks_ms(), t) < 5000:
+                    # Asked again at least every 100 ms: an idle connection that room() may
+                    # close to make room ends nothing by itself, so wakes no one.
+                    await wait_ms(100)
                 try:
                     c, a = s.accept()
                 except Exception:

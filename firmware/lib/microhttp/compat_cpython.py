@@ -34,6 +34,27 @@ def sleep_ms(ms):
     return asyncio.sleep(ms / 1000)
 
 
+_waiting = []  # futures of the tasks in wait_ms()
+
+
+async def wait_ms(ms):
+    f = asyncio.get_running_loop().create_future()
+    _waiting.append(f)
+    try:
+        await asyncio.wait_for(f, ms / 1000)
+    except asyncio.TimeoutError:
+        pass
+    finally:
+        _waiting.remove(f)
+
+
+def wake():
+    for f in _waiting:
+        if not f.done():
+            f.set_result(None)
+            return
+
+
 def print_exception(e, f=None):
     sys.excepthook(type(e), e, e.__traceback__)  # to stderr (no traceback module on a board)
 

@@ -68,9 +68,10 @@ class Server:
         # Shared safely: a write hands the bytes to the socket (or copies what it cannot send)
         # before returning, and nothing awaits between filling this buffer and that write.
         self.out = bytearray(out_size)
-        self.busy = 0  # requests admitted and not yet answered (see Conn.run)
+        self.busy = 0  # requests admitted and not yet answered (see Conn.serve)
         self.admit_ms = 5000  # how long a request may wait for that while the heap is short
-        self.roomy = 0  # until when (ticks_ms) a recent reading found plenty of free heap
+        self.seen = 0  # until when (ticks_ms) the last reading of the heap stands (_room)
+        self.room = True  # what it found
         self.closing = self.closed = False
         self._done = None  # an asyncio.Event once someone waits (its module costs heap)
 
@@ -85,7 +86,7 @@ class Server:
         # being read or answered, or an idle connection that _room() closes. When every open
         # connection is an event stream or a WebSocket, which may live for hours, the wait
         # would end only at its 5 s bound, with a phone's page blank meanwhile: accept now
-        # (its requests then wait for room like any other, Conn.run).
+        # (its requests then wait for room like any other, Conn.serve).
         if self._room():
             return True
         if self.busy:
@@ -97,29 +98,31 @@ class Server:
 
     def _room(self):
         # Asked before each accept() (through _acceptable; MicroPython only, CPython has no
-        # heap limit), and by a request before its handler while others are in flight (Conn.run):
+        # heap limit), and by a request before its handler while others are in flight (Conn.serve):
         # whether the heap has room for one more connection or request. A connection that cannot
         # be served in the heap left would fail half-way (503, or a dropped connection when
         # even that cannot be allocated); deferred, it waits in the listen backlog until a
         # connection ends (5 s at most: see compat.listen). The first connection is always
         # taken: nothing else would free memory.
-        if not self.conns or 0 < ticks_diff(self.roomy, ticks_ms()) <= 20:
+        if not self.conns:
             return True
+        if 0 < ticks_diff(self.seen, ticks_ms()) <= 20:
+            return self.room  # a recent reading stands (the bounds: see below)
         f = compat.mem_free()
-        if f >= 2 * self.min_free:
-            # Plenty. Measuring walks the heap's whole block table (8 us for 128 KB on the
-            # unix port, 13 % of a keep-alive request; far more on a board), so this reading
-            # stands for 20 ms. (The bounds keep a stale deadline from looking fresh after
-            # the ticks wrap.)
-            self.roomy = ticks_add(ticks_ms(), 20)
-            return True
-        if f >= self.min_free:
-            return True
-        gc.collect()  # the free figure counts garbage as used until a collection
-        if compat.mem_free() >= self.min_free:
-            return True
-        self._reclaim(1000)
-        return False
+        if f < self.min_free:
+            gc.collect()  # the free figure counts garbage as used until a collection
+            f = compat.mem_free()
+            if f < self.min_free:
+                self._reclaim(1000)
+        if f >= 2 * self.min_free or f < self.min_free:
+            # Plenty, or short even after a collection. Measuring walks the heap's whole
+            # block table and collecting the whole heap, on a board far longer than a
+            # keep-alive request takes, and in 20 ms the answer rarely changes: this reading
+            # stands for 20 ms, or until a connection ends. (The bounds keep a stale
+            # deadline from looking fresh after the ticks wrap.)
+            self.seen = ticks_add(ticks_ms(), 20)
+            self.room = f >= self.min_free
+        return f >= self.min_free
 
     def _reclaim(self, idle_ms):
         # Close one connection idle for idle_ms or more (a phone opens several and leaves
@@ -161,7 +164,8 @@ class Server:
             if len(self.conns) >= self.max_conns and not self._reclaim(0):
                 return await _canned(w, 503, b"retry-after: 1\r\n")
             c = Conn(self, r, w)
-            await c.run()
+            while await c.serve():
+                pass
         except asyncio.CancelledError:
             if c and c.expired and not c.sent and c.phase in (_HEAD, _BODY):
                 await _canned(w, 408)
@@ -184,6 +188,10 @@ class Server:
                 if c.p:
                     self.release(c.p)
             await compat.close(w)
+            # Its memory is free: the heap is read again, and the deferred accept or request
+            # waiting longest may go.
+            self.seen = 0
+            compat.wake()
 
     def release(self, p):
         # Return a parser (and its read buffer) to the pool, keeping at most max_conns.
@@ -254,35 +262,42 @@ class Conn:
     # locals: the synchronous work is in plain methods (their frames live on the C stack), so
     # that each request allocates small frames, which fit the holes of a fragmented heap.
 
-    async def run(self):
-        p = self.p
-        while True:
-            self.sent = False
-            self._phase(_IDLE)
-            try:
-                while not p.next():  # NEED; in this state the only other event is HEAD
-                    if not self.phase and p.buffered():
-                        self._phase(_HEAD)  # the head deadline runs from the first byte
-                    if not await self.fill(_HEAD):
-                        return
-                req = self._request()
-            except h1.HTTPError as e:
-                from microhttp.slowpath import error_response
+    async def serve(self):
+        # One request on this connection: wait for it, parse it, handle it, answer it;
+        # whether the connection stays open (Server._accept calls this again then). A
+        # coroutine per request: when it returns, nothing of the request (head, Request,
+        # Response) stays referenced from a frame that waits for the next one.
+        p, srv = self.p, self.srv
+        self.sent = False
+        self._phase(_IDLE)
+        # The request's first bytes: read into the parser's buffer, not parsed yet.
+        while not p.buffered():
+            if not await self.fill(_HEAD):
+                return False
+        self._phase(_HEAD)  # the head deadline runs from the first byte
+        # Admission, before the head is parsed (its strings and headers dict are most of
+        # what a request holds). A request in flight holds a few hundred bytes to a few KB,
+        # in pieces: with several at once in a short heap, the free bytes end up in holes
+        # too small for the next allocation, and requests fail half-way (503) with KBs free.
+        # So while the heap is short, a request waits until the others are answered (each
+        # answer wakes the request waiting longest), admit_ms at most: one at a time, every
+        # one answered. (_room() is the heap check here: this connection is one of srv.conns.)
+        t = ticks_ms()
+        while srv.busy and not srv._room() and ticks_diff(ticks_ms(), t) < srv.admit_ms:
+            await compat.wait_ms(100)  # woken at once, or asks again
+        try:
+            while not p.next():  # NEED; in this state the only other event is HEAD
+                if not await self.fill(_HEAD):
+                    return False
+            req = self._request()
+        except h1.HTTPError as e:
+            from microhttp.slowpath import error_response
 
-                return await self.send(None, error_response(None, e))
-            # Admission. A request in flight holds a few hundred bytes to a few KB, in pieces:
-            # with several at once in a short heap, the free bytes end up in holes too small
-            # for the next allocation, and requests fail half-way (503) with KBs free (seen:
-            # 10-17 % of a 4-client soak on a 112 KB ESP32). So while the heap is short, a
-            # request waits until the others are answered: slower, but every one answered.
-            # (_room() is the heap check here: this connection is one of srv.conns.)
-            srv, t = self.srv, ticks_ms()
-            while srv.busy and ticks_diff(ticks_ms(), t) < srv.admit_ms and not srv._room():
-                await compat.sleep_ms(10)
-            srv.busy += 1
-            self.admitted = True
-            if not await self.send(req, await srv.app.dispatch(req)):
-                return
+            return await self.send(None, error_response(None, e))
+        # In flight from here (a head still arriving holds no one back: it may take seconds).
+        srv.busy += 1
+        self.admitted = True
+        return await self.send(req, await srv.app.dispatch(req))
 
     def _request(self):
         # A head has arrived: its Request, and the state of its body.
@@ -292,6 +307,9 @@ class Conn:
         req = Request(srv.app, self, p)
         p.max_body = srv.app.max_body
         self.cont = p.version == 11 and p.headers.get("expect", "").lower() == "100-continue"
+        # The Request has the head now: a parser waiting for the connection's next request
+        # must not keep it alive.
+        p.headers = p.method = p.target = None
         self.done = not p.length and p.next()  # END at once for an empty body
         return req
 
@@ -379,6 +397,7 @@ class Conn:
         # (WebSocket, SSE) may run for hours and is not in flight.
         self.srv.busy -= self.admitted
         self.admitted = False
+        compat.wake()  # the request waiting longest may go
         if r.takeover:
             p = self.p
             if not p.buffered():

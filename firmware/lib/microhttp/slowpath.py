@@ -168,6 +168,6 @@ async def again(app, req):
     req.again = 1
     t = compat.ticks_ms()
     while srv.busy > 1 and compat.ticks_diff(compat.ticks_ms(), t) < srv.admit_ms:
-        await compat.sleep_ms(10)
+        await compat.wait_ms(100)  # woken when a request is answered, or asks again
     gc.collect()
     return await app.dispatch(req)
