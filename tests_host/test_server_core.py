@@ -1011,3 +1011,60 @@ def test_file_bodies_stream_through_the_output_buffer_with_content_length():
     assert rs[1][1]["content-length"] == "3072" and rs[1][2] == b""
     assert rs[2][2] == b"abcdef" and rs[2][1]["content-length"] == "6"
     assert len(files) == 3 and all(x.shut for x in files)  # every file is closed, HEAD's too
+
+
+def test_an_event_stream_holds_nothing_of_its_request_head():
+    # An event stream may live for hours: its request (a phone's head is 500-700 bytes of
+    # fields; here ten fields of 300 bytes) must be garbage while the stream runs. The heap
+    # in use while a stream waits for events, with that head and with a short one, differs by
+    # the request bytes the fake stream itself keeps, not by the header values held as well.
+    import gc
+
+    from microhttp.sse import EventHub
+    from support import IS_MICROPYTHON, skip
+
+    if not IS_MICROPYTHON:
+        skip("reads the heap with gc.mem_alloc(), which CPython lacks")
+
+    class OpenStream(FakeStream):
+        # Once its request is read, a read waits (a client holding its event stream open).
+        async def readinto(self, mv):
+            while self.i == len(self.data):
+                await asyncio.sleep(0)
+            return await FakeStream.readinto(self, mv)
+
+    in_use = {}
+
+    def open_stream(fields):
+        # (a function of its own: a local holding the head would keep it alive here)
+        head = "".join("X-Field-%d: %s\r\n" % (i, "x" * 300) for i in range(fields))
+        return OpenStream(req("GET /events HTTP/1.1", head))
+
+    async def main(fields):
+        hub = EventHub(history=4, heartbeat=3600)
+        app = App()
+
+        @app.get("/events")
+        def events(request):
+            return hub.response(request)
+
+        srv = Server(app, max_head=8192)
+        s = open_stream(fields)
+        task = asyncio.create_task(srv._accept(s, s))
+        while hub.clients == 0 and not s.out:
+            await asyncio.sleep(0)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        assert hub.clients == 1, bytes(s.out)
+        gc.collect()
+        in_use[fields] = gc.mem_alloc() - len(s.data)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    run(main(0))
+    run(main(10))
+    held = in_use[10] - in_use[0]
+    assert held < 1000, held  # the header values (3000 bytes and a dict) are not held

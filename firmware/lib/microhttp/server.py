@@ -166,6 +166,11 @@ class Server:
             c = Conn(self, r, w)
             while await c.serve():
                 pass
+            if c.takeover is not None:
+                # Run here, once the request's own frames are gone: an event stream or a
+                # WebSocket may live for hours, holding only what it keeps of its request.
+                takeover, c.takeover = c.takeover, None
+                await takeover
         except asyncio.CancelledError:
             if c and c.expired and not c.sent and c.phase in (_HEAD, _BODY):
                 await _canned(w, 408)
@@ -221,6 +226,7 @@ class Conn:
         self.w = w
         self.dl = None
         self.expired = self.sent = self.cont = self.done = self.admitted = False
+        self.takeover = None  # the coroutine that owns the connection after this response
         self.phase = _IDLE
         self.task = asyncio.current_task()
         self.p = srv.pool.pop() if srv.pool else h1.Parser(**srv.limits)
@@ -405,5 +411,5 @@ class Conn:
                 # back to the pool now rather than when it closes.
                 self.p = None
                 self.srv.release(p)
-            await r.takeover(req)
+            self.takeover = r.takeover(req)  # Server._accept runs it (the head said: no keep-alive)
         return keep

@@ -149,8 +149,9 @@ class EventHub:
     async def _serve(self, request):
         w = request.writer
         seen = self._resume_seq(request.headers.get("Last-Event-ID"))
-        self.clients += 1
         watch = asyncio.create_task(_until_eof(request.reader, asyncio.current_task()))
+        request = None  # a stream may last hours: its request's head is garbage from here on
+        self.clients += 1
         try:
             if self.retry is not None:
                 compat.write(w, format_event(None, retry=self.retry))
