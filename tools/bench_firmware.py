@@ -10,8 +10,12 @@ reads the heap through the board's control channel (a collection first, so garba
 count as used):
 
 - free after boot: as soon as the firmware prints "ready:" (Wi-Fi joined, HTTP listening);
-- idle, two pages live: two phones have loaded the control page (the page, /api/board) and
-  hold its event stream open, as the page does, and nothing else happens;
+- two pages loaded: two phones have just loaded the control page (the page and /api/board
+  over one kept-alive connection, with a phone browser's request heads) and hold its event
+  stream open, as the page does;
+- idle, two pages live: the same once the board has closed the pages' idle connections (its
+  idle timeout), with the event streams open: what a board with two phones on its page has
+  free for the user's code;
 - largest free block at that point: the largest allocation the heap can still satisfy, which
   is what a user's buffer or a burst of requests needs (fragmentation shows here, not in
   the free total);
@@ -40,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import deploy  # noqa: E402
+from bench_http import PHONE  # noqa: E402
 
 from tools.vboard.client import Client  # noqa: E402
 from tools.vboard.supervisor import HEAP_BYTES, Supervisor, free_port  # noqa: E402
@@ -53,6 +58,7 @@ PAGES = 2
 SOAK_CLIENTS = 4
 SOAK_PATHS = ("/api/board", "/api/devices")
 POLL_S = 0.05
+IDLE_WAIT_S = 45  # the firmware closes a kept-alive connection idle for 30 s (microhttp.server)
 # Loaded from frozen bytecode on every port (MicroPython's own manifests freeze asyncio).
 FROZEN_PACKAGES = ("asyncio",)
 
@@ -167,41 +173,89 @@ def census(port, order):
 
 
 # ---------------------------------------------------------------------- the load
+def phone_request(path, accept=None):
+    """A request for ``path`` with the head a phone browser sends for it: the page itself (a
+    navigation), or a fetch from the page (tools/bench_http.py has the captured header
+    fields); ``accept`` replaces the fetch's Accept field (an EventSource asks for
+    text/event-stream)."""
+    if path == "/":
+        return PHONE[0][1] % b"Connection: keep-alive\r\n"
+    head = PHONE[1][1].replace(b"/api/status", path.encode(), 1) % b"Connection: keep-alive\r\n"
+    if accept is not None:
+        head = head.replace(b"Accept: */*\r\n", b"Accept: " + accept + b"\r\nCache-Control: no-cache\r\n", 1)
+    return head
+
+
+def read_response(sock):
+    """Status and body of one response with a Content-Length, read from ``sock``."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise ConnectionError("the board closed the connection before answering")
+        data += chunk
+    head, body = data.split(b"\r\n\r\n", 1)
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    return int(head.split(b" ", 2)[1]), body
+
+
 class Page:
-    """One phone with the control page open: it fetched the page and /api/board, and holds
-    the event stream open, reading what the board sends (as the page's EventSource does)."""
+    """One phone with the control page open: it loaded the page and /api/board over one
+    kept-alive connection, and holds the event stream open on another, reading what the
+    board sends (as the page's EventSource does), with a phone browser's request heads."""
 
     def __init__(self, host, port):
         self.host, self.port = host, port
         self.errors = []
-        self.stream = None
+        self.sockets = []
 
     def open(self):
-        for path, headers in (("/", {"Accept-Encoding": "gzip"}), ("/api/board", {})):
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
-            conn.request("GET", path, headers=headers)
-            response = conn.getresponse()
-            response.read()
-            conn.close()
-            if response.status != 200:
-                self.errors.append("%s: %d" % (path, response.status))
-        self.stream = socket.create_connection((self.host, self.port), timeout=10)
-        self.stream.sendall(b"GET /api/events HTTP/1.1\r\nHost: board\r\nAccept: text/event-stream\r\n\r\n")
-        head = self.stream.recv(1024)
+        page = socket.create_connection((self.host, self.port), timeout=10)
+        self.sockets.append(page)
+        for path in ("/", "/api/board"):
+            page.sendall(phone_request(path))
+            status, _ = read_response(page)
+            if status != 200:
+                self.errors.append("%s: %d" % (path, status))
+        stream = socket.create_connection((self.host, self.port), timeout=10)
+        self.sockets.append(stream)
+        stream.sendall(phone_request("/api/events", accept=b"text/event-stream"))
+        head = stream.recv(1024)
         if not head.startswith(b"HTTP/1.1 200"):
             self.errors.append("/api/events: %r" % head[:40])
-        threading.Thread(target=self._drain, daemon=True).start()
+        threading.Thread(target=self._drain, args=(stream,), daemon=True).start()
 
-    def _drain(self):
+    def wait_until_page_closed(self, timeout):
+        """Wait until the board closes the page's kept-alive connection (its idle timeout), as
+        it does on a phone that keeps the page open; the event stream stays."""
+        page = self.sockets[0]
+        page.settimeout(timeout)
         try:
-            while self.stream.recv(4096):
+            while page.recv(1024):
+                pass
+        except OSError:
+            self.errors.append("the page's connection was still open after %d s" % timeout)
+
+    def _drain(self, stream):
+        try:
+            while stream.recv(4096):
                 pass
         except OSError:
             pass
 
     def close(self):
-        if self.stream is not None:
-            self.stream.close()
+        for sock in self.sockets:
+            sock.close()
+        self.sockets = []
 
 
 def soak(host, port, requests, clients, control):
@@ -285,6 +339,10 @@ def measure(target, form, soak_requests, workdir):
             page = Page("127.0.0.1", http_port)
             page.open()
             pages.append(page)
+        row["pages_loaded"] = settled(control)["free"]
+        say("idle: waiting for the board to close the pages' idle connections (its idle timeout)")
+        for page in pages:
+            page.wait_until_page_closed(IDLE_WAIT_S)
         idle = settled(control, largest=True)
         row["idle_two_pages"] = idle["free"]
         row["largest_block_idle"] = idle["largest"]
@@ -319,12 +377,13 @@ def kb(value):
 
 
 def markdown(rows):
-    out = ["| target | form | heap | free after boot | free idle, two pages live | largest free block idle "
-           "| lowest under soak | non-200 in soak |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = ["| target | form | heap | free after boot | two pages loaded | free idle, two pages live "
+           "| largest free block idle | lowest under soak | non-200 in soak |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            row["target"], row["form"], kb(row["heap"]), kb(row.get("after_boot")), kb(row.get("idle_two_pages")),
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            row["target"], row["form"], kb(row["heap"]), kb(row.get("after_boot")), kb(row.get("pages_loaded")),
+            kb(row.get("idle_two_pages")),
             kb(row.get("largest_block_idle")), kb(row.get("lowest_under_soak")),
             len(row.get("soak_errors", [])) if "soak_errors" in row else "-"))
     for row in rows:
