@@ -234,7 +234,7 @@ def romfs_mounted():
     wanted = getenv("MICROHTTP_ROMFS") if getenv else None
     if wanted and not hasattr(vfs, "rom_ioctl"):
         print("simboot: this interpreter has no vfs.rom_ioctl, so no ROMFS partition: use the one "
-              "tools/provision_micropython.py builds (or unset MICROPYTHON if it names another)")
+              "tools/provision_micropython.py builds (unset MICROPYTHON or MICROPYTHON32 if it names another)")
     return any(point == "/rom" for _, point in vfs.mount())
 
 
