@@ -44,6 +44,9 @@ def pytest_addoption(parser):
                 help="device config to deploy (Wi-Fi networks, auth); a real board needs Wi-Fi for the HTTP tests")
     g.addoption("--host", default=None, help="the board's IP address (default: read from its log after the reset)")
     g.addoption("--no-deploy", action="store_true", help="test what is on the board now")
+    g.addoption("--deploy-form", choices=("auto", "romfs", "filesystem"), default="auto",
+                help="tools/deploy.py's form: the modules in a ROMFS image (romfs), every file on the "
+                     "filesystem (filesystem), or ROMFS when the board has a partition (auto, the default)")
     g.addoption("--soak", type=int, default=2000, help="requests in the soak test (default %(default)s)")
     g.addoption("--soak-clients", type=int, default=4, help="concurrent keep-alive clients in the soak (default %(default)s)")
     g.addoption("--results", default=str(ROOT / "results"), help="folder for <board id>.json")
@@ -158,11 +161,14 @@ def device(request, tmp_path_factory):
         dev, config = Device(port, opt("--board-id"), False), opt("--config")
     try:
         if not opt("--no-deploy"):
-            result = deploy.deploy(dev.port, dev.board_id, config, follow=40, until=r"^ready: ")
+            form = {"auto": None, "romfs": True, "filesystem": False}[opt("--deploy-form")]
+            result = deploy.deploy(dev.port, dev.board_id, config, follow=40, until=r"^ready: ", romfs=form)
             dev.report["micropython"] = result["board"]["version"]
             dev.report["mpy_abi"] = "%d.%d" % result["board"]["abi"]
             dev.report["flash_free_bytes"] = result["board"]["free"]
-            dev.report["deployed_files"] = len(result["copied"]) + len(result["unchanged"])
+            dev.report["deploy_form"] = result["form"]
+            dev.report["deployed_files"] = (len(result["copied"]) + len(result["unchanged"])
+                                            + len((result["romfs"] or {}).get("modules", ())))
             _find_address(dev, result.get("log", []), opt("--host"), config)
             if dev.http and result.get("ready"):
                 dev.report["free_heap_after_boot"] = dev.wait_http()["free_heap"]

@@ -56,6 +56,8 @@ def test_run_serves_the_page_and_answers_mpremote(tmp_path):
         repl = re.search(r"mpremote connect (socket://127\.0\.0\.1:\d+) repl", out).group(1)
         control = int(re.search(r"client --port (\d+) click button", out).group(1))
         assert "deployed: " in out and "ready: wifi connected" in out
+        # The virtual ESP32 has a ROMFS partition, so the deploy puts the modules there.
+        assert "128 KB ROMFS partition" in out and "form: ROMFS: " in out
 
         r = httpx.get(page, timeout=10)
         assert r.status_code == 200 and "text/html" in r.headers["content-type"]
@@ -69,7 +71,9 @@ def test_run_serves_the_page_and_answers_mpremote(tmp_path):
         r = mpremote(repl, "ls", "+", "cp", str(local), ":note.txt", "+", "exec",
                      "print(open('note.txt').read().strip())", "+", "soft-reset")
         assert r.returncode == 0, r.stdout + r.stderr
-        assert "main.py" in r.stdout and "app/" in r.stdout and "from the host" in r.stdout
+        # The code is in the ROMFS image, mounted at /rom; no app/ on the flash.
+        assert "main.py" in r.stdout and "rom/" in r.stdout and "app/" not in r.stdout, r.stdout
+        assert "from the host" in r.stdout
         assert (flash / "note.txt").read_text() == "from the host\n"
     finally:
         code, rest = stop_run(proc)
@@ -78,4 +82,4 @@ def test_run_serves_the_page_and_answers_mpremote(tmp_path):
     # A second run over the same flash (and the same config) copies nothing.
     proc, out = start_run(flash, http_port)
     stop_run(proc)
-    assert "deployed: 0 copied, 0 deleted, " in out
+    assert "deployed: 0 copied, 0 deleted, " in out and "ROMFS image unchanged" in out

@@ -40,7 +40,9 @@ if [ ! -f "$stamp" ]; then
 fi
 export PATH="$VENV/bin:$PATH"
 
-# 2. A real MicroPython interpreter (unix port 1.25.0), built once and cached.
+# 2. A real MicroPython interpreter (unix port 1.25.0, built from this repository's variant in
+#    tools/unix_port: the standard one plus a ROMFS partition), built once and cached; a change
+#    to the variant or its patches builds anew (tools/provision_micropython.py).
 MICROPYTHON="$("$VENV/bin/python" "$ROOT/tools/provision_micropython.py")" || die "could not provision MicroPython (see above)"
 export MICROPYTHON
 # With --32bit, also the i386 build: the boards are 32-bit (half-size objects and heap blocks,

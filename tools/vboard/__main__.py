@@ -10,7 +10,7 @@ if __package__ in (None, ""):  # `python tools/vboard ...`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
     __package__ = "tools.vboard"
 
-from tools.vboard.supervisor import HEAP_BYTES, HEAP_SCALE, Supervisor, heap_for  # noqa: E402
+from tools.vboard.supervisor import HEAP_BYTES, HEAP_SCALE, ROMFS_BYTES, Supervisor, heap_for  # noqa: E402
 
 
 def parse_size(text):
@@ -44,6 +44,11 @@ def main(argv=None):
                    help="cpython runs .py sources only and keeps the host's '/' (debugging)")
     p.add_argument("--flash-size", type=parse_size, default=0,
                    help="filesystem size statvfs reports, e.g. 848k (default: the target's partition)")
+    p.add_argument("--romfs-size", type=parse_size, default=None,
+                   help="the ROMFS partition, e.g. 128k, mounted at /rom (default: the target's: %s; "
+                   "0 = none, as on stock firmware). Its image is the file <flash>.romfs beside the "
+                   "flash directory, kept across resets"
+                   % ", ".join("%s %dk" % (t, n // 1024) for t, n in sorted(ROMFS_BYTES.items())))
     p.add_argument("--wifi", action="append", default=[], metavar="SSID=PASSWORD",
                    help="a Wi-Fi network in range of the simulated radio (repeatable)")
     p.add_argument("--quiet", action="store_true", help="do not copy the firmware's output to stdout")
@@ -52,11 +57,16 @@ def main(argv=None):
     sup = Supervisor(args.flash, board=args.board, target=args.target, repl_port=args.repl_port,
                      control_port=args.control_port, runtime=args.runtime,
                      log=open("/dev/null", "wb") if args.quiet else None, flash_size=args.flash_size,
-                     wifi=args.wifi, bits=args.bits)
+                     wifi=args.wifi, bits=args.bits, romfs_size=args.romfs_size)
     sup.heap = args.heap or heap_for(sup.target, args.heap_scale, args.bits)
     sup.start()
     print("vboard: board=%s target=%s heap=%d flash=%s" % (sup.board_id, sup.target, sup.heap, sup.flash), flush=True)
     print("vboard: repl=%s control=127.0.0.1:%d" % (sup.url, sup.control_port), flush=True)
+    if sup.romfs_size:
+        print("vboard: romfs=%d bytes in %s (mounted at /rom when it holds an image)"
+              % (sup.romfs_size, sup.romfs_image), flush=True)
+    else:
+        print("vboard: romfs=none", flush=True)
     if sup.http_url():
         print("vboard: http=%s (http_port in the flash's config.json)" % sup.http_url(), flush=True)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))

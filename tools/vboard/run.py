@@ -4,7 +4,8 @@
      runs, a simulated Wi-Fi network in range and build/run/device_config.json (generated:
      that network, the HTTP port, captive DNS off);
   2. deploy the firmware to it with tools/deploy.py over mpremote's socket:// transport (only
-     changed files: the second run copies nothing);
+     changed files: the second run copies nothing), the modules in a ROMFS image when the board
+     has a ROMFS partition (the target's, or --romfs-size; 0: none, every file on the flash);
   3. soft-reset it from the friendly REPL (Ctrl-D: boot.py, then main.py), as a person at a
      serial terminal would, and wait for the firmware's "ready:" line;
   4. print the page's URL and how to press the virtual button, then serve until Ctrl-C,
@@ -25,6 +26,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import deploy  # noqa: E402
 
+from tools.vboard.__main__ import parse_size  # noqa: E402
 from tools.vboard.client import Client, ControlError  # noqa: E402
 from tools.vboard.supervisor import Supervisor, free_port  # noqa: E402
 
@@ -91,6 +93,9 @@ def main(argv=None):
     ap.add_argument("--control-port", type=int, default=7401,
                     help="the control channel's port (default %(default)s, or a free one)")
     ap.add_argument("--flash", default=str(ROOT / "build" / "run" / "flash"), help="the board's filesystem")
+    ap.add_argument("--romfs-size", type=parse_size, default=None,
+                    help="the board's ROMFS partition, e.g. 128k (default: the target's; 0: none, so the "
+                    "deploy puts every file on the flash)")
     ap.add_argument("--exit-when-ready", action="store_true", help="stop once the page is served (for tests)")
     args = ap.parse_args(argv)
 
@@ -103,9 +108,12 @@ def main(argv=None):
     }, indent=1))
 
     tee = Tee()
-    sup = Supervisor(args.flash, board=args.board, log=tee, wifi=["%s=%s" % WIFI],
+    sup = Supervisor(args.flash, board=args.board, log=tee, wifi=["%s=%s" % WIFI], romfs_size=args.romfs_size,
                      repl_port=port_or_free(args.repl_port), control_port=port_or_free(args.control_port)).start()
-    print("[run] virtual board %s (%s, %d KB heap), REPL %s" % (sup.board_id, sup.target, sup.heap // 1024, sup.url), flush=True)
+    print("[run] virtual board %s (%s, %d KB heap, %s), REPL %s"
+          % (sup.board_id, sup.target, sup.heap // 1024,
+             "%d KB ROMFS partition" % (sup.romfs_size // 1024) if sup.romfs_size else "no ROMFS partition", sup.url),
+          flush=True)
     try:
         print("[run] deploying with tools/deploy.py --port %s --board %s --config %s" % (sup.url, args.board, config), flush=True)
         try:

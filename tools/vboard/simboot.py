@@ -14,7 +14,9 @@
 #   2. make the flash directory the filesystem root: on MicroPython the host's "/" is unmounted
 #      and a VfsPosix of the flash directory is mounted at "/", so open("/x"), os.listdir("/"),
 #      os.statvfs("/") and imports see the flash and nothing else, as on a board; sys.path
-#      becomes ['', '.frozen', '/lib'] like an ESP32's;
+#      becomes ['', '.frozen', '/lib'] like an ESP32's, or ['', '.frozen', '/rom', '/rom/lib',
+#      '/lib'] when the interpreter mounted a ROMFS image at /rom as it started (py/runtime.c's
+#      mp_init(), from the partition the supervisor gave it in MICROHTTP_ROMFS);
 #   3. put the --wifi networks in range of the simulated radio (network.sim), and wire the
 #      board's loopback jumpers (board file "loopbacks") in the simulation, as a user
 #      wires them on a bench;
@@ -221,6 +223,21 @@ def bsize_round(n):
     return (max(n, 1) + 4095) // 4096 * 4096
 
 
+def romfs_mounted():
+    """Whether the interpreter mounted a ROMFS image at /rom when it started. On a board,
+    mp_init() does it and appends "/rom" and "/rom/lib" to sys.path (py/runtime.c,
+    mp_vfs_mount_romfs_protected); the unix port mounts it too but then builds sys.path anew
+    from MICROPYPATH, so mount_flash puts them back in the ports' order."""
+    if vfs is None:
+        return False
+    getenv = getattr(os, "getenv", None)
+    wanted = getenv("MICROHTTP_ROMFS") if getenv else None
+    if wanted and not hasattr(vfs, "rom_ioctl"):
+        print("simboot: this interpreter has no vfs.rom_ioctl, so no ROMFS partition: use the one "
+              "tools/provision_micropython.py builds (unset MICROPYTHON or MICROPYTHON32 if it names another)")
+    return any(point == "/rom" for _, point in vfs.mount())
+
+
 def mount_flash(flash_size):
     root = os.getcwd()
     if vfs is None:
@@ -230,7 +247,8 @@ def mount_flash(flash_size):
     vfs.umount("/")
     vfs.mount(FlashVfs(root, flash_size), "/")
     os.chdir("/")
-    sys.path[:] = ["", ".frozen", "/lib"]
+    # ports/esp32/main.c and ports/rp2/main.c append "/lib" after mp_init(), so after /rom.
+    sys.path[:] = ["", ".frozen"] + (["/rom", "/rom/lib"] if romfs_mounted() else []) + ["/lib"]
     return root
 
 

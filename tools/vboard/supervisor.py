@@ -1,7 +1,8 @@
 """The virtual board's supervisor (CPython): a board's "USB serial port" and "power button".
 
 It owns one firmware process at a time (tools/vboard/simboot.py on the MicroPython unix port,
-cwd = the flash directory, -X heapsize = the target's heap) and serves an mpremote-compatible
+cwd = the flash directory, -X heapsize = the target's heap, the ROMFS partition's file in
+MICROHTTP_ROMFS: see ROMFS_BYTES) and serves an mpremote-compatible
 REPL on 127.0.0.1:<repl port>, speaking the board side of the raw REPL protocol
 (MicroPython's shared/runtime/pyexec.c; the client side is mpremote's transport_serial.py):
 
@@ -80,6 +81,18 @@ HEAP_BYTES = {"esp32": 112 * 1024, "esp32s3": 112 * 1024, "esp32c3": 112 * 1024,
               "rp2": 210 * 1024, "rp2w": 160 * 1024}
 DEFAULT_TARGET = "esp32"
 
+# The ROMFS partition per target, in bytes (0: none, as on stock firmware). The interpreter maps
+# it from a file beside the flash directory (tools/unix_port/microhttp/vfs_rom_file.c), outside
+# the GC heap as flash is, and mounts it at /rom when it holds an image.
+#   esp32*  0x20000, the "romfs" partition of ports/esp32/partitions-4MiB-romfs.csv (MicroPython
+#           1.25), the partition table of an ESP32 build with ROMFS.
+#   rp2*    128 KB. Stock rp2 firmware has none: MICROPY_HW_ROMFS_BYTES defaults to 0
+#           (ports/rp2/mpconfigport.h) and a board build that wants one sets it, in whole 4 KB
+#           sectors (ports/rp2/rp2_flash.c). No board of 1.25 sets it, so we take the ESP32's
+#           figure: an image that fits one target fits the other.
+ROMFS_BYTES = {"esp32": 0x20000, "esp32s3": 0x20000, "esp32c3": 0x20000,
+               "rp2": 128 * 1024, "rp2w": 128 * 1024}
+
 
 def target_for(board):
     """The simulated port (machine.sim.configure) for a board file: its chip, and for RP2
@@ -140,6 +153,13 @@ def heap_for(target, scale=None, bits=64):
     return int(HEAP_BYTES.get(target, HEAP_BYTES[DEFAULT_TARGET]) * scale)
 
 
+def romfs_image_for(flash):
+    """The ROMFS partition's file: beside the flash directory, not in it (another partition,
+    which the filesystem's statvfs does not count), so it survives resets as the flash does."""
+    flash = Path(flash).resolve()
+    return flash.with_name(flash.name + ".romfs")
+
+
 def read_http_port(flash):
     try:
         return int(json.loads((Path(flash) / "config.json").read_text()).get("http_port") or 0) or None
@@ -149,7 +169,8 @@ def read_http_port(flash):
 
 class Supervisor:
     def __init__(self, flash, board="virtual", target=None, heap=None, repl_port=0, control_port=0,
-                 runtime="micropython", log=None, max_restarts=5, flash_size=0, wifi=(), bits=64):
+                 runtime="micropython", log=None, max_restarts=5, flash_size=0, wifi=(), bits=64,
+                 romfs_size=None):
         self.flash = Path(flash).resolve()
         self.flash.mkdir(parents=True, exist_ok=True)
         self.board_id = board
@@ -163,6 +184,9 @@ class Supervisor:
         self.log = log if log is not None else sys.stdout.buffer
         self.max_restarts = max_restarts
         self.flash_size = flash_size  # 0: the target's partition (tools/vboard/control.py)
+        # None: the target's ROMFS partition (ROMFS_BYTES); 0: none
+        self.romfs_size = ROMFS_BYTES.get(self.target, 0) if romfs_size is None else romfs_size
+        self.romfs_image = romfs_image_for(self.flash)
         self.wifi = list(wifi)  # ["ssid=password", ...] in range of the simulated radio
         self.version_banner = b"MicroPython (virtual board)"
 
@@ -207,6 +231,11 @@ class Supervisor:
         shims = os.environ.get("VBOARD_SHIMS") or str(SHIMS)  # another simulation, for tests of this tool
         env["MICROPYPATH"] = ":".join([".frozen", shims, str(HERE)])
         env["PYTHONUNBUFFERED"] = "1"
+        env.pop("MICROHTTP_ROMFS", None)
+        env.pop("MICROHTTP_ROMFS_BYTES", None)
+        if self.romfs_size:
+            env["MICROHTTP_ROMFS"] = str(self.romfs_image)
+            env["MICROHTTP_ROMFS_BYTES"] = str(self.romfs_size)
         return env
 
     def _boot(self, run_main):
