@@ -52,7 +52,10 @@ from tools.vboard.supervisor import HEAP_BYTES, Supervisor, free_port  # noqa: E
 FIRMWARE = ROOT / "firmware"
 # target -> the board file it boots: the boards the README's flashing section names.
 TARGETS = {"esp32": "esp32_devkitc", "rp2w": "rpi_pico_w"}
-FORMS = ("mpy",)
+# Deploy forms: where the firmware's code lives (tools/deploy.py). "mpy": .mpy files on the
+# filesystem, loaded into the heap (stock MicroPython firmware); "romfs": one ROMFS image in
+# the board's romfs partition, run in place (a MicroPython build with ROMFS).
+FORMS = ("mpy", "romfs")
 WIFI = ("benchlab", "benchlab-pass")
 PAGES = 2
 SOAK_CLIENTS = 4
@@ -325,12 +328,13 @@ def measure(target, form, soak_requests, workdir):
     say("%s (%s, %d KB heap, 32-bit), %s form: deploying" % (target, board_id, heap // 1024, form))
     log = open(flash.parent / "board.log", "wb")
     supervisor = Supervisor(flash, board=board_id, target=target, heap=heap, bits=32, log=log,
-                            wifi=["%s=%s" % WIFI]).start()
+                            wifi=["%s=%s" % WIFI], romfs_size=None if form == "romfs" else 0).start()
     control = Client(supervisor.control_port)
     pages = []
     row = {"target": target, "board": board_id, "form": form, "heap": heap}
     try:
-        result = deploy.deploy(supervisor.url, board_id, str(config), follow=60, until=r"^ready: ")
+        result = deploy.deploy(supervisor.url, board_id, str(config), follow=60, until=r"^ready: ",
+                               romfs=form == "romfs")
         if not result.get("ready"):
             raise RuntimeError("the firmware did not print 'ready:' within 60 s; see %s" % log.name)
         row["after_boot"] = control.mem()["free"]
