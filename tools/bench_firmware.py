@@ -54,8 +54,9 @@ FIRMWARE = ROOT / "firmware"
 TARGETS = {"esp32": "esp32_devkitc", "rp2w": "rpi_pico_w"}
 # Deploy forms: where the firmware's code lives (tools/deploy.py). "mpy": .mpy files on the
 # filesystem, loaded into the heap (stock MicroPython firmware); "romfs": one ROMFS image in
-# the board's romfs partition, run in place (a MicroPython build with ROMFS).
-FORMS = ("mpy", "romfs")
+# the board's romfs partition, run in place (a MicroPython build with ROMFS); "frozen": the
+# code built into the MicroPython image (firmware/manifest.py), only data on the filesystem.
+FORMS = ("mpy", "romfs", "frozen")
 WIFI = ("benchlab", "benchlab-pass")
 PAGES = 2
 SOAK_CLIENTS = 4
@@ -328,13 +329,16 @@ def measure(target, form, soak_requests, workdir):
     say("%s (%s, %d KB heap, 32-bit), %s form: deploying" % (target, board_id, heap // 1024, form))
     log = open(flash.parent / "board.log", "wb")
     supervisor = Supervisor(flash, board=board_id, target=target, heap=heap, bits=32, log=log,
-                            wifi=["%s=%s" % WIFI], romfs_size=None if form == "romfs" else 0).start()
+                            wifi=["%s=%s" % WIFI], romfs_size=None if form == "romfs" else 0,
+                            frozen=form == "frozen").start()
     control = Client(supervisor.control_port)
     pages = []
     row = {"target": target, "board": board_id, "form": form, "heap": heap}
     try:
         result = deploy.deploy(supervisor.url, board_id, str(config), follow=60, until=r"^ready: ",
-                               romfs=form == "romfs")
+                               romfs={"mpy": False, "romfs": True, "frozen": None}[form])
+        if result["form"] != {"mpy": "filesystem"}.get(form, form):
+            raise RuntimeError("deployed in the %s form, not %s" % (result["form"], form))
         if not result.get("ready"):
             raise RuntimeError("the firmware did not print 'ready:' within 60 s; see %s" % log.name)
         row["after_boot"] = control.mem()["free"]

@@ -14,6 +14,10 @@ Two forms:
   filesystem  (--no-romfs; the default without a ROMFS partition) everything is copied to the
               filesystem, modules as .mpy; a ROMFS image left on the board is erased, so that
               /rom/lib (before /lib on sys.path) cannot shadow the new code.
+  frozen      (found, not chosen: the board's MicroPython was built with firmware/manifest.py)
+              the modules are in the firmware image already and run from flash; only boot.py,
+              main.py, config.json, board files and web assets go to the filesystem, and code
+              an earlier deploy left there is removed (sys.path tries '' before .frozen).
 
 Steps:
   1. connect (a serial port or a socket:// URL, as `mpremote connect` takes), interrupt the
@@ -460,7 +464,8 @@ print(repr(_r))
 
 def code_outside_romfs(transport, code):
     """What the filesystem holds of the image's packages and modules: {"shadowing": [...],
-    "lib": [...]}, board paths (directories end in "/", after their contents).
+    "lib": [...]}, board paths (directories end in "/", after their contents). The same holds
+    for a frozen firmware: '' comes before '.frozen' on sys.path too.
 
     The ports' sys.path is ['', '.frozen', '/rom', '/rom/lib', '/lib'] (py/runtime.c mounts
     /rom in mp_init(); ports/esp32/main.c and ports/rp2/main.c append /lib after it). So a
@@ -593,6 +598,30 @@ def reset_and_follow(transport, seconds, until=None, lines=None):
 
 
 # ---------------------------------------------------------------------- the command
+FROZEN_PROBE = """
+import sys
+_path = sys.path[:]
+sys.path[:] = ['.frozen']
+try:
+    import app
+    print(True)
+except ImportError:
+    print(False)
+finally:
+    sys.path[:] = _path
+    sys.modules.pop('app', None)
+"""
+
+
+def board_has_frozen_firmware(transport):
+    """Whether the board's MicroPython has the firmware frozen in (firmware/manifest.py): its
+    app package imports from '.frozen' alone."""
+    try:
+        return transport.exec(FROZEN_PROBE).decode().strip() == "True"
+    except Exception as exc:
+        raise DeployError("could not ask the board for its frozen modules: %s" % last_line(exc))
+
+
 def choose_form(romfs, wanted):
     """True for the ROMFS form. ``wanted``: True (--romfs), False (--no-romfs), None (ROMFS
     when the board has a partition)."""
@@ -607,7 +636,11 @@ def choose_form(romfs, wanted):
     raise DeployError("--romfs: the board has no ROMFS partition (vfs.rom_ioctl(1) is 0); " + NO_ROMFS_ADVICE)
 
 
-def describe_form(use_romfs, romfs, wanted):
+def describe_form(use_romfs, romfs, wanted, frozen=False):
+    if frozen:
+        return ("form: frozen: the board's MicroPython has the firmware's modules built in (firmware/manifest.py); "
+                "boot.py, main.py, config and assets on the filesystem (to update the code, build and flash "
+                "MicroPython again)")
     if use_romfs:
         return ("form: ROMFS: the modules in one image in the board's romfs partition (%d bytes, mounted at "
                 "/rom); boot.py, main.py, config and assets on the filesystem%s"
@@ -620,7 +653,7 @@ def describe_form(use_romfs, romfs, wanted):
 
 def deploy(port, board_id, config=None, dry_run=False, follow=5.0, until=None, mpy_cross=None, force=False,
            reset=True, romfs=None):
-    """Returns {"form": "romfs" | "filesystem", "copied": [...], "deleted": [...], "unchanged":
+    """Returns {"form": "romfs" | "filesystem" | "frozen", "copied": [...], "deleted": [...], "unchanged":
     [...], "romfs": {...} | None, "romfs_erased": bool, "board": info}; ``romfs``: True
     (--romfs), False (--no-romfs), None (ROMFS when the board has a partition). With
     reset=False the board is left in its REPL (the caller restarts it)."""
@@ -631,15 +664,24 @@ def deploy(port, board_id, config=None, dry_run=False, follow=5.0, until=None, m
         say("board: MicroPython %s on %s, .mpy ABI v%d.%d, %d of %d bytes free"
             % (info["version"], info["platform"], info["abi"][0], info["abi"][1], info["free"], info["total"]))
         partition = board_romfs(transport)
-        use_romfs = choose_form(partition, romfs)
-        say(describe_form(use_romfs, partition, romfs))
+        frozen = board_has_frozen_firmware(transport)
+        if frozen and romfs:
+            raise DeployError("--romfs: this board's MicroPython has the firmware frozen in, which runs before "
+                              "/rom (sys.path: '', .frozen, /rom...): deploy without --romfs, or flash a "
+                              "MicroPython build without firmware/manifest.py")
+        use_romfs = not frozen and choose_form(partition, romfs)
+        say(describe_form(use_romfs, partition, romfs, frozen))
         compiler = find_compiler(info["abi"], info["version"], mpy_cross)
         with tempfile.TemporaryDirectory(prefix="deploy-") as tmp:
             files = prepare(board_id, config, compiler, Path(tmp))
             manifest, old_romfs = read_manifest(transport) if not force else ({}, None)
             image = image_record = None
             outside = {"shadowing": [], "lib": []}
-            if use_romfs:
+            if frozen:
+                # The modules are in the firmware image: only what shadows them is looked for.
+                code, files = split_code(files)
+                outside = code_outside_romfs(transport, code)
+            elif use_romfs:
                 code, files = split_code(files)
                 image = build_romfs_image(code)
                 if len(image) > partition["size"]:
@@ -650,11 +692,12 @@ def deploy(port, board_id, config=None, dry_run=False, follow=5.0, until=None, m
                 same_image = (not force and partition["image"] == len(image)
                               and board_romfs_digest(transport, len(image)) == image_record["sha256"])
                 outside = code_outside_romfs(transport, code)
-                blocking = [p for p in outside["shadowing"] if not p.endswith("/") and not is_code(p)]
-                if blocking:
-                    raise DeployError("the board's filesystem has %s, which would keep the directory and shadow the "
-                                      "ROMFS image's package (sys.path tries '' before /rom): remove it (mpremote rm) "
-                                      "or deploy with --no-romfs" % ", ".join(blocking))
+            blocking = [p for p in outside["shadowing"] if not p.endswith("/") and not is_code(p)]
+            if blocking:
+                raise DeployError("the board's filesystem has %s, which would keep the directory and shadow the "
+                                  "%s package (sys.path tries '' first): remove it (mpremote rm)%s"
+                                  % (", ".join(blocking), "frozen" if frozen else "ROMFS image's",
+                                     "" if frozen else " or deploy with --no-romfs"))
             probe = set(files) | {rel[:-4] + ".py" for rel in files if rel.endswith(".mpy")}
             sizes = board_sizes(transport, probe)
             copy, delete, same = plan(files, manifest, sizes)
@@ -663,7 +706,7 @@ def deploy(port, board_id, config=None, dry_run=False, follow=5.0, until=None, m
             delete = sorted(set(delete) | set(leftover))
             dirs = [p for p in outside["shadowing"] + outside["lib"] if p.endswith("/")]
             erase = not use_romfs and partition["segments"] > 0 and partition["image"] > 0
-            result = {"form": "romfs" if use_romfs else "filesystem", "copied": copy, "deleted": delete,
+            result = {"form": "frozen" if frozen else "romfs" if use_romfs else "filesystem", "copied": copy, "deleted": delete,
                       "unchanged": same, "romfs": None, "romfs_erased": False, "board": info}
             if use_romfs:
                 changed = sorted(rel for rel, digest in image_record["files"].items()
@@ -725,6 +768,8 @@ def deploy(port, board_id, config=None, dry_run=False, follow=5.0, until=None, m
             summary = "deployed: %d copied, %d deleted, %d unchanged" % (len(copy), len(delete), len(same))
             if use_romfs:
                 summary += "; ROMFS image %s (%d bytes)" % ("unchanged" if same_image else "written", len(image))
+            elif frozen:
+                summary += "; the modules are frozen into the board's MicroPython"
             say(summary)
         if not reset:
             return result

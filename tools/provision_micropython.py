@@ -356,6 +356,41 @@ def build_port(bits=64, frozen_manifest=None, name="micropython", force=False):
     return target
 
 
+FIRMWARE = os.path.join(os.path.dirname(HERE), "firmware")
+FROZEN_FIRMWARE_NAME = "micropython-firmware"
+
+
+def _firmware_digest():
+    """A digest of everything firmware/manifest.py freezes (and of the manifest itself)."""
+    paths = [os.path.join(root, name) for root, _, names in os.walk(FIRMWARE) for name in names
+             if name.endswith(".py") and "__pycache__" not in root]
+    parts = []
+    for path in sorted(paths):
+        with open(path, "rb") as f:
+            parts += [os.path.relpath(path, FIRMWARE), f.read()]
+    return _digest(parts)[:10]
+
+
+def frozen_firmware(bits=64, force=False):
+    """The unix port with the firmware frozen in, as a board built with firmware/manifest.py:
+    asyncio (as the ports freeze it) and the firmware's packages run from the binary, not the
+    heap. Rebuilt when the firmware's sources change; older builds of it are removed."""
+    digest = _firmware_digest()
+    stage = os.path.join(cache_root(), "frozen-firmware-manifests")
+    os.makedirs(stage, exist_ok=True)
+    manifest = os.path.join(stage, "manifest-%s.py" % digest)
+    with open(manifest, "w") as f:
+        # The port's own frozen modules (the unix port's default manifest wants micropython-lib,
+        # which the source package lacks: asyncio is what the boards' manifests freeze too).
+        f.write(DEFAULT_MANIFEST + 'include("%s")\n' % os.path.join(FIRMWARE, "manifest.py"))
+    name = "%s-%s" % (FROZEN_FIRMWARE_NAME, digest)
+    current = build_dir_name(bits, manifest, name)
+    for old in os.listdir(cache_root()):
+        if old.startswith(FROZEN_FIRMWARE_NAME + "-") and old != current and old.endswith("-32bit") == (bits == 32):
+            shutil.rmtree(os.path.join(cache_root(), old), ignore_errors=True)
+    return build_port(bits, manifest, name, force)
+
+
 # A ROMFS image (the format extmod/vfs_rom.c describes) holding one file, "smoke.txt" = b"rom":
 # the filesystem record (kind 0x14a6b1, encoded d2 cd 31) and its length, 0x11, padded with one
 # 0x80 byte (a record's size must be even); then a file record (kind 5, 15 bytes): the name's
@@ -393,11 +428,15 @@ def main(argv=None):
                         help="64 (the default, like this machine) or 32 (like the boards)")
     parser.add_argument("--source", action="store_true",
                         help="print the prepared source tree's path (preparing it if needed) instead")
+    parser.add_argument("--frozen-firmware", action="store_true",
+                        help="build (or reuse) the port with the firmware frozen in (firmware/manifest.py)")
     args = parser.parse_args(argv)
     try:
         if args.source:
             with cache_lock():
                 path = source_tree(args.bits)
+        elif args.frozen_firmware:
+            path = frozen_firmware(bits=args.bits, force=args.force)
         else:
             path = build(force=args.force, bits=args.bits)
     except ProvisionError as exc:

@@ -38,6 +38,9 @@ def main(argv=None):
     p.add_argument("--bits", type=int, choices=(64, 32), default=64,
                    help="the unix port's 64-bit build (default) or its 32-bit build, the boards' word "
                    "size (built on first use; needs gcc-multilib)")
+    p.add_argument("--frozen", action="store_true",
+                   help="run the unix port with the firmware frozen in (firmware/manifest.py; built on first "
+                   "use), as a board flashed with such a MicroPython build: the flash then needs no code")
     p.add_argument("--repl-port", type=int, default=0, help="REPL TCP port (default: a free one)")
     p.add_argument("--control-port", type=int, default=0, help="control channel TCP port (default: a free one)")
     p.add_argument("--runtime", choices=("micropython", "cpython"), default="micropython",
@@ -57,7 +60,7 @@ def main(argv=None):
     sup = Supervisor(args.flash, board=args.board, target=args.target, repl_port=args.repl_port,
                      control_port=args.control_port, runtime=args.runtime,
                      log=open("/dev/null", "wb") if args.quiet else None, flash_size=args.flash_size,
-                     wifi=args.wifi, bits=args.bits, romfs_size=args.romfs_size)
+                     wifi=args.wifi, bits=args.bits, romfs_size=args.romfs_size, frozen=args.frozen)
     sup.heap = args.heap or heap_for(sup.target, args.heap_scale, args.bits)
     sup.start()
     print("vboard: board=%s target=%s heap=%d flash=%s" % (sup.board_id, sup.target, sup.heap, sup.flash), flush=True)

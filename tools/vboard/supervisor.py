@@ -137,6 +137,15 @@ def micropython_binary(bits=64):
     return provision_micropython.interpreter(bits)
 
 
+def frozen_firmware_binary(bits=64):
+    """The unix port with the firmware frozen in (built on first use, and again when the
+    firmware changes: tools/provision_micropython.py frozen_firmware)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import provision_micropython
+
+    return provision_micropython.frozen_firmware(bits)
+
+
 def load_board(board_id):
     path = ROOT / "boards" / (board_id + ".json")
     try:
@@ -170,13 +179,16 @@ def read_http_port(flash):
 class Supervisor:
     def __init__(self, flash, board="virtual", target=None, heap=None, repl_port=0, control_port=0,
                  runtime="micropython", log=None, max_restarts=5, flash_size=0, wifi=(), bits=64,
-                 romfs_size=None):
+                 romfs_size=None, frozen=False):
         self.flash = Path(flash).resolve()
         self.flash.mkdir(parents=True, exist_ok=True)
         self.board_id = board
         board_data = load_board(board) or {}
         self.target = target or target_for(board_data)
         self.bits = bits  # the unix port's build: 64 (like this machine) or 32 (like the boards)
+        # frozen: the build with the firmware frozen in (firmware/manifest.py), as a board whose
+        # MicroPython was built with it; its flash then needs no code (tools/deploy.py sees that)
+        self.frozen = frozen
         self.heap = heap or heap_for(self.target, bits=bits)
         self.repl_port = repl_port or free_port()
         self.control_port = control_port or free_port()
@@ -221,7 +233,7 @@ class Supervisor:
         if self.runtime == "cpython":
             return [sys.executable, "-u", str(CPYTHON_BOOT), str(SIMBOOT)] + args
         args += ["--free", str(self.heap)]
-        return [micropython_binary(self.bits), "-X", "heapsize=%d" % (self.heap + SIM_HEAP_OVERHEAD),
+        return [self.interpreter(), "-X", "heapsize=%d" % (self.heap + SIM_HEAP_OVERHEAD),
                 str(SIMBOOT)] + args
 
     def _env(self):
@@ -559,11 +571,16 @@ class Supervisor:
             threading.Thread(target=self._serve_client, args=(conn,), daemon=True).start()
 
     # ---------------------------------------------------------------- lifecycle
+    def interpreter(self):
+        if self.frozen:
+            return frozen_firmware_binary(self.bits)
+        return micropython_binary(self.bits)
+
     def _read_version(self):
         if self.runtime != "micropython":
             return
         out = subprocess.run(
-            [micropython_binary(self.bits), "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"],
+            [self.interpreter(), "-c", "import sys; print('%d.%d.%d' % sys.implementation.version[:3])"],
             capture_output=True, text=True, timeout=20,
         ).stdout.split()
         if out:
