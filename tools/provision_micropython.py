@@ -356,37 +356,55 @@ def build_port(bits=64, frozen_manifest=None, name="micropython", force=False):
     return target
 
 
-FIRMWARE = os.path.join(os.path.dirname(HERE), "firmware")
-FROZEN_FIRMWARE_NAME = "micropython-firmware"
+REPOSITORY = os.path.dirname(HERE)
+FIRMWARE = os.path.join(REPOSITORY, "firmware")
+# The virtual board's own modules, frozen into the interpreter it runs: on a board, machine
+# and network are in ROM (their code and names take no heap); here they are Python, and loaded
+# from files they would take the firmware's heap, and their names would fill the heap's first
+# qstr pools (the firmware's names would then land in pools already paid for).
+SIMULATION = [os.path.join(REPOSITORY, "tests_host", "shims", name) for name in
+              ("machine.py", "network.py", "neopixel.py", "rp2.py")] + \
+             [os.path.join(REPOSITORY, "tools", "vboard", name) for name in ("control.py", "repldriver.py", "simboot.py")]
+VBOARD_NAME = "micropython-vboard"
 
 
-def _firmware_digest():
-    """A digest of everything firmware/manifest.py freezes (and of the manifest itself)."""
-    paths = [os.path.join(root, name) for root, _, names in os.walk(FIRMWARE) for name in names
-             if name.endswith(".py") and "__pycache__" not in root]
+def _sources_digest(paths):
     parts = []
     for path in sorted(paths):
         with open(path, "rb") as f:
-            parts += [os.path.relpath(path, FIRMWARE), f.read()]
+            parts += [os.path.relpath(path, REPOSITORY), f.read()]
     return _digest(parts)[:10]
 
 
-def frozen_firmware(bits=64, force=False):
-    """The unix port with the firmware frozen in, as a board built with firmware/manifest.py:
-    asyncio (as the ports freeze it) and the firmware's packages run from the binary, not the
-    heap. Rebuilt when the firmware's sources change; older builds of it are removed."""
-    digest = _firmware_digest()
-    stage = os.path.join(cache_root(), "frozen-firmware-manifests")
+def _firmware_sources():
+    """Every file firmware/manifest.py freezes, and the manifest itself."""
+    return [os.path.join(root, name) for root, _, names in os.walk(FIRMWARE) for name in names
+            if name.endswith(".py") and "__pycache__" not in root]
+
+
+def vboard_interpreter(bits=64, firmware=False, force=False):
+    """The unix port the virtual board runs: asyncio (as the ports freeze it) and the
+    simulation's modules (SIMULATION) frozen in; with ``firmware``, the firmware too
+    (firmware/manifest.py), as on a board whose MicroPython was built with it. Rebuilt when
+    those sources change; older builds of the same kind are removed."""
+    sources = SIMULATION + (_firmware_sources() if firmware else [])
+    digest = _sources_digest(sources)
+    stage = os.path.join(cache_root(), "vboard-manifests")
     os.makedirs(stage, exist_ok=True)
     manifest = os.path.join(stage, "manifest-%s.py" % digest)
+    lines = [DEFAULT_MANIFEST.strip()]
+    for path in SIMULATION:
+        lines.append('module("%s", base_path="%s")' % (os.path.basename(path), os.path.dirname(path)))
+    if firmware:
+        lines.append('include("%s")' % os.path.join(FIRMWARE, "manifest.py"))
     with open(manifest, "w") as f:
-        # The port's own frozen modules (the unix port's default manifest wants micropython-lib,
-        # which the source package lacks: asyncio is what the boards' manifests freeze too).
-        f.write(DEFAULT_MANIFEST + 'include("%s")\n' % os.path.join(FIRMWARE, "manifest.py"))
-    name = "%s-%s" % (FROZEN_FIRMWARE_NAME, digest)
+        f.write("\n".join(lines) + "\n")
+    kind = VBOARD_NAME + ("-firmware" if firmware else "")
+    name = "%s-%s" % (kind, digest)
     current = build_dir_name(bits, manifest, name)
     for old in os.listdir(cache_root()):
-        if old.startswith(FROZEN_FIRMWARE_NAME + "-") and old != current and old.endswith("-32bit") == (bits == 32):
+        same_kind = re.match(re.escape(kind) + r"-[0-9a-f]{10}-", old)
+        if same_kind and old != current and old.endswith("-32bit") == (bits == 32):
             shutil.rmtree(os.path.join(cache_root(), old), ignore_errors=True)
     return build_port(bits, manifest, name, force)
 
@@ -428,15 +446,17 @@ def main(argv=None):
                         help="64 (the default, like this machine) or 32 (like the boards)")
     parser.add_argument("--source", action="store_true",
                         help="print the prepared source tree's path (preparing it if needed) instead")
+    parser.add_argument("--vboard", action="store_true",
+                        help="build (or reuse) the virtual board's interpreter (the simulation frozen in)")
     parser.add_argument("--frozen-firmware", action="store_true",
-                        help="build (or reuse) the port with the firmware frozen in (firmware/manifest.py)")
+                        help="with --vboard: the firmware frozen in too (firmware/manifest.py)")
     args = parser.parse_args(argv)
     try:
         if args.source:
             with cache_lock():
                 path = source_tree(args.bits)
-        elif args.frozen_firmware:
-            path = frozen_firmware(bits=args.bits, force=args.force)
+        elif args.vboard:
+            path = vboard_interpreter(bits=args.bits, firmware=args.frozen_firmware, force=args.force)
         else:
             path = build(force=args.force, bits=args.bits)
     except ProvisionError as exc:

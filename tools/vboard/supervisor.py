@@ -40,7 +40,6 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-SHIMS = ROOT / "tests_host" / "shims"
 SIMBOOT = HERE / "simboot.py"
 CPYTHON_BOOT = ROOT / "tests_host" / "cpython_boot.py"
 
@@ -73,9 +72,11 @@ CTRL_C_RETRY_S = 0.5  # a Ctrl-C not answered by a prompt within this is signall
 # build (`--bits 32`: the boards' word size, 16-byte GC blocks) the figure is taken as it is.
 HEAP_SCALE = 2.0
 
-# The simulation's own code (shims, control channel, REPL driver: ~46 KB of bytecode and objects
-# on the 64-bit unix port, all in ROM on a board) gets this much heap on top; simboot then
-# holds a ballast so the firmware finds the target's figure free when boot.py starts.
+# The simulation's code (machine, network, the control channel, the REPL driver, simboot) is
+# frozen into the interpreter, as machine and network are in a board's ROM; what it allocates
+# (its objects, the control thread's buffers) gets this much heap on top, and simboot holds a
+# ballast that takes back what it did not use, so the firmware finds the target's figure free,
+# in one piece, when boot.py starts.
 SIM_HEAP_OVERHEAD = 192 * 1024
 HEAP_BYTES = {"esp32": 112 * 1024, "esp32s3": 112 * 1024, "esp32c3": 112 * 1024,
               "rp2": 210 * 1024, "rp2w": 160 * 1024}
@@ -129,21 +130,15 @@ def free_port():
         return s.getsockname()[1]
 
 
-def micropython_binary(bits=64):
-    """The provisioned unix-port interpreter (tools/provision_micropython.py), 64- or 32-bit."""
+def micropython_binary(bits=64, firmware=False):
+    """The virtual board's interpreter (tools/provision_micropython.py vboard_interpreter): the
+    unix port, 64- or 32-bit, with the simulation frozen in, as a board has machine and network
+    in ROM; with ``firmware``, the firmware frozen in too. Built on first use, and again when
+    those sources change."""
     sys.path.insert(0, str(ROOT / "tools"))
     import provision_micropython
 
-    return provision_micropython.interpreter(bits)
-
-
-def frozen_firmware_binary(bits=64):
-    """The unix port with the firmware frozen in (built on first use, and again when the
-    firmware changes: tools/provision_micropython.py frozen_firmware)."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import provision_micropython
-
-    return provision_micropython.frozen_firmware(bits)
+    return provision_micropython.vboard_interpreter(bits, firmware)
 
 
 def load_board(board_id):
@@ -233,15 +228,16 @@ class Supervisor:
         if self.runtime == "cpython":
             return [sys.executable, "-u", str(CPYTHON_BOOT), str(SIMBOOT)] + args
         args += ["--free", str(self.heap)]
-        return [self.interpreter(), "-X", "heapsize=%d" % (self.heap + SIM_HEAP_OVERHEAD),
-                str(SIMBOOT)] + args
+        # simboot and the simulation are frozen into the interpreter (micropython_binary). Run by
+        # -c, not -m: the unix port turns SIGINT into KeyboardInterrupt (a Ctrl-C) only for code
+        # it runs itself (-c, a script), and -m leaves the signal's default, which kills it.
+        return [self.interpreter(), "-X", "heapsize=%d" % (self.heap + SIM_HEAP_OVERHEAD), "-c", "import simboot"] + args
 
     def _env(self):
         env = dict(os.environ)
-        # .frozen first (asyncio lives there); the shims and this directory are imported before
-        # simboot makes the flash the root filesystem.
-        shims = os.environ.get("VBOARD_SHIMS") or str(SHIMS)  # another simulation, for tests of this tool
-        env["MICROPYPATH"] = ":".join([".frozen", shims, str(HERE)])
+        # Only the frozen modules: asyncio, the simulation and simboot (and the firmware with
+        # --frozen) are in the interpreter; everything else comes from the board's flash.
+        env["MICROPYPATH"] = ".frozen"
         env["PYTHONUNBUFFERED"] = "1"
         env.pop("MICROHTTP_ROMFS", None)
         env.pop("MICROHTTP_ROMFS_BYTES", None)
@@ -572,9 +568,7 @@ class Supervisor:
 
     # ---------------------------------------------------------------- lifecycle
     def interpreter(self):
-        if self.frozen:
-            return frozen_firmware_binary(self.bits)
-        return micropython_binary(self.bits)
+        return micropython_binary(self.bits, self.frozen)
 
     def _read_version(self):
         if self.runtime != "micropython":
