@@ -50,9 +50,10 @@ def pytest_addoption(parser):
     g.addoption("--soak", type=int, default=2000, help="requests in the soak test (default %(default)s)")
     g.addoption("--soak-clients", type=int, default=4, help="concurrent keep-alive clients in the soak (default %(default)s)")
     g.addoption("--results", default=str(ROOT / "results"), help="folder for <board id>.json")
-    g.addoption("--vboard-bits", type=int, choices=(64, 32), default=64,
-                help="the virtual board on the unix port's 64-bit build (default, heap scaled by 2) "
-                     "or its 32-bit build (the boards' word size, their own heap figure)")
+    g.addoption("--vboard-bits", type=int, choices=(64, 32), default=32,
+                help="the virtual board on the unix port's 32-bit build (default: the boards' word size, "
+                     "their own heap figure) or its 64-bit build (lenient: the heap scaled by 2, and objects "
+                     "twice as big, so byte-heavy data gets up to twice the room)")
 
 
 class Device:

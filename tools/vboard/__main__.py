@@ -35,9 +35,10 @@ def main(argv=None):
                    help="multiply the target's heap: the unix port is 64-bit, the boards 32-bit "
                    "(default %s on the 64-bit build, the word-size ratio; 1 = the board's raw bytes, "
                    "strict; 1 on the 32-bit build)" % HEAP_SCALE)
-    p.add_argument("--bits", type=int, choices=(64, 32), default=64,
-                   help="the unix port's 64-bit build (default) or its 32-bit build, the boards' word "
-                   "size (built on first use; needs gcc-multilib)")
+    p.add_argument("--bits", type=int, choices=(64, 32), default=32,
+                   help="the unix port's 32-bit build, the boards' word size, with the target's own heap "
+                   "(default; built on first use, needs gcc-multilib), or its 64-bit build (lenient: the heap "
+                   "scaled by 2)")
     p.add_argument("--frozen", action="store_true",
                    help="run the unix port with the firmware frozen in (firmware/manifest.py; built on first "
                    "use), as a board flashed with such a MicroPython build: the flash then needs no code")

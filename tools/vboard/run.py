@@ -96,6 +96,9 @@ def main(argv=None):
     ap.add_argument("--romfs-size", type=parse_size, default=None,
                     help="the board's ROMFS partition, e.g. 128k (default: the target's; 0: none, so the "
                     "deploy puts every file on the flash)")
+    ap.add_argument("--bits", type=int, choices=(32, 64), default=32,
+                    help="the unix port's 32-bit build with the board's own heap (default: what a board has), "
+                    "or 64 (lenient: the heap scaled by 2)")
     ap.add_argument("--exit-when-ready", action="store_true", help="stop once the page is served (for tests)")
     args = ap.parse_args(argv)
 
@@ -109,9 +112,10 @@ def main(argv=None):
 
     tee = Tee()
     sup = Supervisor(args.flash, board=args.board, log=tee, wifi=["%s=%s" % WIFI], romfs_size=args.romfs_size,
-                     repl_port=port_or_free(args.repl_port), control_port=port_or_free(args.control_port)).start()
-    print("[run] virtual board %s (%s, %d KB heap, %s), REPL %s"
-          % (sup.board_id, sup.target, sup.heap // 1024,
+                     repl_port=port_or_free(args.repl_port), control_port=port_or_free(args.control_port),
+                     bits=args.bits).start()
+    print("[run] virtual board %s (%s, %d KB heap%s, %s), REPL %s"
+          % (sup.board_id, sup.target, sup.heap // 1024, "" if sup.bits == 32 else ", 64-bit: lenient",
              "%d KB ROMFS partition" % (sup.romfs_size // 1024) if sup.romfs_size else "no ROMFS partition", sup.url),
           flush=True)
     try:
