@@ -315,73 +315,127 @@ def settled(control, largest=False):
 
 
 # ---------------------------------------------------------------------- one row
+class Booted:
+    """The firmware deployed in ``form`` on a fresh virtual ``target`` and booted to "ready:"
+    (``with Booted(...) as board``): ``board.control``, ``board.http_port``, ``board.url``."""
+
+    def __init__(self, target, form, workdir, name, config=None):
+        self.target, self.form = target, form
+        self.board_id = TARGETS[target]
+        self.heap = HEAP_BYTES[target]
+        self.flash = workdir / ("%s-%s-%s" % (target, form, name)) / "flash"
+        self.http_port = free_port()
+        settings = {"http_port": self.http_port, "dns_port": 0, "hostname": "bench",
+                    "wifi": {"networks": [{"ssid": WIFI[0], "password": WIFI[1]}]}}
+        settings.update(config or {})
+        self.config = self.flash.parent / "device_config.json"
+        self.flash.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(json.dumps(settings))
+
+    def __enter__(self):
+        say("%s (%s, %d KB heap, 32-bit), %s form: deploying" % (self.target, self.board_id, self.heap // 1024, self.form))
+        self.log = open(self.flash.parent / "board.log", "wb")
+        self.supervisor = Supervisor(self.flash, board=self.board_id, target=self.target, heap=self.heap, bits=32,
+                                     log=self.log, wifi=["%s=%s" % WIFI],
+                                     romfs_size=None if self.form == "romfs" else 0,
+                                     frozen=self.form == "frozen").start()
+        self.url = self.supervisor.url
+        self.control = Client(self.supervisor.control_port)
+        try:
+            result = deploy.deploy(self.url, self.board_id, str(self.config), follow=60, until=r"^ready: ",
+                                   romfs={"mpy": False, "romfs": True, "frozen": None}[self.form])
+            if result["form"] != {"mpy": "filesystem"}.get(self.form, self.form):
+                raise RuntimeError("deployed in the %s form, not %s" % (result["form"], self.form))
+            if not result.get("ready"):
+                raise RuntimeError("the firmware did not print 'ready:' within 60 s; see %s" % self.log.name)
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.control.close()
+        self.supervisor.stop()
+        self.log.close()
+
+
 def measure(target, form, soak_requests, workdir):
-    board_id = TARGETS[target]
-    heap = HEAP_BYTES[target]
-    flash = workdir / ("%s-%s" % (target, form)) / "flash"
-    http_port = free_port()
-    config = flash.parent / "device_config.json"
-    flash.mkdir(parents=True, exist_ok=True)
-    config.write_text(json.dumps({
-        "http_port": http_port, "dns_port": 0, "hostname": "bench",
-        "wifi": {"networks": [{"ssid": WIFI[0], "password": WIFI[1]}]},
-    }))
-    say("%s (%s, %d KB heap, 32-bit), %s form: deploying" % (target, board_id, heap // 1024, form))
-    log = open(flash.parent / "board.log", "wb")
-    supervisor = Supervisor(flash, board=board_id, target=target, heap=heap, bits=32, log=log,
-                            wifi=["%s=%s" % WIFI], romfs_size=None if form == "romfs" else 0,
-                            frozen=form == "frozen").start()
-    control = Client(supervisor.control_port)
+    row = {"target": target, "board": TARGETS[target], "form": form, "heap": HEAP_BYTES[target]}
     pages = []
-    row = {"target": target, "board": board_id, "form": form, "heap": heap}
-    try:
-        result = deploy.deploy(supervisor.url, board_id, str(config), follow=60, until=r"^ready: ",
-                               romfs={"mpy": False, "romfs": True, "frozen": None}[form])
-        if result["form"] != {"mpy": "filesystem"}.get(form, form):
-            raise RuntimeError("deployed in the %s form, not %s" % (result["form"], form))
-        if not result.get("ready"):
-            raise RuntimeError("the firmware did not print 'ready:' within 60 s; see %s" % log.name)
-        row["after_boot"] = control.mem()["free"]
-        say("pages: %d phones load the page and hold its event stream" % PAGES)
-        for _ in range(PAGES):
-            page = Page("127.0.0.1", http_port)
-            page.open()
-            pages.append(page)
-        row["pages_loaded"] = settled(control)["free"]
-        say("idle: waiting for the board to close the pages' idle connections (its idle timeout)")
-        for page in pages:
-            page.wait_until_page_closed(IDLE_WAIT_S)
-        idle = settled(control, largest=True)
-        row["idle_two_pages"] = idle["free"]
-        row["largest_block_idle"] = idle["largest"]
-        row["page_errors"] = [error for page in pages for error in page.errors]
-        row["modules"] = control.modules()
-        if soak_requests:
-            say("soak: %d requests from %d keep-alive clients" % (soak_requests, SOAK_CLIENTS))
-            lowest, errors, rate = soak("127.0.0.1", http_port, soak_requests, SOAK_CLIENTS, control)
-            row["lowest_under_soak"] = lowest
-            row["soak_errors"] = errors
-            row["soak_requests_per_s"] = rate
-            after = settled(control, largest=True)
-            row["idle_after_soak"] = after["free"]
-            row["largest_block_after_soak"] = after["largest"]
-        for page in pages:
-            page.close()
-        pages = []
+    with Booted(target, form, workdir, "pages") as board:
+        control = board.control
+        try:
+            row["after_boot"] = control.mem()["free"]
+            say("pages: %d phones load the page and hold its event stream" % PAGES)
+            for _ in range(PAGES):
+                page = Page("127.0.0.1", board.http_port)
+                page.open()
+                pages.append(page)
+            row["pages_loaded"] = settled(control)["free"]
+            say("idle: waiting for the board to close the pages' idle connections (its idle timeout)")
+            for page in pages:
+                page.wait_until_page_closed(IDLE_WAIT_S)
+            idle = settled(control, largest=True)
+            row["idle_two_pages"] = idle["free"]
+            row["largest_block_idle"] = idle["largest"]
+            row["page_errors"] = [error for page in pages for error in page.errors]
+            row["modules"] = control.modules()
+            if soak_requests:
+                say("soak: %d requests from %d keep-alive clients" % (soak_requests, SOAK_CLIENTS))
+                lowest, errors, rate = soak("127.0.0.1", board.http_port, soak_requests, SOAK_CLIENTS, control)
+                row["lowest_under_soak"] = lowest
+                row["soak_errors"] = errors
+                row["soak_requests_per_s"] = rate
+                after = settled(control, largest=True)
+                row["idle_after_soak"] = after["free"]
+                row["largest_block_after_soak"] = after["largest"]
+        finally:
+            for page in pages:
+                page.close()
         say("census: each loaded module imported on its own after a soft reset")
-        row["census"] = census(supervisor.url, import_order(row["modules"]))
-    finally:
-        for page in pages:
-            page.close()
-        control.close()
-        supervisor.stop()
-        log.close()
+        row["census"] = census(board.url, import_order(row["modules"]))
     return row
+
+
+# Optional features, each switched on by the configuration: what a board has free after boot
+# with it, against the default (Wi-Fi joined, no password).
+FEATURES = (
+    ("default", "Wi-Fi joined, no password", {}),
+    ("login", "a password set (auth.password): login, sessions, the API guarded", {"auth": {"password": "benchpass"}}),
+    ("setup", "no network in range: the setup access point and its captive-portal DNS", None),
+)
+
+
+def feature_costs(target, form, workdir):
+    rows = []
+    for name, what, config in FEATURES:
+        if config is None:  # the setup mode: no network to join, a captive DNS on a free port
+            config = {"wifi": {"networks": []}, "dns_port": free_port()}
+        with Booted(target, form, workdir, name, config) as board:
+            time.sleep(1.0)
+            modules = board.control.modules()
+            rows.append({"feature": name, "what": what, "after_boot": settled(board.control)["free"],
+                         "modules": [m for m in modules if m in firmware_modules()]})
+    default = rows[0]
+    for row in rows:
+        row["cost"] = default["after_boot"] - row["after_boot"]
+        row["loads"] = sorted(set(row["modules"]) - set(default["modules"]))
+    return rows
 
 
 # ---------------------------------------------------------------------- the report
 def kb(value):
     return "-" if value is None else "%.1f KB" % (value / 1024)
+
+
+def features_markdown(target, form, rows):
+    out = ["", "Optional features, %s, %s form (free heap after boot; cost against the default):" % (target, form), "",
+           "| feature | what switches it on | free after boot | cost | modules it loads |", "|---|---|---|---|---|"]
+    for row in rows:
+        out.append("| %s | %s | %s | %s | %s |" % (row["feature"], row["what"], kb(row["after_boot"]),
+                                                   "-" if row["feature"] == "default" else kb(row["cost"]),
+                                                   ", ".join(row["loads"]) or "-"))
+    return "\n".join(out)
 
 
 def markdown(rows):
@@ -414,6 +468,9 @@ def main(argv=None):
     parser.add_argument("--form", action="append", choices=FORMS,
                         help="deploy form (repeatable; default: all)")
     parser.add_argument("--soak", type=int, default=2000, help="requests in the soak (0: none; default %(default)s)")
+    parser.add_argument("--features", action="store_true",
+                        help="also measure what each optional feature costs (login, setup mode) on the first "
+                        "target and form")
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--workdir", help="where the virtual boards' flash goes (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -423,11 +480,17 @@ def main(argv=None):
         for target in args.target or sorted(TARGETS):
             for form in args.form or FORMS:
                 rows.append(measure(target, form, args.soak, workdir))
+        features = None
+        if args.features:
+            target, form = (args.target or sorted(TARGETS))[0], (args.form or FORMS)[0]
+            features = feature_costs(target, form, workdir)
     report = markdown(rows)
+    if features:
+        report += "\n" + features_markdown(target, form, features)
     print(report)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+        Path(args.json).write_text(json.dumps({"rows": rows, "features": features}, indent=1) + "\n")
     return 0
 
 
