@@ -806,6 +806,34 @@ def test_wake_ends_the_wait_of_the_task_waiting_longest_one_at_a_time():
     run(main())
 
 
+def test_wake_all_ends_every_wait_of_its_own_waiters_only():
+    from microhttp import compat
+
+    done = []
+    streams, others = compat.Waiters(), compat.Waiters()
+
+    async def waiter(waiters, name):
+        await waiters.wait_ms(60000)
+        done.append(name)
+
+    async def main():
+        tasks = [asyncio.create_task(waiter(streams, n)) for n in ("a", "b", "c")]
+        other = asyncio.create_task(waiter(others, "other"))
+        for _ in range(3):
+            await asyncio.sleep(0)
+        streams.wake_all()
+        for task in tasks:
+            await asyncio.wait_for(task, 10)  # long before their 60 s: woken
+        assert sorted(done) == ["a", "b", "c"]
+        for _ in range(3):
+            await asyncio.sleep(0)
+        assert "other" not in done  # another set of waiters sleeps on
+        others.wake()
+        await asyncio.wait_for(other, 10)
+
+    run(main())
+
+
 def test_a_short_heap_is_read_again_when_a_connection_ends():
     import microhttp.server as server_module
 

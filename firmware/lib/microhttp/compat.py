@@ -48,29 +48,43 @@ if MICROPYTHON:
     CORO = type(_c())  # "generator": what calling an async function returns here
     del _c  # its bytecode is needed no more
 
-    _waiting = []  # type: list  # tasks in wait_ms(), whose sleep wake() ends early
+    class Waiters:
+        """Tasks that sleep until a deadline, which ``wake()`` or ``wake_all()`` brings
+        forward: an asyncio.Event with a timeout, without a task per wait (wait_for's)."""
 
-    async def wait_ms(ms):
-        """Sleep ``ms`` at most: until wake() picks this task, if that is sooner."""
-        t = asyncio.current_task()
-        _waiting.append(t)
-        try:
-            await sleep_ms(ms)
-        finally:
-            _waiting.remove(t)
+        def __init__(self):
+            self.tasks = []  # type: list  # in the order they started waiting
 
-    def wake():
-        """End the sleep of the task longest in wait_ms() (and not woken yet) now: it runs as
-        soon as the loop is free. One at a time: each one woken looks at the heap."""
-        from asyncio import core  # type: ignore[attr-defined]
+        async def wait_ms(self, ms):
+            """Sleep ``ms`` at most: until a wake picks this task, if that is sooner."""
+            t = asyncio.current_task()
+            self.tasks.append(t)
+            try:
+                await sleep_ms(ms)
+            finally:
+                self.tasks.remove(t)
 
-        for t in _waiting:
-            # What Task.cancel() does with a sleeping task, without the cancellation: bring
-            # its turn on the run queue forward to now; its sleep_ms() then simply returns.
-            if ticks_diff(t.ph_key, ticks_ms()) > 0:
-                core._task_queue.remove(t)
-                core._task_queue.push(t)
-                return
+        def wake(self, every=False):
+            """End the sleep of the task waiting longest (and not woken yet) now, or of every
+            one: they run as soon as the loop is free."""
+            from asyncio import core  # type: ignore[attr-defined]
+
+            for t in self.tasks:
+                # What Task.cancel() does with a sleeping task, without the cancellation: bring
+                # its turn on the run queue forward to now; its sleep_ms() then simply returns.
+                if ticks_diff(t.ph_key, ticks_ms()) > 0:
+                    core._task_queue.remove(t)
+                    core._task_queue.push(t)
+                    if not every:
+                        return
+
+        def wake_all(self):
+            self.wake(True)
+
+    # Requests and deferred accepts waiting for room in the heap (microhttp.server).
+    _room = Waiters()
+    wait_ms = _room.wait_ms
+    wake = _room.wake
 
     def readinto(r, mv):
         return r.readinto(mv)  # the stream's own awaitable: no extra coroutine per read
@@ -139,4 +153,4 @@ if MICROPYTHON:
             s.close()
 
 else:
-    from microhttp.compat_cpython import *  # type: ignore[no-redef] # noqa: F403
+    from microhttp.compat_cpython import *  # type: ignore[no-redef,assignment] # noqa: F403

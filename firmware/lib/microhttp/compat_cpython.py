@@ -34,25 +34,36 @@ def sleep_ms(ms):
     return asyncio.sleep(ms / 1000)
 
 
-_waiting = []  # futures of the tasks in wait_ms()
+class Waiters:
+    """Tasks that sleep until a deadline, which wake() or wake_all() brings forward."""
+
+    def __init__(self):
+        self.futures = []  # in the order their tasks started waiting
+
+    async def wait_ms(self, ms):
+        f = asyncio.get_running_loop().create_future()
+        self.futures.append(f)
+        try:
+            await asyncio.wait_for(f, ms / 1000)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            self.futures.remove(f)
+
+    def wake(self, every=False):
+        for f in self.futures:
+            if not f.done():
+                f.set_result(None)
+                if not every:
+                    return
+
+    def wake_all(self):
+        self.wake(True)
 
 
-async def wait_ms(ms):
-    f = asyncio.get_running_loop().create_future()
-    _waiting.append(f)
-    try:
-        await asyncio.wait_for(f, ms / 1000)
-    except asyncio.TimeoutError:
-        pass
-    finally:
-        _waiting.remove(f)
-
-
-def wake():
-    for f in _waiting:
-        if not f.done():
-            f.set_result(None)
-            return
+_room = Waiters()
+wait_ms = _room.wait_ms
+wake = _room.wake
 
 
 def print_exception(e, f=None):

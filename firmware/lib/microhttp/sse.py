@@ -25,6 +25,7 @@ proxies from timing out and makes a vanished client fail a write, so it is dropp
 import asyncio
 
 from microhttp import compat
+from microhttp.compat import ticks_diff, ticks_ms
 
 MAX_EVENT = 1024  # bytes of one encoded event; bigger ones are refused at publish()
 _HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
@@ -57,12 +58,6 @@ def format_event(data, event=None, id=None, retry=None):
             out.append("data: " + line + "\n")
     out.append("\n")
     return "".join(out).encode()
-
-
-def _wait_ms(aw, ms):
-    if hasattr(asyncio, "wait_for_ms"):
-        return asyncio.wait_for_ms(aw, ms)
-    return asyncio.wait_for(aw, ms / 1000)
 
 
 async def _until_eof(r, stream):
@@ -102,7 +97,7 @@ class EventHub:
         self.epoch = _new_epoch()
         self._ring = [None] * history  # encoded events; seq n lives at n % history
         self._seq = 0  # seq of the newest event (0: none yet)
-        self._wake = asyncio.Event()
+        self._streams = compat.Waiters()  # streams waiting for an event or their heartbeat
 
     def publish(self, data, event=None):
         """Queue an event for every client; returns its id. Never blocks, never raises on
@@ -115,10 +110,7 @@ class EventHub:
             raise ValueError("SSE event too big")
         self._ring[seq % self.history] = encoded
         self._seq = seq
-        # Wake every waiting stream: set the current event, give later waiters a fresh one.
-        wake = self._wake
-        self._wake = asyncio.Event()
-        wake.set()
+        self._streams.wake_all()
         return eid
 
     def _resume_seq(self, last_id):
@@ -155,6 +147,7 @@ class EventHub:
         try:
             if self.retry is not None:
                 compat.write(w, format_event(None, retry=self.retry))
+            quiet = ticks_ms()  # since when nothing was written
             while True:
                 if seen < 0 or seen < self._seq - self.history:
                     # Missed more than the ring holds (or a stale id): tell the page to refetch.
@@ -166,13 +159,15 @@ class EventHub:
                     if seen < self._seq:
                         continue  # write the whole backlog, then drain once
                     await w.drain()
+                    quiet = ticks_ms()
                     continue
-                wake = self._wake
-                try:
-                    await _wait_ms(wake.wait(), self.heartbeat_ms)
-                except asyncio.TimeoutError:
-                    compat.write(w, _HEARTBEAT)
-                    await w.drain()
+                left = self.heartbeat_ms - ticks_diff(ticks_ms(), quiet)
+                if left > 0:
+                    await self._streams.wait_ms(left)  # until then, or an event (publish)
+                    continue
+                compat.write(w, _HEARTBEAT)
+                await w.drain()
+                quiet = ticks_ms()
         except OSError:  # a write to a gone client (reset, broken pipe): end this stream
             pass
         finally:
