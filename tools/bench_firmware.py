@@ -153,6 +153,8 @@ for _name in %r:
     gc.collect()
     _rows.append((_name, gc.mem_alloc() - _before, None, sorted(set(sys.modules) - _had - {_name})))
 print(repr(_rows))
+import micropython
+micropython.qstr_info()
 """
 
 
@@ -166,7 +168,12 @@ def census(port, order):
             transport.exit_raw_repl()
         finally:
             transport.close()
-    rows = ast.literal_eval(out.decode().strip())
+    text = out.decode().strip()
+    rows = ast.literal_eval(text.splitlines()[0])
+    # "qstr pool: n_pool=6, n_qstr=832, n_str_data_bytes=7740, n_total_bytes=16748": the
+    # interned names the imports added (their pools and, from .mpy files, their text) in RAM.
+    qstrs = dict(item.split("=") for item in text.splitlines()[1].split(": ", 1)[1].split(", "))
+    census.qstrs = {key: int(value) for key, value in qstrs.items()}
     out = []
     for name, heap, error, others in rows:
         # Importing a package's submodule runs the package first: name the row after the
@@ -394,6 +401,7 @@ def measure(target, form, soak_requests, workdir):
                 page.close()
         say("census: each loaded module imported on its own after a soft reset")
         row["census"] = census(board.url, import_order(row["modules"]))
+        row["qstrs"] = census.qstrs
     return row
 
 
@@ -450,8 +458,10 @@ def markdown(rows):
             len(row.get("soak_errors", [])) if "soak_errors" in row else "-"))
     for row in rows:
         total = sum(entry["heap"] or 0 for entry in row["census"])
+        qstrs = row.get("qstrs", {})
         out += ["", "Modules loaded at idle, %s, %s form (heap of each import, dependencies first; "
-                "total %s):" % (row["target"], row["form"], kb(total)), "",
+                "total %s, of which %s for %d interned names):"
+                % (row["target"], row["form"], kb(total), kb(qstrs.get("n_total_bytes")), qstrs.get("n_qstr", 0)), "",
                 "| module | heap |", "|---|---|"]
         for entry in sorted(row["census"], key=lambda e: -(e["heap"] or 0)):
             name = entry["module"]

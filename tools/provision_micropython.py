@@ -400,13 +400,24 @@ def vboard_interpreter(bits=64, firmware=False, force=False):
     with open(manifest, "w") as f:
         f.write("\n".join(lines) + "\n")
     kind = VBOARD_NAME + ("-firmware" if firmware else "")
-    name = "%s-%s" % (kind, digest)
-    current = build_dir_name(bits, manifest, name)
-    for old in os.listdir(cache_root()):
-        same_kind = re.match(re.escape(kind) + r"-[0-9a-f]{10}-", old)
-        if same_kind and old != current and old.endswith("-32bit") == (bits == 32):
-            shutil.rmtree(os.path.join(cache_root(), old), ignore_errors=True)
-    return build_port(bits, manifest, name, force)
+    path = build_port(bits, manifest, "%s-%s" % (kind, digest), force)
+    prune_builds(kind, bits)
+    return path
+
+
+KEEP_BUILDS = 3  # of one kind and word size: another checkout's sources may need theirs
+
+
+def prune_builds(kind, bits):
+    """Remove all but the KEEP_BUILDS newest finished builds of ``kind`` (one word size); builds
+    in progress (their .build and .tmp folders) are never touched."""
+    finished = re.compile(r"%s-[0-9a-f]{10}-%s-r\d+-[0-9a-f]{8}%s$"
+                          % (re.escape(kind), re.escape(VERSION), "-32bit" if bits == 32 else ""))
+    with cache_lock():
+        builds = [os.path.join(cache_root(), name) for name in os.listdir(cache_root()) if finished.match(name)]
+        builds.sort(key=os.path.getmtime, reverse=True)
+        for old in builds[KEEP_BUILDS:]:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 # A ROMFS image (the format extmod/vfs_rom.c describes) holding one file, "smoke.txt" = b"rom":
