@@ -2,9 +2,10 @@
 
 How it is started: a board runs boot.py then this file from its filesystem root. The virtual
 board (tools/vboard) and the tests do the same on the MicroPython unix port with the flash
-directory as the current directory and tests_host/shims on the import path.
+directory as the current directory, with simulated machine and network modules
+(tests_host/shims) in place of the port's.
 
-How it is configured: ``config.json`` in the flash root (see README, "Configuration"), e.g.
+How it is configured: ``config.json`` in the flash root (see docs/configuration.md), e.g.
 
     {"wifi": {"networks": [{"ssid": "home", "password": "secret"}]},
      "hostname": "porch", "auth": {"password": "letmein"}, "board": "esp32_devkitc",

@@ -9,7 +9,8 @@
 #
 # and build with `make BOARD=ESP32_GENERIC FROZEN_MANIFEST=/path/to/that/manifest.py` (rp2:
 # `make BOARD=RPI_PICO_W FROZEN_MANIFEST=...`). boot.py, main.py, config.json, boards/ and
-# www/ stay on the board's filesystem: `tools/deploy.py --form frozen` puts them there.
+# www/ stay on the board's filesystem: tools/deploy.py puts them there (it sees that the
+# board's MicroPython has the firmware frozen in, and copies no code).
 metadata(description="microhttp firmware: HTTP server, drivers and the control-page app", version="0.1.0")
 
 import os  # noqa: E402 - the build runs this file with its functions (metadata, package) defined

@@ -160,6 +160,7 @@ def device(request, tmp_path_factory):
             pytest.exit("--board needs --board-id (one of: %s)"
                         % ", ".join(sorted(p.stem for p in (ROOT / "boards").glob("*.json"))), returncode=4)
         dev, config = Device(port, opt("--board-id"), False), opt("--config")
+    dev.config = json.loads(Path(config).read_text()) if config and Path(config).exists() else {}
     try:
         if not opt("--no-deploy"):
             form = {"auto": None, "romfs": True, "filesystem": False}[opt("--deploy-form")]

@@ -195,6 +195,7 @@ def test_auth_protects_every_state_change(device_factory, runtime):
     assert dev.get("/").status_code == 200  # the page shell, which shows the password form
     assert dev.get("/api/board").status_code == 401
     assert dev.get("/api/events").status_code == 401
+    assert dev.get("/api/auth").status_code == 401  # only /api/login is open to everyone
     before = dev.control(op="snapshot")["pins"]["pins"]
     before.pop(STATUS_PIN, None)
     for path, body in (("/api/devices/led", {"on": True}), ("/api/devices/pwm", {"duty": 1}),

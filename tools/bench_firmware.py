@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Firmware memory benchmark: what the whole firmware leaves free for the user's own code.
 
-    python tools/bench_firmware.py                           # every target, the stock deploy form
+    python tools/bench_firmware.py                           # every target, every deploy form
     python tools/bench_firmware.py --target esp32 --soak 500 --json results/bench_firmware.json
 
 It boots the real deployed image (tools/deploy.py) on the virtual board's 32-bit build, the
@@ -25,7 +25,8 @@ count as used):
   board is soft-reset into its REPL (boot.py only) and the same modules are imported there,
   one at a time, dependencies first, each import's heap measured on its own.
 
-One row per target and deploy form. The result goes to stdout as Markdown (the README's table)
+One row per target and deploy form. The result goes to stdout as Markdown (the README's table
+and docs/memory.md)
 and, with --json, to a file.
 """
 
@@ -50,7 +51,7 @@ from tools.vboard.client import Client  # noqa: E402
 from tools.vboard.supervisor import HEAP_BYTES, Supervisor, free_port  # noqa: E402
 
 FIRMWARE = ROOT / "firmware"
-# target -> the board file it boots: the boards the README's flashing section names.
+# target -> the board file it boots: an ESP32 without PSRAM (the tightest heap) and a Pico W.
 TARGETS = {"esp32": "esp32_devkitc", "rp2w": "rpi_pico_w"}
 # Deploy forms: where the firmware's code lives (tools/deploy.py). "mpy": .mpy files on the
 # filesystem, loaded into the heap (stock MicroPython firmware); "romfs": one ROMFS image in

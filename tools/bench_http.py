@@ -692,7 +692,7 @@ def floor_rows(res):
 
 
 def markdown(res):
-    """The README's "HTTP server" figures, as Markdown tables (written by --markdown FILE)."""
+    """The HTTP server's figures (docs/benchmarks.md), as Markdown tables (written by --markdown FILE)."""
     def md(rows, header):
         out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
@@ -798,7 +798,7 @@ def main(argv=None):
                          "before and after a change in one run")
     ap.add_argument("--floor-requests", type=int, default=2000,
                     help="requests per run of the floor search (long enough for a steady req/s)")
-    ap.add_argument("--markdown", metavar="FILE", help="write the README's figures as Markdown tables")
+    ap.add_argument("--markdown", metavar="FILE", help="write the figures as Markdown tables (docs/benchmarks.md)")
     ap.add_argument("--build-dir", metavar="DIR", help="where to compile the .mpy files (default build/bench)")
     ap.add_argument("--bits", type=int, choices=(64, 32), default=64,
                     help="the unix port's 64-bit build (default; the issue's targets are set there) or its "

@@ -16,7 +16,8 @@ passed all its runs; the table of failed runs per heap is printed too.
 
 The unix port's hashlib has no sha1, which Microdot's handshake calls; its app gets a small
 pure-Python SHA-1 module (microhttp.sha1, the one microhttp falls back to), loaded only for
-it. Also prints the .mpy size of every microhttp extension module. Figures go to the README.
+it. Also prints the .mpy size of every microhttp extension module. Figures go to
+docs/benchmarks.md.
 """
 
 import argparse

@@ -20,7 +20,7 @@ COOKIE = "sid"
 _ITERATIONS = 500  # a few tens of ms on an ESP32 per login; a guess costs the same
 _MAX_FAILS = 5  # then refuse logins for _LOCK_MS (answered 429)
 _LOCK_MS = 30000
-_PUBLIC = ("/api/login", "/api/auth")
+_PUBLIC = ("/api/login",)
 
 
 class Access:

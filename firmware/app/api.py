@@ -1,4 +1,4 @@
-"""The device JSON API (documented in the README, section "The device API").
+"""The device JSON API (documented in docs/device-api.md).
 
     GET  /api/board            board, devices with state, Wi-Fi, config problems, auth on/off
     GET  /api/devices          devices with state

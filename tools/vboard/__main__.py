@@ -30,7 +30,7 @@ def main(argv=None):
                    help="the board's filesystem (default: %(default)s)")
     p.add_argument("--board", default="virtual", help="board id, boards/<id>.json (default: %(default)s)")
     p.add_argument("--target", choices=sorted(HEAP_BYTES), help="simulated port (default: from the board file's chip)")
-    p.add_argument("--heap", type=parse_size, help="GC heap, e.g. 112k (default: the target's, see README)")
+    p.add_argument("--heap", type=parse_size, help="GC heap, e.g. 112k (default: the target's, see docs/virtual-board.md)")
     p.add_argument("--heap-scale", type=float, default=None,
                    help="multiply the target's heap: the unix port is 64-bit, the boards 32-bit "
                    "(default %s on the 64-bit build, the word-size ratio; 1 = the board's raw bytes, "

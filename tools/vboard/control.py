@@ -44,10 +44,12 @@ except ImportError:  # CPython: use the shim's versions
 MAX_CLIENTS = 4
 MAX_LINE = 1024  # bytes: a request longer than this is refused, not buffered forever
 
-# Filesystem partition sizes for statvfs (bytes). ESP32 generic (4 MB flash): the "vfs"
-# partition is 0x200000 in ports/esp32/partitions-4MiB.csv; Pico W: MICROPY_HW_FLASH_STORAGE_BYTES
-# is 848 KB in ports/rp2/boards/RPI_PICO_W/mpconfigboard.h (the Pico: 1408 KB).
-FLASH_FS_BYTES = {"esp32": 0x200000, "rp2": 848 * 1024, "unix": 0x200000}
+# Filesystem partition sizes for statvfs (bytes), per simulated port. ESP32 generic (4 MB
+# flash): the "vfs" partition is 0x200000 in ports/esp32/partitions-4MiB.csv (the S3 and C3
+# boards here have 4 MB or more and the same partition); Pico W: MICROPY_HW_FLASH_STORAGE_BYTES
+# is 848 KB in ports/rp2/boards/RPI_PICO_W/mpconfigboard.h, the Pico's 1408 KB.
+FLASH_FS_BYTES = {"esp32": 0x200000, "esp32s3": 0x200000, "esp32c3": 0x200000, "rp2": 1408 * 1024,
+                  "rp2w": 848 * 1024, "unix": 0x200000}
 
 _state = {"sim": None, "board": None, "board_id": None, "devices": {}, "port": None, "ballast": 0}
 

@@ -1,16 +1,17 @@
 # The firmware side of the virtual board: boots a flash directory the way a board boots.
 #
-# Runs ON the MicroPython unix port (the supervisor starts it with the flash directory as cwd
-# and -X heapsize=<the target's heap>), and on CPython through tests_host/cpython_boot.py for
-# debugging firmware sources. Usage:
+# Runs ON the MicroPython unix port, frozen into the interpreter the virtual board runs with
+# the simulated machine and network modules (tools/provision_micropython.py vboard_interpreter;
+# the supervisor starts it with the flash directory as cwd and -X heapsize=<the target's heap>),
+# and on CPython through tests_host/cpython_boot.py for debugging firmware sources. Usage:
 #
-#   micropython -X heapsize=N tools/vboard/simboot.py --board virtual [--port esp32]
+#   micropython -X heapsize=N -c "import simboot" --board virtual [--port esp32]
 #                 [--control-port 7401] [--free BYTES] [--flash-size BYTES] [--wifi SSID=PASSWORD]...
 #                                       [--repl] [--no-main]
 #
 # Steps, in a board's order:
-#   1. import the simulated `machine` and `network` modules (from tests_host/shims, which the
-#      supervisor puts on MICROPYPATH) and configure `machine.sim` for the target port;
+#   1. import the simulated `machine` and `network` modules (tests_host/shims, frozen into the
+#      interpreter) and configure `machine.sim` for the target port;
 #   2. make the flash directory the filesystem root: on MicroPython the host's "/" is unmounted
 #      and a VfsPosix of the flash directory is mounted at "/", so open("/x"), os.listdir("/"),
 #      os.statvfs("/") and imports see the flash and nothing else, as on a board; sys.path
@@ -21,11 +22,11 @@
 #      board's loopback jumpers (board file "loopbacks") in the simulation, as a user
 #      wires them on a bench;
 #   4. start the control channel (tools/vboard/control.py) on 127.0.0.1:<control port>;
-#      then, with --free, hold a ballast block so the firmware finds exactly that much free
-#      heap: on a board `machine`, `network` and the REPL are in ROM, here the shims, the
-#      control channel and the REPL driver are bytecode in the heap (~46 KB on the 64-bit unix
-#      port), so the supervisor gives the process that much more and the ballast takes back
-#      whatever the simulation did not use;
+#      then, with --free, hold a ballast so the firmware finds exactly that much free heap, in
+#      one piece: the simulation's code is frozen (in ROM, as a board's machine and network
+#      are), but its objects and the control thread's buffers take heap, so the supervisor
+#      gives the process more and the ballast takes back whatever the simulation did not use
+#      (hold_ballast);
 #   5. run boot.py, then main.py (skipped with --no-main: a soft reset from the raw REPL runs
 #      boot.py only on a board), in one globals dict that the REPL keeps afterwards, as
 #      pyexec does; before main.py, repldriver.MAIN_MARK asks the supervisor whether to run
