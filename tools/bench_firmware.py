@@ -172,7 +172,8 @@ def census(port, order):
     text = out.decode().strip()
     rows = ast.literal_eval(text.splitlines()[0])
     # "qstr pool: n_pool=6, n_qstr=832, n_str_data_bytes=7740, n_total_bytes=16748": the
-    # interned names the imports added (their pools and, from .mpy files, their text) in RAM.
+    # interned names the imports added. The total counts the pools and the names' text (py/qstr.c
+    # qstr_pool_info); the text is in RAM for .mpy files only, in flash from ROMFS or frozen code.
     qstrs = dict(item.split("=") for item in text.splitlines()[1].split(": ", 1)[1].split(", "))
     census.qstrs = {key: int(value) for key, value in qstrs.items()}
     out = []
@@ -460,9 +461,12 @@ def markdown(rows):
     for row in rows:
         total = sum(entry["heap"] or 0 for entry in row["census"])
         qstrs = row.get("qstrs", {})
+        text = qstrs.get("n_str_data_bytes", 0)
+        pools = qstrs.get("n_total_bytes", 0) - text
         out += ["", "Modules loaded at idle, %s, %s form (heap of each import, dependencies first; "
-                "total %s, of which %s for %d interned names):"
-                % (row["target"], row["form"], kb(total), kb(qstrs.get("n_total_bytes")), qstrs.get("n_qstr", 0)), "",
+                "total %s, of which %s are the pools of %d interned names%s):"
+                % (row["target"], row["form"], kb(total), kb(pools), qstrs.get("n_qstr", 0),
+                   " and %s their text" % kb(text) if row["form"] == "mpy" else ""), "",
                 "| module | heap |", "|---|---|"]
         for entry in sorted(row["census"], key=lambda e: -(e["heap"] or 0)):
             name = entry["module"]
