@@ -12,7 +12,7 @@ import paths
 sys.path[:0] = [str(paths.ROOT), str(paths.ROOT / "tools")]
 
 import deploy  # noqa: E402
-from test_vboard import Log  # noqa: E402
+from fixtures.vboard import Log  # noqa: E402
 
 from tools.vboard.supervisor import Supervisor, free_port  # noqa: E402
 

@@ -1,7 +1,6 @@
 """The virtual board (tools/vboard): real mpremote against its REPL endpoint, real sockets to
 its control channel, the real MicroPython unix port behind both."""
 
-import io
 import json
 import socket
 import subprocess
@@ -10,6 +9,7 @@ import time
 
 import paths
 import pytest
+from fixtures.vboard import Log, make_flash, mpremote
 
 sys.path.insert(0, str(paths.ROOT))
 
@@ -17,68 +17,6 @@ from tools.vboard.client import Client, ControlError  # noqa: E402
 from tools.vboard.supervisor import HEAP_SCALE, Supervisor, heap_for  # noqa: E402
 
 CPYTHON_ONLY = True
-
-BOOT = 'print("boot.py ran")\n'
-MAIN = """\
-import time
-try:
-    n = int(open("boots.txt").read())
-except OSError:
-    n = 0
-with open("boots.txt", "w") as f:
-    f.write(str(n + 1))
-print("main running", n + 1)
-while True:
-    time.sleep_ms(20)
-"""
-
-
-class Log(io.RawIOBase):
-    """Thread-safe enough sink for the supervisor's firmware log."""
-
-    def __init__(self):
-        self.data = bytearray()
-
-    def write(self, b):
-        self.data.extend(b)
-        return len(b)
-
-    def text(self):
-        return bytes(self.data).decode("utf-8", "replace")
-
-    def wait_for(self, text, count=1, timeout=20):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.text().count(text) >= count:
-                return
-            time.sleep(0.02)
-        raise AssertionError("log never showed %r x%d:\n%s" % (text, count, self.text()))
-
-
-def make_flash(tmp_path, main=MAIN, boot=BOOT):
-    flash = tmp_path / "flash"
-    flash.mkdir()
-    (flash / "boot.py").write_text(boot)
-    (flash / "main.py").write_text(main)
-    return flash
-
-
-@pytest.fixture
-def board(tmp_path):
-    log = Log()
-    sup = Supervisor(make_flash(tmp_path), board="virtual", log=log)
-    sup.logbuf = log
-    with sup:
-        log.wait_for("main running 1")
-        yield sup
-
-
-def mpremote(sup, *args, timeout=60):
-    return subprocess.run(
-        [sys.executable, "-m", "mpremote", "connect", sup.url, *args],
-        capture_output=True, text=True, timeout=timeout,
-    )
-
 
 def test_mpremote_ls_cp_exec_and_soft_reset(board, tmp_path):
     local = tmp_path / "hello.txt"

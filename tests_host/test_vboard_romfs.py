@@ -8,27 +8,16 @@ import subprocess
 import sys
 
 import paths
-import pytest
 
 sys.path.insert(0, str(paths.ROOT))
 
-from test_vboard import Log, make_flash, mpremote  # noqa: E402
+from fixtures.vboard import Log, make_flash, mpremote  # noqa: E402
 
 from tools.vboard.supervisor import Supervisor  # noqa: E402
 
 CPYTHON_ONLY = True
 
 ESP32_ROMFS = 0x20000  # the romfs partition of ports/esp32/partitions-4MiB-romfs.csv
-
-
-@pytest.fixture
-def board(tmp_path):
-    log = Log()
-    sup = Supervisor(make_flash(tmp_path), board="virtual", log=log)
-    sup.logbuf = log
-    with sup:
-        log.wait_for("main running 1")
-        yield sup
 
 
 def lines_of(result):
