@@ -52,6 +52,18 @@ if [ "$want_32bit" = 1 ]; then
     || die "could not provision the 32-bit MicroPython build (see above)"
   export MICROPYTHON32
 fi
+# The virtual board's interpreter: the 32-bit build (a board's word size, the default) with the
+# simulation frozen in, rebuilt when the simulation changes. With --32bit (the tests) also the
+# 64-bit one (the lenient option) and the one with the firmware frozen in (the frozen form),
+# so that no test waits for a build.
+"$VENV/bin/python" "$ROOT/tools/provision_micropython.py" --vboard --bits 32 >/dev/null \
+  || die "could not provision the virtual board's interpreter (see above)"
+if [ "$want_32bit" = 1 ]; then
+  "$VENV/bin/python" "$ROOT/tools/provision_micropython.py" --vboard >/dev/null \
+    || die "could not provision the virtual board's 64-bit interpreter (see above)"
+  "$VENV/bin/python" "$ROOT/tools/provision_micropython.py" --vboard --frozen-firmware --bits 32 >/dev/null \
+    || die "could not provision the virtual board's interpreter with the firmware frozen in (see above)"
+fi
 
 # 3. Type stubs for the ESP32 and RP2 ports, one folder each (they define the same modules).
 if [ "$want_typings" = 1 ]; then
