@@ -61,6 +61,5 @@ def test_the_free_heap_is_in_one_piece_after_boot(firmware):
     firmware.report["free_heap_after_reset"] = mem["free"]
     firmware.report["largest_free_block_after_reset"] = mem["largest"]
     # Start-up keeps what lives for the whole run packed at the bottom of the heap: most of
-    # the free heap is one block, not holes between long-lived objects (when start-up let
-    # garbage pile up between collections, half of it was in holes).
+    # the free heap is one block, not holes between long-lived objects.
     assert mem["largest"] >= mem["free"] * 2 // 3, mem

@@ -72,8 +72,8 @@ def test_board_has_the_head_the_devices_and_the_live_members():
 
 def test_the_catalog_keeps_far_less_than_the_json_it_serves():
     # The command schemas are rendered field by field as a body is sent, not kept rendered:
-    # the catalog's heap is a fraction of the JSON of the devices it describes (a third on a
-    # 32-bit build, a half on a 64-bit one; kept rendered, it was more than the JSON).
+    # the catalog's heap is a fraction of the JSON of the devices it describes (objects take
+    # twice the room on a 64-bit build, hence three quarters and not a half).
     import gc
 
     from support import IS_MICROPYTHON, skip

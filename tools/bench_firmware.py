@@ -160,7 +160,8 @@ micropython.qstr_info()
 
 
 def census(port, order):
-    """Each module's heap: imported one at a time, in ``order``, on a freshly soft-reset board."""
+    """Each module's heap, imported one at a time in ``order`` on a freshly soft-reset board,
+    and the qstr figures those imports left (micropython.qstr_info)."""
     transport = deploy.connect(port)  # Ctrl-C, then a soft reset into the raw REPL: boot.py only
     try:
         out = transport.exec(CENSUS % (order,))
@@ -175,14 +176,13 @@ def census(port, order):
     # interned names the imports added. The total counts the pools and the names' text (py/qstr.c
     # qstr_pool_info); the text is in RAM for .mpy files only, in flash from ROMFS or frozen code.
     qstrs = dict(item.split("=") for item in text.splitlines()[1].split(": ", 1)[1].split(", "))
-    census.qstrs = {key: int(value) for key, value in qstrs.items()}
     out = []
     for name, heap, error, others in rows:
         # Importing a package's submodule runs the package first: name the row after the
         # package when it came along.
         group = sorted([name] + others, key=lambda module: (module.count("."), module))
         out.append({"module": group[0], "heap": heap, "error": error, "with": group[1:]})
-    return out
+    return out, {key: int(value) for key, value in qstrs.items()}
 
 
 # ---------------------------------------------------------------------- the load
@@ -402,8 +402,7 @@ def measure(target, form, soak_requests, workdir):
             for page in pages:
                 page.close()
         say("census: each loaded module imported on its own after a soft reset")
-        row["census"] = census(board.url, import_order(row["modules"]))
-        row["qstrs"] = census.qstrs
+        row["census"], row["qstrs"] = census(board.url, import_order(row["modules"]))
     return row
 
 
@@ -417,6 +416,7 @@ FEATURES = (
 
 
 def feature_costs(target, form, workdir):
+    mine = firmware_modules()
     rows = []
     for name, what, config in FEATURES:
         if config is None:  # the setup mode: no network to join, a captive DNS on a free port
@@ -425,7 +425,7 @@ def feature_costs(target, form, workdir):
             time.sleep(1.0)
             modules = board.control.modules()
             rows.append({"feature": name, "what": what, "after_boot": settled(board.control)["free"],
-                         "modules": [m for m in modules if m in firmware_modules()]})
+                         "modules": [m for m in modules if m in mine]})
     default = rows[0]
     for row in rows:
         row["cost"] = default["after_boot"] - row["after_boot"]

@@ -82,7 +82,7 @@ def _body(pieces):
 
 
 def install(app, ctx):
-    # Now, at boot, while the heap is still in one piece: long-lived bytes sit together.
+    # Now, at boot, while start-up collects often: what the catalog keeps sits low in the heap.
     catalog = make_catalog(ctx)
 
     if ctx.access is not None:  # a password is set
@@ -93,8 +93,8 @@ def install(app, ctx):
                 return _error(401, "authentication required")
             return None
 
-    # Static JSON cached as bytes, live state rendered per request, streamed through the
-    # server's output buffer: no ~4 KB string per request (it fragmented the heap: 503s).
+    # Bodies of small pieces (app.catalog), streamed through the server's output buffer: no
+    # string of the whole description per request, which a fragmented heap may not fit.
     @app.get("/api/board")
     def get_board(request):
         return _body(catalog.board(board_live(ctx)))

@@ -1,11 +1,11 @@
 """The board's description for /api/board and /api/devices, with small allocations only.
 
 Why: a device's description is mostly static (label, the command schema with help texts,
-exclusive groups, events, timings: ~90 % of the ~4 KB that /api/board answers); only its
-``state`` changes. Building it per request with ``describe()`` and one ``json.dumps`` makes
-one ~4 KB string that needs a contiguous free block, and with several requests at once a
-fragmented heap has none left while tens of KB are free (503s from MemoryError). Keeping that
-JSON rendered in RAM instead costs ~3 KB for the whole run.
+exclusive groups, events, timings: nearly all of what /api/board answers); only its ``state``
+changes. Building it per request with ``describe()`` and one ``json.dumps`` makes one string of
+the whole answer, which needs a contiguous free block, and with several requests at once a
+fragmented heap has none left while much more is free (503s from MemoryError). Keeping that
+JSON rendered in RAM instead costs its whole size for the whole run.
 
 So the answer is a list of pieces sent as a file-like body, which the server copies through
 its own output buffer (``readinto``) with a Content-Length: small constant parts as bytes,

@@ -35,8 +35,8 @@ def release(name):
             pass
 
 
-async def main(config_path="config.json", net=None, hw=None):
-    """``net``/``hw`` replace the ``network``/``machine`` modules (tests); normally imported."""
+async def main(config_path=None, net=None, hw=None):
+    """Arguments as app.startup.start()'s."""
     gc.threshold(STARTUP_COLLECT_BYTES)
     from app import startup
 

@@ -78,15 +78,17 @@ def _env_int(name, default):
     return int(value) if value else default
 
 
-async def start(config_path=config.FILENAME, net=None, hw=None):
-    """``net``/``hw`` replace the ``network``/``machine`` modules (tests); normally imported."""
+async def start(config_path=None, net=None, hw=None):
+    """``config_path`` (default config.json), ``net``/``hw`` replace the ``network``/``machine``
+    modules (tests); normally imported."""
+    config_path = config_path or config.FILENAME
     settings, problems = config.load(config_path)
     for problem in problems:
         log("config: " + problem)
     firmware = Firmware(settings, problems, config_path)
     gc.collect()
     if net is None:
-        net = __import__("network")  # the plain Pico's stubs lack it; every target has it
+        net = __import__("network")  # every Wi-Fi board has it (the plain Pico has none: no app there)
     try:
         if hw is None:
             hw = __import__("machine")
