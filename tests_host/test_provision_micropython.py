@@ -69,6 +69,16 @@ def test_build_folders_are_named_by_what_the_build_is_made_of(tmp_path, monkeypa
     frozen = provision.build_dir_name(64, str(manifest), name="micropython-firmware")
     assert frozen.startswith("micropython-firmware-1.25.0-") and frozen[-8:] != default[-8:]
 
+    # The same modules frozen from two checkouts: one build, shared by both.
+    names = []
+    for checkout in ("/home/a/microhttp", "/work/b/microhttp"):
+        monkeypatch.setattr(provision, "REPOSITORY", checkout)
+        manifest.write_text('module("machine.py", base_path="%s/tools/sim")\n' % checkout)
+        names.append(provision.build_dir_name(32, str(manifest), name="micropython-vboard"))
+    assert names[0] == names[1]
+    manifest.write_text('module("network.py", base_path="/work/b/microhttp/tools/sim")\n')
+    assert provision.build_dir_name(32, str(manifest), name="micropython-vboard") != names[0]
+
     c_file = variant / "vfs_rom_file.c"
     c_file.write_text(c_file.read_text() + "\n// changed\n")
     assert provision.build_dir_name(64) != default

@@ -114,10 +114,12 @@ def source_dir(root=None):
 
 
 def _manifest_text(frozen_manifest):
+    # The checkout's own path is left out: the frozen modules' names are relative, so two
+    # checkouts of the same sources build the same interpreter and share one cached build.
     if frozen_manifest is None:
         return DEFAULT_MANIFEST
     with open(frozen_manifest) as f:
-        return f.read()
+        return f.read().replace(REPOSITORY, "<checkout>")
 
 
 def build_dir_name(bits=64, frozen_manifest=None, name="micropython"):
