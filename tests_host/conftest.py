@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE / "shims"), str(HERE.parent / "firmware" / "lib"), str(HERE.parent / "firmware"), str(HERE)]
+sys.path[:0] = [str(HERE.parent / "tools" / "sim"), str(HERE.parent / "firmware" / "lib"), str(HERE.parent / "firmware"),
+                 str(HERE)]
 
 import cpython_runtime  # noqa: E402
 import paths  # noqa: E402

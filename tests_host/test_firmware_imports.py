@@ -1,4 +1,4 @@
-"""Every module under firmware/ imports, on CPython with shims and on the MicroPython unix port.
+"""Every module under firmware/ imports, on CPython with tools/sim and on the MicroPython unix port.
 
 This is what catches a CPython-only construct (a dataclass, ``typing`` at runtime, a module the
 boards lack) that compiles fine with mpy-cross but dies on a board at import time.
