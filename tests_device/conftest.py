@@ -6,8 +6,10 @@
 
 The session deploys the firmware with tools/deploy.py (only changed files), then the tests run
 on-board driver checks through mpremote (the board's loopback jumpers, see README.md here),
-HTTP, SSE and WebSocket tests against the board's address, and a bounded soak. The figures
-(free heap idle and under load, requests per second, latency) go to results/<board id>.json.
+HTTP, SSE and WebSocket tests against the board's address, the page in a browser, and a bounded
+soak. The figures (free heap idle and under load, requests per second, latency) go to
+results/<board id>.json. No test file depends on another having run: the fixtures they share
+are here, and a test that stops the firmware leaves it to the ``firmware`` fixture to restart.
 Checks that need real hardware are skipped with the reason on the virtual board; checks that
 need the simulation's control channel (pressing the button without a finger) are skipped with
 the reason on a real board.
@@ -15,6 +17,7 @@ the reason on a real board.
 
 import datetime
 import json
+import os
 import re
 import subprocess
 import sys
@@ -231,3 +234,23 @@ def hardware_only(device):
     if device.virtual:
         pytest.skip("needs real hardware: on the virtual board this is computed by the simulation, not measured")
     return device
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium driven by Playwright, with a Pixel 7's settings in ``.pixel7``; the
+    test is skipped, with the reason, where either is missing."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("needs Playwright (source tools/bootstrap.sh --browser)")
+    path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    if not os.path.exists(path):
+        pytest.skip("needs Chromium at %s (source tools/bootstrap.sh --browser)" % path)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
+        browser.pixel7 = pw.devices["Pixel 7"]
+        yield browser
+        browser.close()

@@ -2,10 +2,13 @@
 its 64-bit build (like this machine) and its 32-bit build (like the boards: half-size objects
 and heap blocks, 31-bit small integers).
 
-A module is *shared* unless it says ``CPYTHON_ONLY = True`` at top level. For each test function
-pytest collects from a shared module, sibling items ``name[micropython]`` and
-``name[micropython32]`` are added; the first of each runs the whole module once under
-``micropython tests_host/mpy_runner.py`` and the rest read its results. A failure on any runtime
+The test modules are grouped by what they need: ``unit/`` (in process), ``live/`` (servers and
+the virtual board over 127.0.0.1), ``browser/`` (Chromium) and ``tools/`` (the tools' own tests).
+A module is *shared* unless it says ``CPYTHON_ONLY = True`` at top level, wherever it lives (the
+shared ones are all in ``unit/``). For each test function pytest collects from a shared module,
+sibling items ``name[micropython]`` and ``name[micropython32]`` are added; the first of each runs
+the whole module once under ``micropython tests_host/mpy_runner.py``, with the module's folder on
+the import path, and the rest read its results. A failure on any runtime
 fails the suite, and the summary gives counts per runtime. ``--runtime`` narrows the run:
 ``cpython``, ``micropython`` (both builds), ``micropython64``, ``micropython32``; the default is
 ``all``.
@@ -22,7 +25,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE / "shims"), str(HERE.parent / "firmware" / "lib"), str(HERE.parent / "firmware"), str(HERE)]
+sys.path[:0] = [str(HERE.parent / "tools" / "sim"), str(HERE.parent / "firmware" / "lib"), str(HERE.parent / "firmware"),
+                 str(HERE)]
 
 import cpython_runtime  # noqa: E402
 import paths  # noqa: E402
@@ -59,7 +63,7 @@ class MicroPythonItem(pytest.Item):
         self.runtime = runtime
 
     def runtest(self):
-        results, output = _module_results(self.config, self.module_name, self.runtime)
+        results, output = _module_results(self.config, self.path, self.runtime)
         result = results.get(self.test_name) or results.get("*")
         if result is None:
             raise MicroPythonFailure(
@@ -80,15 +84,15 @@ class MicroPythonItem(pytest.Item):
         return self.path, None, "%s::%s[%s]" % (self.module_name, self.test_name, self.runtime)
 
 
-def _module_results(config, module_name, runtime):
+def _module_results(config, module_path, runtime):
     cache = config.stash.setdefault(_results_key, {})
-    key = (runtime, module_name)
+    key = (runtime, module_path)
     if key not in cache:
         cmd = [paths.micropython_binary(MICROPYTHONS[runtime]), "-X", "heapsize=" + MICROPYTHON_HEAP,
-               str(HERE / "mpy_runner.py"), module_name]
+               str(HERE / "mpy_runner.py"), module_path.stem]
         try:
             proc = subprocess.run(
-                cmd, cwd=str(paths.ROOT), env=paths.micropython_env(), capture_output=True,
+                cmd, cwd=str(paths.ROOT), env=paths.micropython_env([module_path.parent]), capture_output=True,
                 text=True, errors="replace", timeout=MICROPYTHON_MODULE_TIMEOUT,
             )
             output = proc.stdout + proc.stderr

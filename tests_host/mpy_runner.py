@@ -1,7 +1,8 @@
 # Runs shared test modules on the MicroPython unix port and reports one line per test.
 #
 # Invoked by tests_host/conftest.py as ``micropython tests_host/mpy_runner.py MODULE...`` with
-# MICROPYPATH set to the shims, firmware/lib, firmware and tests_host. Each result is one line:
+# MICROPYPATH set to the module's folder (tests_host/unit), tools/sim, firmware/lib, firmware and
+# tests_host. Each result is one line:
 #   @@RESULT <json: {"module", "test", "outcome": PASS|FAIL|SKIP, "detail"}>
 # Anything else a test prints passes through and is shown by pytest on failure.
 import gc

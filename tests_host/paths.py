@@ -8,11 +8,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 FIRMWARE_LIB = FIRMWARE / "lib"
 TESTS_HOST = ROOT / "tests_host"
-SHIMS = TESTS_HOST / "shims"
+SIM = ROOT / "tools" / "sim"
 
-# Import path shared by both runtimes: shims first (machine, network), then the board's /lib
-# and / (as on a device, where sys.path is ['', '.frozen', '/lib']), then the test helpers.
-IMPORT_PATH = [SHIMS, FIRMWARE_LIB, FIRMWARE, TESTS_HOST]
+# Import path shared by both runtimes: the simulated hardware first (machine, network), then
+# the board's /lib and / (as on a device, where sys.path is ['', '.frozen', '/lib']), then the
+# test helpers.
+IMPORT_PATH = [SIM, FIRMWARE_LIB, FIRMWARE, TESTS_HOST]
 
 
 # The MicroPython runtimes the tests name, and the word size of the unix-port build each runs.

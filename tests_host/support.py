@@ -1,7 +1,7 @@
 """Helpers for test modules shared by CPython (pytest) and the MicroPython unix port.
 
-A *shared* test module (any ``tests_host/test_*.py`` without ``CPYTHON_ONLY = True``) runs on
-both runtimes, so it may use only what both have: plain ``test_*`` functions taking no
+A *shared* test module (a ``test_*.py`` without ``CPYTHON_ONLY = True``, in ``tests_host/unit/``)
+runs on both runtimes, so it may use only what both have: plain ``test_*`` functions taking no
 arguments, ``assert``, and the helpers here. pytest fixtures, parametrize and subprocesses
 belong in CPython-only modules.
 """

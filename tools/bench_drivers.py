@@ -154,7 +154,7 @@ def compile_drivers(out):
 
 def run_bench(rounds, mpy_dir):
     env = dict(os.environ)
-    env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "tests_host" / "shims"), mpy_dir])
+    env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "tools" / "sim"), mpy_dir])
     script = Path(mpy_dir) / "bench_drivers_script.py"
     script.write_text(BENCH % {"rounds": rounds, "board": str(ROOT / "boards" / "virtual.json")})
     proc = subprocess.run([micropython(), "-X", "heapsize=4m", str(script)], env=env, capture_output=True,

@@ -364,7 +364,7 @@ FIRMWARE = os.path.join(REPOSITORY, "firmware")
 # and network are in ROM (their code and names take no heap); here they are Python, and loaded
 # from files they would take the firmware's heap, and their names would fill the heap's first
 # qstr pools (the firmware's names would then land in pools already paid for).
-SIMULATION = [os.path.join(REPOSITORY, "tests_host", "shims", name) for name in
+SIMULATION = [os.path.join(REPOSITORY, "tools", "sim", name) for name in
               ("machine.py", "network.py", "neopixel.py", "rp2.py")] + \
              [os.path.join(REPOSITORY, "tools", "vboard", name) for name in ("control.py", "repldriver.py", "simboot.py")]
 VBOARD_NAME = "micropython-vboard"

@@ -1,4 +1,4 @@
-"""Auth, sessions, CORS and CSRF test app for tests_host/test_auth_live.py, on both runtimes.
+"""Auth, sessions, CORS and CSRF test app for tests_host/live/test_auth_live.py, on both runtimes.
 
     GET  /public                 no protection
     GET  /basic                  Basic auth per route (admin / "correct horse")

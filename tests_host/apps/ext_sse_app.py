@@ -1,4 +1,4 @@
-"""SSE test app for tests_host/test_sse_live.py, on both runtimes.
+"""SSE test app for tests_host/live/test_sse_live.py, on both runtimes.
 
     GET  /events        the hub's event stream (history 5, heartbeat 0.2 s, retry 500 ms)
     POST /publish       publishes the body (event name from ?event=); returns {"id": ...}

@@ -1,4 +1,4 @@
-"""Streaming upload test app for tests_host/test_multipart_live.py, on both runtimes.
+"""Streaming upload test app for tests_host/live/test_multipart_live.py, on both runtimes.
 
     POST /upload   field "file" -> ROOT/upload.bin (max 300 KB per file, 310 KB body)
     POST /small    field "file" -> ROOT/small.bin (max 1 KB per file)

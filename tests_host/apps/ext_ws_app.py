@@ -1,4 +1,4 @@
-"""WebSocket test app for tests_host/test_ws_live.py, on both runtimes.
+"""WebSocket test app for tests_host/live/test_ws_live.py, on both runtimes.
 
     /echo     echo every message (max_message 1024, no server pings)
     /pinged   echo, with server pings every 0.3 s and a 0.3 s pong timeout

@@ -10,7 +10,7 @@
 #                                       [--repl] [--no-main]
 #
 # Steps, in a board's order:
-#   1. import the simulated `machine` and `network` modules (tests_host/shims, frozen into the
+#   1. import the simulated `machine` and `network` modules (tools/sim, frozen into the
 #      interpreter) and configure `machine.sim` for the target port;
 #   2. make the flash directory the filesystem root: on MicroPython the host's "/" is unmounted
 #      and a VfsPosix of the flash directory is mounted at "/", so open("/x"), os.listdir("/"),
@@ -92,7 +92,7 @@ def reset_exit_code(exc):
     return EXIT_SOFT_RESET if "soft_reset" in str(exc) else EXIT_HARD_RESET
 
 
-def preimport_shims(port):
+def preimport_sim(port):
     # The simulated hardware modules live outside the flash; once "/" is the flash they are no
     # longer reachable, so everything the firmware may import from there is imported first.
     # rp2 only on an RP2 target: `import rp2` failing is how code tells the ports apart.
@@ -339,7 +339,7 @@ def main_wanted(repl):
 def main(argv):
     opts = parse_args(argv)
     target = opts["port"] or "esp32"
-    preimport_shims(target)
+    preimport_sim(target)
     import control
 
     board = load_board_file(opts["board"])

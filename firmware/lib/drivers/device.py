@@ -10,7 +10,7 @@ import asyncio
 import sys
 import time
 
-# On CPython the test shims (tests_host/shims/cpython_runtime.py) add the ticks functions.
+# On CPython the simulation (tools/sim/cpython_runtime.py) adds the ticks functions.
 from time import ticks_add, ticks_diff  # noqa: F401 - re-exported to the drivers
 
 

@@ -7,7 +7,7 @@ import asyncio
 import sys
 
 try:
-    from time import ticks_add, ticks_diff, ticks_ms  # the test shims provide these
+    from time import ticks_add, ticks_diff, ticks_ms  # tools/sim/cpython_runtime.py provides these
 except ImportError:
     import time
 

@@ -6,10 +6,14 @@ Runs the real flash image (tools/build_image.py) under tools/vboard/simboot.py o
 
 import json
 import socket
+import sys
 
 import launch
+import paths
 import pytest
-from test_dns import _parse_a, _query
+
+sys.path.insert(0, str(paths.TESTS_HOST / "unit"))  # the shared DNS test's query helpers
+from test_dns import _parse_a, _query  # noqa: E402
 
 CPYTHON_ONLY = True
 

@@ -1,9 +1,9 @@
-"""Every module under firmware/ imports, on CPython with shims and on the MicroPython unix port.
+"""Every module under firmware/ imports, on CPython with tools/sim and on the MicroPython unix port.
 
 This is what catches a CPython-only construct (a dataclass, ``typing`` at runtime, a module the
 boards lack) that compiles fine with mpy-cross but dies on a board at import time.
 ``FIRMWARE_ROOT`` points the test at another tree (the harness self-test uses it).
-boot.py and main.py are left out: importing them starts the firmware (tests_host/test_app*
+boot.py and main.py are left out: importing them starts the firmware (tests_host/live/test_app_*
 run them); so is manifest.py, which a MicroPython build reads and a board never runs.
 """
 

@@ -7,7 +7,7 @@ On CPython ``install()`` also makes ``time.ticks_ms()`` (and friends) read this 
 clock explicitly.
 """
 
-try:  # wrap where this runtime's ticks wrap: 2**30 on boards and CPython shims, more on unix
+try:  # wrap where this runtime's ticks wrap: 2**30 on boards and simulated on CPython, more on unix
     from time import ticks_add
 
     _PERIOD = ticks_add(0, -1) + 1

@@ -1,37 +1,18 @@
-"""The control page in a real browser against the board's address: Chromium (Debian's, driven by
-Playwright) emulating a Pixel 7 loads the page, then reloads it, LOADS times in all. Each load
-must show the board's devices and go live (its event stream open, #conn.live) within LIVE_S.
+"""The control page's check in a real browser, against the board's address: Chromium (Debian's,
+driven by Playwright; the ``chromium`` fixture in conftest.py) emulating a Pixel 7 loads the
+page, then reloads it, LOADS times in all. Each load must show the board's devices and go live
+(its event stream open, #conn.live) within LIVE_S. test_page.py runs it after the deploy,
+test_soak.py after the soak.
 
 A load is four requests on a few parallel connections (the page, /api/board, /api/events,
 /api/board again once the stream is open), and each reload leaves the last page's connections
 to be closed: on a 112 KB ESP32 that is exactly where a short heap used to answer 503. Load
 times and any non-200 answer (the page retries its event stream) go to the device report."""
 
-import os
 import time
-
-import pytest
 
 LOADS = 5
 LIVE_S = 15  # seconds for one load to go live: the server may make a request wait for room
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("needs Playwright (source tools/bootstrap.sh --browser)")
-    path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not os.path.exists(path):
-        pytest.skip("needs Chromium at %s (source tools/bootstrap.sh --browser)" % path)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
-        browser.pixel7 = pw.devices["Pixel 7"]
-        yield browser
-        browser.close()
 
 
 def load_page(firmware, chromium, key):
@@ -59,7 +40,3 @@ def load_page(firmware, chromium, key):
     assert len(loads) == LOADS
     # The page itself must never be refused: a 503 there is a blank screen on the phone.
     assert not [a for a in answers if a[0] >= 500 and a[1] in ("/", "/api/board")], answers
-
-
-def test_the_page_loads_and_goes_live_every_time(firmware, chromium):
-    load_page(firmware, chromium, "page_loads_s")

@@ -1,7 +1,7 @@
 """SSE encoding and the EventHub's ring buffer / Last-Event-ID replay, in process.
 
 Shared: runs on CPython and the MicroPython unix port. Streams write into an in-memory writer;
-tests_host/test_sse_live.py drives the same hub over real sockets.
+tests_host/live/test_sse_live.py drives the same hub over real sockets.
 """
 
 import asyncio

@@ -47,13 +47,13 @@ def test_suite_fails_on_micropython_but_not_cpython(broken_firmware):
     env = dict(os.environ, FIRMWARE_ROOT=str(broken_firmware))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-         str(paths.TESTS_HOST / "test_firmware_imports.py")],
+         str(paths.TESTS_HOST / "unit" / "test_firmware_imports.py")],
         capture_output=True, text=True, env=env, cwd=str(paths.ROOT), timeout=300,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     for build in ("micropython", "micropython32"):  # the 64-bit and the 32-bit build
-        assert "FAILED tests_host/test_firmware_imports.py::test_every_firmware_module_imports[%s]" % build in out
+        assert "FAILED tests_host/unit/test_firmware_imports.py::test_every_firmware_module_imports[%s]" % build in out
     assert "sensor_model" in out
     # CPython has dataclasses and typing: only the real interpreter exposes the problem.
     assert "2 failed, 1 passed" in out
