@@ -347,10 +347,7 @@ class Connection:
         # In flight from here (a head still arriving holds no one back: it may take seconds).
         server.busy += 1
         self.admitted = True
-        try:
-            response = await server.app.dispatch(request)
-        except MemoryError:
-            response = await self._again(request)
+        response = await server.app.dispatch(request)
         return await self.send(request, response)
 
     async def _admission(self):
@@ -359,23 +356,6 @@ class Connection:
         began = ticks_ms()
         while server.busy and not server.has_room() and ticks_diff(ticks_ms(), began) < server.admit_ms:
             await compat.wait_ms(100)  # woken when a request is answered, or asks again
-
-    async def _again(self, request):
-        # The response to a request whose handler ran out of memory before anything was
-        # sent. A fragmented heap can lack a hole of a few hundred bytes while KBs are free,
-        # with several requests in flight; the same request fits once the others are
-        # answered. So a safe request (GET or HEAD, RFC 9110 section 9.2.1: handling it twice
-        # changes nothing) whose body has been read is dispatched once more when it is the
-        # only one in flight (admit_ms at most). Anything else, or a second failure:
-        # MemoryError, answered 503.
-        if request.method not in ("GET", "HEAD") or not self.body_done:
-            raise MemoryError
-        server = self.server
-        began = ticks_ms()
-        while server.busy > 1 and ticks_diff(ticks_ms(), began) < server.admit_ms:
-            await compat.wait_ms(100)
-        gc.collect()
-        return await server.app.dispatch(request)
 
     def _request(self):
         # A head has arrived: its Request, and the state of its body.
