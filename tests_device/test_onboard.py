@@ -87,7 +87,7 @@ def test_pwm_duty_measured_with_time_pulse_us(device, duty):
     high, low, shortest = result(device.onboard(PWM_CHECK.format(out=out, inp=inp, freq=freq, duty=duty)))
     assert shortest > 0, "time_pulse_us timed out: is the jumper %s -> %s in place?" % (out, inp)
     period = 1e6 / freq
-    # esp32 tolerance in MicroPython's own PWM test: 20 us per pulse (drivers.md section 5).
+    # esp32 tolerance in MicroPython's own PWM test (tests/extmod_hardware/machine_pwm.py): 20 us per pulse.
     assert abs(high - duty * period) <= 20
     assert abs(low - (1 - duty) * period) <= 20
 

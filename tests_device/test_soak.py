@@ -121,11 +121,11 @@ def soak(device, request):
 
     # Warm-up at the soak's concurrency, so per-connection state exists before "idle" is read,
     # and over the connection limit, so the pools and poller tables are at their high-water marks.
-    run_clients(base, clients, 10, [], [], [])
+    latencies, errors, under_load = [], [], []
+    run_clients(base, clients, 10, [], errors, [])
     hold_connections(base, 2 * MAX_CONNS)
     idle = settled_free(firmware)
 
-    latencies, errors, under_load = [], [], []
     elapsed = run_clients(base, clients, per_half, latencies, errors, under_load)
     half = settled_free(firmware)
     elapsed += run_clients(base, clients, per_half, latencies, errors, under_load)

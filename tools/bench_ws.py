@@ -35,7 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LIB = ROOT / "firmware" / "lib"
 HOST = "127.0.0.1"
-EXTENSIONS = ("websocket", "wshub", "sse", "auth", "session", "cors", "csrf", "multipart", "crypto", "sha1")
+EXTENSIONS = ("websocket", "sse", "auth", "session", "cors", "csrf", "multipart", "crypto", "sha1")
 
 MICROHTTP_APP = '''
 import asyncio, gc, os

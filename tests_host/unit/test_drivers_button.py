@@ -10,7 +10,8 @@ from vclock import VirtualClock
 
 PIN = 4
 
-# Anchor-like configurations (research notes, drivers.md section 1.1).
+# The default timings of the button drivers ours is modelled on: Peter Hinch's Pushbutton/EButton
+# (micropython-async v3/primitives), lws's button controller (lib/drivers/button) and OneButton.
 CONFIGS = {
     "hinch": {"debounce_ms": 50, "long_ms": 1000, "double_ms": 400, "repeat_ms": 0},
     "lws": {"debounce_ms": 20, "long_ms": 300, "double_ms": 120, "repeat_ms": 100},

@@ -45,6 +45,25 @@ def test_cie_curve_is_monotonic_and_hits_both_ends():
     assert 0 < curves.lookup(curves.CIE, 656) < curves.lookup(curves.CIE, 1311)
 
 
+def test_curve_tables_are_their_formulas_at_65_points():
+    import math
+
+    def points(table):
+        return [table[2 * i] << 8 | table[2 * i + 1] for i in range(65)]
+
+    def formula(fn):
+        return [int(fn(i / 64) * FULL + 0.5) for i in range(65)]
+
+    def cie(lightness):  # CIE 1976 L* -> relative luminance
+        big_l = lightness * 100
+        return big_l / 903.3 if big_l <= 8 else ((big_l + 16) / 116) ** 3
+
+    assert points(curves.CIE) == formula(cie)
+    assert points(curves.LINEAR) == formula(lambda x: x)
+    assert points(curves.RAISED_COSINE) == formula(lambda x: (1 - math.cos(2 * math.pi * x)) / 2)
+    assert len(curves.CIE) == len(curves.LINEAR) == len(curves.RAISED_COSINE) == 130
+
+
 def test_on_off_toggle_and_brightness_on_a_pwm_led():
     led, _ = pwm_led()
     assert duty() == 0 and led.state()["on"] is False

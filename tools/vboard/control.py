@@ -20,9 +20,10 @@
 #   {"op": "modules"}                                -> {"ok": true, "modules": [names in sys.modules]}
 #
 # Errors reply {"ok": false, "error": "..."}. "bounce" synthesizes contact chatter: the level
-# springs back that many times, flips bounce_us apart, before it settles (drivers.md §1.1: real contacts
-# bounce for well under the debounce window). A button "press" drives the level the board file
-# says is active (active-low buttons read 0 when pressed).
+# springs back that many times, flips bounce_us apart, before it settles (real contacts bounce
+# for well under the 20-50 ms debounce windows of the button drivers ours is modelled on). A
+# button "press" drives the level the board file says is active (active-low buttons read 0
+# when pressed).
 import _thread
 import gc
 import json

@@ -52,8 +52,7 @@ RAW_BANNER = b"raw REPL; CTRL-B to exit\r\n>"
 CTRL_A, CTRL_B, CTRL_C, CTRL_D, CTRL_E = 1, 2, 3, 4, 5
 CTRL_C_RETRY_S = 0.5  # a Ctrl-C not answered by a prompt within this is signalled again
 
-# GC heap available to Python on each target, in bytes (drivers.md §3, "Heap available to
-# Python"):
+# GC heap available to Python on each target, in bytes:
 #   esp32  ~111.9 KB after the heap's first growth on an ESP32 without PSRAM (MicroPython PR
 #          #13219, ports/esp32/mpconfigport.h); v1.12 measured 110-114 KB (issue #5554).
 #          The S3 and C3 get the same figure: no sourced one, and it is the tightest.

@@ -1,6 +1,6 @@
 # Button driver: stable-for-N-ms debounce and click classification (press, release, click,
 # double_click, long_press, repeat), after lws's button controller, Hinch's EButton and
-# OneButton (research notes, drivers.md section 1).
+# OneButton; the button tests run each one's default timings.
 #
 # Why poll by default: ESP32 pin IRQs are soft only; every edge goes through
 # mp_sched_schedule, whose queue is 8 deep and whose overflow is ignored, so a bouncing contact

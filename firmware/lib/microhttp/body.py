@@ -1,90 +1,64 @@
 # microhttp.body: request bodies read by a handler (Request.body(), json(), form() and
-# stream()), loaded when a handler first reads one: on a board, loaded bytecode takes heap.
+# stream()), loaded when a handler first reads one. The connection hands out the body's
+# pieces (microhttp.server.Connection.body_piece); this module makes them bytes, JSON or a form.
 from microhttp.errors import HTTPError
-
-
-async def data(req):
-    # The next body piece as a view into the connection buffer, or None at the end.
-    c = req.conn
-    while not c.done:
-        ev = c.p.next()
-        if ev == 2:  # h1.DATA
-            return c.p.data
-        if ev == 3:  # h1.END
-            c.done = True
-        elif not await c.fill(2):
-            raise HTTPError(400, "incomplete body")
-
-
-def skip(c):
-    # Connection c's handler did not read the whole body: discard it if it is already
-    # buffered (the connection stays open), otherwise close (reading an unwanted upload would
-    # only waste the slot).
-    try:
-        while not c.done:
-            ev = c.p.next()
-            if not ev:
-                return False
-            c.done = ev == 3  # h1.END
-    except HTTPError:
-        return False
-    return True
 
 
 class BodyIterator:
     """``async for chunk in request.stream()``: the body in bytes chunks."""
 
-    def __init__(self, req):
-        self.req = req
+    def __init__(self, request):
+        self.conn = request.conn
 
     def __aiter__(self):
         return self
 
     async def __anext__(self):
-        d = await data(self.req)
-        if d is None:
+        piece = await self.conn.body_piece()
+        if piece is None:
             raise StopAsyncIteration
-        return bytes(d)
+        return bytes(piece)
 
 
-async def read(req):
+async def read(request):
     # The whole body as bytes, read once and kept on the request.
-    b = getattr(req, "_b", None)
-    if b is None:
-        p = req.conn.p
-        if p.length > p.max_body:
+    body = request.received
+    if body is None:
+        conn = request.conn
+        parser = conn.parser
+        if parser.length > parser.max_body:
             raise HTTPError(413, "body too large")
-        d = await data(req)
-        if d is not None and len(d) == p.length:
+        piece = await conn.body_piece()
+        if piece is not None and len(piece) == parser.length:
             # The whole body was already buffered: one copy, no intermediate bytearray.
-            b = bytes(d)
-            await data(req)
+            body = bytes(piece)
+            await conn.body_piece()
         else:
-            b = bytearray(max(p.length, 0))
-            i = 0
-            while d is not None:
-                if p.length < 0:
-                    b.extend(d)  # chunked: bounded by max_body in the parser
+            body = bytearray(max(parser.length, 0))
+            at = 0
+            while piece is not None:
+                if parser.length < 0:
+                    body.extend(piece)  # chunked: bounded by max_body in the parser
                 else:
-                    b[i:i + len(d)] = d
-                    i += len(d)
-                d = await data(req)
-            b = bytes(b)
-        req._b = b
-    return b
+                    body[at:at + len(piece)] = piece
+                    at += len(piece)
+                piece = await conn.body_piece()
+            body = bytes(body)
+        request.received = body
+    return body
 
 
-async def read_json(req):
+async def read_json(request):
     import json
 
-    b = await read(req)
+    body = await read(request)
     try:
-        return json.loads(b)
+        return json.loads(body)
     except ValueError:
         raise HTTPError(400, "invalid JSON")
 
 
-async def read_form(req):
+async def read_form(request):
     from microhttp.parse import form
 
-    return form(await read(req))
+    return form(await read(request))

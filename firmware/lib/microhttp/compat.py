@@ -38,6 +38,11 @@ if MICROPYTHON:
             pass
 
     from asyncio import sleep_ms  # noqa: F401 (re-exported)
+
+    def wait_for_ms(awaitable, ms):
+        # asyncio.wait_for_ms is in asyncio.funcs, which asyncio loads on first use.
+        return asyncio.wait_for_ms(awaitable, ms)
+
     from gc import mem_free  # noqa: F401 (re-exported)
     from sys import print_exception  # noqa: F401 (re-exported)
     from time import ticks_add, ticks_diff, ticks_ms  # noqa: F401 (re-exported)

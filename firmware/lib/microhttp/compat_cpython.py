@@ -34,6 +34,10 @@ def sleep_ms(ms):
     return asyncio.sleep(ms / 1000)
 
 
+def wait_for_ms(awaitable, ms):
+    return asyncio.wait_for(awaitable, ms / 1000)
+
+
 class Waiters:
     """Tasks that sleep until a deadline, which wake() or wake_all() brings forward."""
 

@@ -12,9 +12,9 @@
 # bytes it guards are copied anywhere: a line over its limit (the request line's ``max_line``,
 # the head's ``max_head`` in all) is rejected (414 or 431) before the rest of it is read,
 # with nothing allocated for it. Violations raise HTTPError with the status to answer; the
-# connection must then be closed (the parser stays in an error state). No asyncio, no
-# sockets: tests feed bytes.
-# The code is terse on purpose: on a board, bytecode is loaded into the same RAM as requests.
+# connection must then be closed (the parser stays in an error state). Bodies are framed by
+# Content-Length or the chunked coding (RFC 9112 sections 6 and 7.1). No asyncio, no
+# sockets: tests feed bytes. This module owns every parser state and event number.
 
 from micropython import const
 
@@ -26,12 +26,14 @@ DATA = 2
 END = 3
 
 # States. Body framing per RFC 9112 section 6.3: Content-Length, chunked, or none (length 0).
-# The chunked states (2..5) are microhttp.chunked's.
-_HEAD = const(0)
-_BODY = const(1)  # Content-Length body, self._left bytes to go
-_SIZE = const(2)  # chunk-size line
-_ERR = const(6)
-_FIELD = const(7)  # the head's field lines (_HEAD: its request line)
+_HEAD = const(0)  # the request line
+_FIELD = const(1)  # the head's field lines
+_BODY = const(2)  # Content-Length body, self._left bytes to go
+_SIZE = const(3)  # a chunk-size line
+_CHUNK = const(4)  # chunk data, self._left bytes to go
+_CHUNK_END = const(5)  # the CRLF after chunk data
+_TRAILER = const(6)  # the trailer section, self._trailer_left bytes allowed
+_ERROR = const(7)
 
 _NO_HEADERS = {}  # type: dict  # (never mutated) a reset parser's headers
 
@@ -105,29 +107,29 @@ class Parser:
 
     def reset(self):
         """Forget everything (the buffer is kept, for the next connection)."""
-        self.s = self.e = self._k = 0  # consumed offset, filled offset, head scan offset
-        self._left = self._trail = self._total = self.length = 0
-        self.st = _HEAD
+        self.start = self.end = self._scan = 0  # parsed up to, filled up to, where a line's search resumes
+        self._left = self._trailer_left = self._total = self.length = 0
+        self.state = _HEAD
         # A pooled parser must not keep its last request's strings and dict alive.
         self.data = self.method = self.target = None
         self.headers = _NO_HEADERS
 
     def buffered(self):
         """Bytes received but not yet parsed; at least 1 while a head is partly parsed."""
-        return self.e - self.s + (self.st == _FIELD)
+        return self.end - self.start + (self.state == _FIELD)
 
     def space(self):
         """A memoryview to read into. Compacts first; a line that cannot fit raises 414/431."""
-        b, s, e = self.buf, self.s, self.e
+        b, s, e = self.buf, self.start, self.end
         if s:
             # Move the unparsed tail to the front: the line being received, or a few
             # pipelined bytes (often nothing).
             b[: e - s] = self.mv[s:e]
-            self.e = e = e - s
-            self._k = max(0, self._k - s)
-            self.s = 0
+            self.end = e = e - s
+            self._scan = max(0, self._scan - s)
+            self.start = 0
         if e == len(b):
-            if e < self.max_head and self.st in (_HEAD, _FIELD):
+            if e < self.max_head and self.state in (_HEAD, _FIELD):
                 # One line longer than the buffer (a long URL or cookie; next() has checked
                 # its limit): double it (512 B, 1 KB, 2 KB), never past max_head.
                 self.buf = bytearray(min(self.max_head, 2 * e))
@@ -135,60 +137,109 @@ class Parser:
                 self.mv = memoryview(self.buf)
                 return self.mv[e:]
             # In body states the buffer cannot be full: chunk lines are bounded well below it.
-            raise self._fail(414 if self.st == _HEAD else 431)
+            raise self._fail(414 if self.state == _HEAD else 431)
         return self.mv[e:]
 
     def feed(self, n):
         """Record that ``n`` bytes were written into ``space()``."""
-        self.e += n
+        self.end += n
 
     def _fail(self, status):
         # The error answer carries the status's reason phrase (RFC 9110 section 15): no
         # message strings here, where every constant takes heap for as long as the module lives.
-        self.st = _ERR
+        self.state = _ERROR
         return HTTPError(status)
 
     def next(self):
         """Parse what is buffered; return NEED, HEAD, DATA or END."""
-        st, b, s, e = self.st, self.buf, self.s, self.e
+        st, b, s, e = self.state, self.buf, self.start, self.end
         if st == _HEAD or st == _FIELD:
             if st == _HEAD:
                 # RFC 9112 section 2.2: ignore empty lines received before the request line.
                 while e - s > 1 and b[s] == 13 and b[s + 1] == 10:
                     s += 2
-                self.s = s
+                self.start = s
                 self._total = 0  # head bytes so far (chunked reuses it for the body's)
             # Line by line: 512 B serve a phone browser's 600-900 B head (its longest line is a
             # few hundred bytes), so a pooled buffer rarely has to grow in a fragmented heap.
             while True:
-                if self.st == _HEAD:  # the request line: max_line, within max_head (414)
+                if self.state == _HEAD:  # the request line: max_line, within max_head (414)
                     lim, err = min(self.max_line + 2, self.max_head), 414
                 else:  # a field line or the empty line: what is left of max_head (431)
                     lim, err = self.max_head - self._total, 431
-                i = b.find(b"\n", max(s, self._k), e)
+                i = b.find(b"\n", max(s, self._scan), e)
                 # A line (with its CRLF) over its limit is refused before more of it is read.
                 if (e - s if i < 0 else i - s) >= lim:
                     raise self._fail(err)
                 if i < 0:
-                    self._k = e  # resume the search here: never rescan a slow client's line
+                    self._scan = e  # resume the search here: never rescan a slow client's line
                     return NEED
                 self._total += i + 1 - s
                 if self._line(s, i - 1):
                     return HEAD
-                s = self.s = i + 1
+                s = self.start = i + 1
         if st == _BODY:
             if not self._left:
-                self.st = _HEAD
+                self.state = _HEAD
                 return END
             if self.length > self.max_body:
                 raise self._fail(413)  # before any body byte is read
             return self._take(s, e)
-        if st == _ERR:
+        if st == _ERROR:
             raise HTTPError(400)
-        # Chunked bodies are rare on a device: their decoder is loaded on first use.
-        from microhttp.chunked import next_chunked
+        return self._chunked()
 
-        return next_chunked(self)
+    def _chunked(self):
+        # next() for a chunked body (RFC 9112 section 7.1): NEED, DATA or END.
+        b, e = self.buf, self.end
+        while True:
+            st, s = self.state, self.start
+            if st == _CHUNK:
+                event = self._take(s, e)
+                if not self._left:
+                    self.state = _CHUNK_END
+                return event
+            if st == _CHUNK_END:
+                if e - s < 2:
+                    return NEED
+                if b[s] != 13 or b[s + 1] != 10:
+                    raise self._fail(400)
+                self.start += 2
+                self.state = _SIZE
+                continue
+            # One chunk-size line, or a trailer line (section 7.1.2: read and discarded within
+            # max_trailer bytes).
+            i = b.find(b"\n", s, e)
+            if (e - s if i < 0 else i - s + 1) > (self.max_chunk_line if st == _SIZE else self._trailer_left):
+                raise self._fail(400 if st == _SIZE else 431)
+            if i < 0:
+                return NEED
+            if i == s or b[i - 1] != 13 or b.find(b"\r", s, i - 1) >= 0 or b.find(b"\0", s, i) >= 0:
+                raise self._fail(400)
+            self.start = i + 1
+            if st == _TRAILER:
+                if i - s == 1:  # the empty line that ends the message
+                    self.state = _HEAD
+                    return END
+                self._trailer_left -= i - s + 1
+                continue
+            j = b.find(b";", s, i)  # chunk extensions are ignored (section 7.1.1)
+            size = bytes(self.mv[s:(i - 1 if j < 0 else j)]).strip()
+            for c in size:
+                if c not in b"0123456789abcdefABCDEF":
+                    size = b""
+            if not size or len(size) > 8:
+                raise self._fail(400)
+            n = int(size, 16)
+            self._total += n
+            if self._total > self.max_body:
+                raise self._fail(413)
+            if n:
+                self._left = n
+                self.state = _CHUNK
+            else:
+                self._trailer_left = self.max_trailer
+                self.state = _TRAILER
 
     def _take(self, s, e):
         # DATA: up to self._left buffered body bytes, as a view into the buffer.
@@ -196,7 +247,7 @@ class Parser:
         if not n:
             return NEED
         self.data = self.mv[s:s + n]
-        self.s += n
+        self.start += n
         self._left -= n
         return DATA
 
@@ -210,7 +261,7 @@ class Parser:
         if c < s or b[c] != 13 or b.find(b"\r", s, c) >= 0 or b.find(b"\0", s, c) >= 0:
             raise self._fail(400)
         try:
-            if self.st == _HEAD:
+            if self.state == _HEAD:
                 # RFC 9112 section 3: request-line = method SP request-target SP HTTP-version
                 a = b.find(b" ", s, c)
                 v = b.rfind(b" ", s, c)
@@ -233,7 +284,7 @@ class Parser:
                     t = target(t, m)
                 self.target = t
                 self.headers = Headers()
-                self.st = _FIELD
+                self.state = _FIELD
                 return False
             h = self.headers
             if c > s:
@@ -267,13 +318,17 @@ class Parser:
         te = h.get("transfer-encoding")
         cl = h.get("content-length")
         self._total = 0
-        self.st = _BODY
-        self.s = s + 2
+        self.state = _BODY
+        self.start = s + 2
         if te is not None:
-            # A request with Transfer-Encoding: its checks are microhttp.chunked's.
-            from microhttp.chunked import framing
-
-            framing(self, te, cl)
+            # Section 6.1: both framings at once is a smuggling attempt (400); HTTP/1.0 has no
+            # chunked coding; chunked must be the only coding, others are 501.
+            if cl is not None or self.version == 10:
+                raise self._fail(400)
+            if te.lower() != "chunked":
+                raise self._fail(501)
+            self.length = -1
+            self.state = _SIZE
         elif cl is not None:
             # Section 6.3: anything but one decimal value (repeats included) is a 400.
             if not cl.isdigit() or len(cl) > 9:

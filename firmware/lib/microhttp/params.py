@@ -4,41 +4,41 @@
 
 def compile(url):
     # "/a/<int:id>/<path:rest>" -> ["", "a", ("int", "id"), ("path", "rest")]
-    segs = []
-    for s in url.split("/"):
-        if s[:1] == "<" and s[-1:] == ">":
-            c, _, n = s[1:-1].rpartition(":")
-            if c not in ("", "str", "int", "path"):
-                raise ValueError("unknown converter " + c)
-            s = (c or "str", n)
-        segs.append(s)
-    return segs
+    segments = []
+    for segment in url.split("/"):
+        if segment[:1] == "<" and segment[-1:] == ">":
+            converter, _, name = segment[1:-1].rpartition(":")
+            if converter not in ("", "str", "int", "path"):
+                raise ValueError("unknown converter " + converter)
+            segment = (converter or "str", name)
+        segments.append(segment)
+    return segments
 
 
-def match(segs, parts):
-    # The parameters if the split path ``parts`` matches ``segs``, else None.
-    if len(parts) < len(segs):
+def match(segments, parts):
+    # The parameters if the split path ``parts`` matches ``segments``, else None.
+    if len(parts) < len(segments):
         return None
-    a = {}
-    for i, s in enumerate(segs):
-        p = parts[i]
-        if isinstance(s, str):
-            if p != s:
+    args = {}
+    for i, segment in enumerate(segments):
+        part = parts[i]
+        if isinstance(segment, str):
+            if part != segment:
                 return None
             continue
-        c, n = s
-        if c == "path":
-            p = "/".join(parts[i:])
-            if not p:
+        converter, name = segment
+        if converter == "path":
+            part = "/".join(parts[i:])
+            if not part:
                 return None
-            a[n] = p
-            return a
-        if not p:
+            args[name] = part
+            return args
+        if not part:
             return None
-        if c == "int":
+        if converter == "int":
             try:
-                p = int(p)
+                part = int(part)
             except ValueError:
                 return None
-        a[n] = p
-    return a if len(parts) == len(segs) else None
+        args[name] = part
+    return args if len(parts) == len(segments) else None

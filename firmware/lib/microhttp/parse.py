@@ -85,4 +85,4 @@ def attr(req, n):
             if e:
                 c[k] = v
         return c
-    return peer(req.conn.w.get_extra_info("peername"))  # client_addr
+    return peer(req.conn.writer.get_extra_info("peername"))  # client_addr

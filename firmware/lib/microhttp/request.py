@@ -2,7 +2,7 @@
 #
 # Only what every request needs is stored when it arrives; the rest (query, cookies, g, the
 # client address, the streams) is made on first use by __getattr__, and the code that makes
-# it (microhttp.parse, microhttp.streams) is loaded only then: on a board, loaded bytecode
+# it (microhttp.parse) is loaded only then: on a board, loaded bytecode
 # and per-request attributes share the heap with requests.
 
 
@@ -13,43 +13,45 @@ class Request:
     streams). The body is read lazily: ``await body()``, ``json()``, ``form()`` or
     ``async for chunk in stream()`` (bytes chunks of at most the connection buffer's size)."""
 
-    def __init__(self, app, conn, p):
+    received = None  # the whole body once read (microhttp.body.read)
+
+    def __init__(self, app, conn, parser):
         self.app = app
         self.conn = conn
-        self.method = p.method
-        self.headers = p.headers
+        self.method = parser.method
+        self.headers = parser.headers
         # Few attributes: each request's instance dict grows (by reallocation) with them.
-        p, _, q = p.target.partition("?")
-        if "%" in p:
+        path, _, query = parser.target.partition("?")
+        if "%" in path:
             from microhttp.parse import unquote
 
-            p = unquote(p)
-        self.path = p
-        self.query_string = q
+            path = unquote(path)
+        self.path = path
+        self.query_string = query
 
-    def __getattr__(self, n):
+    def __getattr__(self, name):
         # Only called for attributes not set yet; made ones are cached as plain attributes.
-        if n == "reader":
-            return self.conn.r
-        if n == "writer":
-            return self.conn.w
-        if n == "g":
-            v = {}
-        elif n in ("query", "cookies", "client_addr"):
+        if name == "reader":
+            return self.conn.reader
+        if name == "writer":
+            return self.conn.writer
+        if name == "g":
+            value = {}
+        elif name in ("query", "cookies", "client_addr"):
             from microhttp import parse
 
-            v = parse.attr(self, n)
+            value = parse.attr(self, name)
         else:
-            raise AttributeError(n)
-        setattr(self, n, v)
-        return v
+            raise AttributeError(name)
+        setattr(self, name, value)
+        return value
 
     def stream(self, max_size=None):
         """Iterate the body in bytes chunks; ``max_size`` overrides the app's max_body (413)."""
         from microhttp.body import BodyIterator
 
         if max_size is not None:
-            self.conn.p.max_body = max_size
+            self.conn.parser.max_body = max_size
         return BodyIterator(self)
 
     # The body readers are in microhttp.body, loaded when a handler first reads a body (a GET

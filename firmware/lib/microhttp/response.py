@@ -53,26 +53,28 @@ class Response:
         return Response(json.dumps(obj), status, content_type=JSON)
 
 
-def make(r):
-    """Turn a handler's return value into a Response."""
-    if isinstance(r, Response):
-        return r
-    if r is None:
+def make(result):
+    """Turn a handler's return value into a Response: a Response, None (204), a body (str,
+    bytes, a file, an iterator of chunks; a dict or list becomes JSON), or a tuple
+    ``(body, status)`` or ``(body, status, headers)``."""
+    if isinstance(result, Response):
+        return result
+    if result is None:
         return Response(b"", 204)
-    st, h = 200, None
-    if isinstance(r, tuple):
-        if len(r) > 2:
-            h = r[2]
-        st = r[1]
-        r = r[0]
-        if isinstance(r, Response):
-            r.status = st
-            if h:
-                for k in h:
-                    r.headers[k] = h[k]
-            return r
-    if isinstance(r, (dict, list)):
+    status, headers = 200, None
+    if isinstance(result, tuple):
+        if len(result) > 2:
+            headers = result[2]
+        status = result[1]
+        result = result[0]
+        if isinstance(result, Response):
+            result.status = status
+            if headers:
+                for name in headers:
+                    result.headers[name] = headers[name]
+            return result
+    if isinstance(result, (dict, list)):
         import json
 
-        return Response(json.dumps(r), st, h, JSON)
-    return Response(r, st, h)
+        return Response(json.dumps(result), status, headers, JSON)
+    return Response(result, status, headers)

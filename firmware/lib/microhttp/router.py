@@ -1,21 +1,49 @@
-# microhttp.router: App = routes + hooks + error handlers; sub-apps mount under a prefix.
+# microhttp.router: App (routes, hooks, error handlers, mounted sub-apps) and dispatch: which
+# of them answers a request.
 #
-# Dispatch order for one request: before_request hooks (outer app first), the route handler
-# (or, when no route of this app has the path, the sub-app mounted over it, recursively),
-# error handlers (by status for HTTPError, else by exception class, innermost app first),
-# then after_request hooks (innermost first). Only the common path lives here: a request
-# that matches a route of an app without hooks or mounts. Hooks, mounts, 404/405/OPTIONS,
-# error handlers and error responses are in microhttp.slowpath, loaded on first use (on a
-# board, loaded bytecode takes heap from requests).
+# Dispatch order for one request: before_request hooks (outer app first); the route handler,
+# or, when no route of this app has the path, the sub-app mounted over it (recursively), or
+# 404, 405 with Allow, or OPTIONS' 204; on an exception, the error handler (by status for
+# HTTPError, else by exception class, innermost app first), else the JSON error response;
+# then after_request hooks (innermost first), for error responses too.
+import asyncio
+
 from microhttp import compat
-from microhttp.response import make
+from microhttp.errors import HTTPError
+from microhttp.response import Response, make
+from microhttp.server import Server
 
-_E = {}  # type: dict  # the (never mutated) arguments of a route without parameters
+# RFC 9110 section 15: the reason phrases of the statuses microhttp raises itself, sent as
+# the error message of an HTTPError raised without one (the parser's, for one).
+REASONS = {
+    400: "bad request",
+    404: "not found",
+    405: "method not allowed",
+    408: "request timeout",
+    413: "content too large",
+    414: "URI too long",
+    415: "unsupported media type",
+    431: "request header fields too large",
+    500: "internal server error",
+    501: "not implemented",
+    503: "service unavailable",
+    505: "HTTP version not supported",
+}
+
+_NO_ARGS = {}  # type: dict  # (never mutated) the arguments of a route without parameters
 
 
-def _verb(m):
+def _verb(method):
     # One function body (bytecode) for the five shortcut decorators below.
-    return lambda self, url: self.route(url, (m,))
+    return lambda self, url: self.route(url, (method,))
+
+
+async def _call(function, *args):
+    """Call a sync or async function."""
+    result = function(*args)
+    if isinstance(result, compat.CORO):
+        result = await result
+    return result
 
 
 class App:
@@ -26,11 +54,11 @@ class App:
 
     def __init__(self, max_body=16384):
         self.max_body = max_body
-        self.routes = []
-        self.mounts = []
+        self.routes = []  # (methods, path or compiled pattern, handler)
+        self.mounts = []  # (prefix, sub-app)
         self.befores = []
         self.afters = []
-        self.errors = {}
+        self.errors = {}  # status or exception class -> handler
 
     def route(self, url, methods=("GET",)):
         """Decorator: ``handler(request, **params)`` for ``url`` and ``methods``."""
@@ -42,11 +70,11 @@ class App:
 
             url = compile(url)
 
-        def d(f):
-            self.routes.append((tuple(m.upper() for m in methods), url, f))
-            return f
+        def decorator(handler):
+            self.routes.append((tuple(method.upper() for method in methods), url, handler))
+            return handler
 
-        return d
+        return decorator
 
     # @app.get(url) is @app.route(url, ("GET",)); likewise post, put, patch, delete.
     get = _verb("GET")
@@ -55,24 +83,25 @@ class App:
     patch = _verb("PATCH")
     delete = _verb("DELETE")
 
-    def before_request(self, f):
-        """``f(request)``; a non-None return is the response (the handler is skipped)."""
-        self.befores.append(f)
-        return f
+    def before_request(self, hook):
+        """``hook(request)``; a non-None return is the response (the handler is skipped)."""
+        self.befores.append(hook)
+        return hook
 
-    def after_request(self, f):
-        """``f(request, response)``; a non-None return replaces the response."""
-        self.afters.append(f)
-        return f
+    def after_request(self, hook):
+        """``hook(request, response)``; a non-None return replaces the response. Runs for
+        every response of this app's routes and mounts, error responses included."""
+        self.afters.append(hook)
+        return hook
 
     def errorhandler(self, key):
         """Decorator for ``f(request, exc)``; ``key`` is a status code or an exception class."""
 
-        def d(f):
-            self.errors[key] = f
-            return f
+        def decorator(handler):
+            self.errors[key] = handler
+            return handler
 
-        return d
+        return decorator
 
     def mount(self, app, prefix):
         """Serve ``app``'s routes under ``prefix`` (its hooks run for those routes only). This
@@ -81,61 +110,150 @@ class App:
 
     async def start(self, host="0.0.0.0", port=80, **limits):
         """Start serving; returns a started ``microhttp.server.Server``."""
-        from microhttp.server import Server
-
         return await Server(self, **limits).start(host, port)
 
     def run(self, host="0.0.0.0", port=80, **limits):
         """Serve until the server is closed (blocking)."""
-        from microhttp.shutdown import run
 
-        run(self, host, port, limits)
+        async def serve():
+            server = await self.start(host, port, **limits)
+            await server.wait_closed()
 
-    async def dispatch(self, req):
-        """The response for ``req``; only MemoryError and cancellation escape."""
+        asyncio.run(serve())
+
+    async def dispatch(self, request):
+        """The response for ``request``; only MemoryError and cancellation escape."""
         try:
-            # Hooks and mounts are microhttp.slowpath's: an app without them never loads it,
-            # and its handler is called from this frame (one coroutine frame less a request).
-            if self.befores or self.mounts:
-                from microhttp import slowpath
-
-                r = await slowpath.handle(self, req, req.path)
-            else:
-                r = self._route(req, req.path)
-                if isinstance(r, compat.CORO):
-                    r = await r
-            r = make(r)
+            try:
+                response = await self._answer(request, request.path)
+            except MemoryError:
+                raise
+            except Exception as e:
+                response = await self._handle_error(request, e)
         except MemoryError:
-            # Often chance with other requests in flight: a safe request gets a second try
-            from microhttp import slowpath
-
-            return await slowpath.again(self, req)
+            raise
         except Exception as e:
-            from microhttp import slowpath
+            response = self.error_response(request, e)
+        try:
+            return await self._after(request, response)
+        except MemoryError:
+            raise
+        except Exception as e:
+            return self.error_response(request, e)  # a hook failed: its error, no hooks again
 
-            return await slowpath.failed(self, req, e)
-        if self.afters:
-            from microhttp import slowpath
+    async def _answer(self, request, path):
+        # This app's response to ``request`` at ``path``: a before_request hook's, the route
+        # handler's, or the sub-app's mounted over the path (its own error handlers and
+        # after_request hooks included; an error none of its handlers takes goes up to us).
+        for hook in self.befores:
+            result = await _call(hook, request)
+            if result is not None:
+                return make(result)
+        handler, args = self._route(request.method, path)
+        if handler is not None:
+            result = handler(request, **args)
+            if isinstance(result, compat.CORO):
+                result = await result
+            return make(result)
+        if self.mounts and not self.allowed(path):
+            for prefix, sub in self.mounts:
+                if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+                    try:
+                        response = await sub._answer(request, path[len(prefix):] or "/")
+                    except MemoryError:
+                        raise
+                    except Exception as e:
+                        response = await sub._handle_error(request, e)
+                    return await sub._after(request, response)
+        return self._unrouted(request, path)
 
-            r = await slowpath.after(self, req, r)
-        return r
-
-    def _route(self, req, path):
-        # The return of the handler of the route for req.method and path (a coroutine for an
-        # async handler); 404, 405 or OPTIONS' answer when there is none.
-        m = req.method
+    def _route(self, method, path):
+        # (handler, arguments) of this app's route for ``method`` and ``path``, else (None, None).
         parts = None
-        for ms, segs, f in self.routes:
-            if isinstance(segs, str):
-                a = _E if segs == path else None
+        for methods, pattern, handler in self.routes:
+            if isinstance(pattern, str):
+                args = _NO_ARGS if pattern == path else None
             else:
                 if parts is None:
                     parts = path.split("/")
+                from microhttp.params import match  # loaded by route() already
+
+                args = match(pattern, parts)
+            if args is not None and (method in methods or (method == "HEAD" and "GET" in methods)):
+                return handler, args
+        return None, None
+
+    def allowed(self, path):
+        """The methods of this app's own routes for ``path`` (empty when none has it)."""
+        parts = path.split("/")
+        methods = []
+        for route_methods, pattern, _ in self.routes:
+            if isinstance(pattern, str):
+                hit = pattern == path
+            else:
                 from microhttp.params import match
 
-                a = match(segs, parts)
-            if a is not None and (m in ms or (m == "HEAD" and "GET" in ms)):
-                return f(req, **a)
-        from microhttp import slowpath
+                hit = match(pattern, parts) is not None
+            if hit:
+                methods.extend(route_methods)
+        return methods
 
-        return slowpath.unrouted(self, req, path)
+    def _unrouted(self, request, path):
+        # No route takes the request: 404, 405 with Allow, or OPTIONS' 204 with Allow.
+        allow = self.allowed(path)
+        if not allow:
+            raise HTTPError(404, "not found")
+        if "GET" in allow:
+            allow.append("HEAD")
+        allow.append("OPTIONS")
+        allow = ", ".join(sorted(set(allow)))
+        if request.method == "OPTIONS":
+            return Response(b"", 204, {"allow": allow})
+        raise HTTPError(405, "method not allowed", {"allow": allow})
+
+    async def _handle_error(self, request, error):
+        # This app's error handler's response for ``error``; re-raises it when none takes it.
+        if isinstance(error, MemoryError):
+            raise error
+        is_http = isinstance(error, HTTPError)
+        handler = self.errors.get(error.status) if is_http else None
+        if handler is None:
+            for key in self.errors:
+                if not isinstance(key, int) and isinstance(error, key):
+                    handler = self.errors[key]
+                    break
+            else:
+                handler = None if is_http else self.errors.get(500)
+        if handler is None:
+            raise error
+        response = make(await _call(handler, request, error))
+        if not is_http:
+            response.headers["connection"] = "close"  # after a crash, trust nothing left on the wire
+        return response
+
+    async def _after(self, request, response):
+        for hook in self.afters:
+            result = await _call(hook, request, response)
+            if result is not None:
+                response = make(result)
+        return response
+
+    def error_response(self, request, error):
+        """``{"error": message}`` with the HTTPError's status, else a logged 500 that closes
+        the connection (``request`` is None when the head could not be parsed). MemoryError
+        is re-raised: the server answers it (503) and closes."""
+        if isinstance(error, MemoryError):
+            raise error
+        if isinstance(error, HTTPError):
+            response = Response.json({"error": error.message or REASONS.get(error.status, "HTTP %d" % error.status)},
+                                     error.status)
+            if error.headers:
+                for name in error.headers:
+                    response.headers[name] = error.headers[name]
+            return response
+        from microhttp.log import logger
+
+        logger.exception("%s %s" % (request.method, request.path) if request else "request", error)
+        response = Response.json({"error": "internal server error"}, 500)
+        response.headers["connection"] = "close"
+        return response

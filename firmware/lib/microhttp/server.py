@@ -1,4 +1,4 @@
-# microhttp.server: the asyncio loop around the sans-I/O parser.
+# microhttp.server: the connection lifetime around the sans-I/O parser (microhttp.h1).
 #
 # One task per connection runs: readinto the parser's buffer -> next() -> dispatch -> write.
 # Persistence follows RFC 9112 section 9.3 (HTTP/1.1 keeps alive unless "close"; HTTP/1.0
@@ -7,10 +7,12 @@
 # deadline and one reaper task cancels connections whose deadline has passed (idle: closed
 # silently, RFC 9112 section 9.5; head or body: 408 then close; write: close). While the heap
 # is short a new connection is not accepted until one ends, and a request waits until the
-# others in flight are answered (see _room). Buffers (the
-# parser's read buffer) are pooled, so a kept-alive connection and the next connection reuse
-# them instead of growing the heap; one output buffer serves every connection. Code size
-# matters here (it is loaded into RAM on a board): terse code, long comments.
+# others in flight are answered (see has_room). Parsers, with their read buffers, are pooled,
+# so a kept-alive connection and the next connection reuse them instead of growing the heap;
+# one output buffer serves every connection.
+#
+# Here: Server (accept, admission, deadlines, the parser pool, close) and Connection (reading
+# a request and its body, writing the response, streamed bodies included).
 import asyncio
 import gc
 
@@ -18,12 +20,13 @@ from micropython import const
 
 from microhttp import compat, h1
 from microhttp.compat import ticks_add, ticks_diff, ticks_ms
+from microhttp.errors import HTTPError
 from microhttp.request import Request
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-_SKIP = ("content-length", "transfer-encoding", "connection")  # framing is ours to write
-# Connection phases: what an expired deadline means (index into Server.ms). const(): on
-# MicroPython these names cost no global or name string at all.
+_FRAMING = ("content-length", "transfer-encoding", "connection")  # framing is ours to write
+# Connection phases: what an expired deadline means (index into Server.timeouts_ms). const():
+# on MicroPython these names cost no global or name string at all.
 _IDLE = const(0)  # between requests: close silently
 _HEAD = const(1)  # reading a head: 408
 _BODY = const(2)  # reading a body: 408
@@ -59,46 +62,49 @@ class Server:
         self.app = app
         self.max_conns = max_conns
         self.min_free = min_free
-        self.ms = [int(t * 1000) for t in (idle_timeout, head_timeout, body_timeout, body_timeout)]
+        # Indexed by phase: idle, head, body, write.
+        self.timeouts_ms = [int(t * 1000) for t in (idle_timeout, head_timeout, body_timeout, body_timeout)]
         self.backlog = backlog
         self.limits = limits
         self.conns = []
-        # The first connection's buffers, allocated now (and unknown limits rejected now).
+        # The first connection's parser and buffer, allocated now (and unknown limits
+        # rejected now).
         self.pool = [h1.Parser(**limits)]
         # Shared safely: a write hands the bytes to the socket (or copies what it cannot send)
         # before returning, and nothing awaits between filling this buffer and that write.
         self.out = bytearray(out_size)
-        self.busy = 0  # requests admitted and not yet answered (see Conn.serve)
+        self.busy = 0  # requests admitted and not yet answered (see Connection.serve)
         self.admit_ms = 5000  # how long a request may wait for that while the heap is short
-        self.seen = 0  # until when (ticks_ms) the last reading of the heap stands (_room)
+        self.room_until = 0  # until when (ticks_ms) the last reading of the heap stands
         self.room = True  # what it found
         self.closing = self.closed = False
-        self._done = None  # an asyncio.Event once someone waits (its module costs heap)
+        self.listener = self.reaper = None
+        self.closed_event = None  # an asyncio.Event once someone waits (its module costs heap)
 
     async def start(self, host, port):
-        self._l = await compat.listen(self._accept, host, port, self.backlog, self._acceptable)
-        self._reaper = asyncio.create_task(self._reap())
+        self.listener = await compat.listen(self.accept, host, port, self.backlog, self.acceptable)
+        self.reaper = asyncio.create_task(self.reap())
         return self
 
-    def _acceptable(self):
+    def acceptable(self):
         # Whether to accept a pending connection now (MicroPython's accept loop asks). While
         # the heap is short, waiting helps only if something will free memory: a request
-        # being read or answered, or an idle connection that _room() closes. When every open
-        # connection is an event stream or a WebSocket, which may live for hours, the wait
-        # would end only at its 5 s bound, with a phone's page blank meanwhile: accept now
-        # (its requests then wait for room like any other, Conn.serve).
-        if self._room():
+        # being read or answered, or an idle connection that has_room() closes. When every
+        # open connection is an event stream or a WebSocket, which may live for hours, the
+        # wait would end only at its 5 s bound, with a phone's page blank meanwhile: accept now
+        # (its requests then wait for room like any other, Connection.serve).
+        if self.has_room():
             return True
         if self.busy:
             return False
-        for c in self.conns:
-            if c.phase != _RUN:
+        for conn in self.conns:
+            if conn.phase != _RUN:
                 return False
         return True
 
-    def _room(self):
+    def has_room(self):
         # Asked before each accept() (through _acceptable; MicroPython only, CPython has no
-        # heap limit), and by a request before its handler while others are in flight (Conn.serve):
+        # heap limit), and by a request before its handler while others are in flight (Connection.serve):
         # whether the heap has room for one more connection or request. A connection that cannot
         # be served in the heap left would fail half-way (503, or a dropped connection when
         # even that cannot be allocated); deferred, it waits in the listen backlog until a
@@ -106,163 +112,204 @@ class Server:
         # taken: nothing else would free memory.
         if not self.conns:
             return True
-        if 0 < ticks_diff(self.seen, ticks_ms()) <= 20:
+        if 0 < ticks_diff(self.room_until, ticks_ms()) <= 20:
             return self.room  # a recent reading stands (the bounds: see below)
         f = compat.mem_free()
         if f < self.min_free:
             gc.collect()  # the free figure counts garbage as used until a collection
             f = compat.mem_free()
             if f < self.min_free:
-                self._reclaim(1000)
+                self.close_idle(1000)
         if f >= 2 * self.min_free or f < self.min_free:
             # Plenty, or short even after a collection. Measuring walks the heap's whole
             # block table and collecting the whole heap, on a board far longer than a
             # keep-alive request takes, and in 20 ms the answer rarely changes: this reading
             # stands for 20 ms, or until a connection ends. (The bounds keep a stale
             # deadline from looking fresh after the ticks wrap.)
-            self.seen = ticks_add(ticks_ms(), 20)
+            self.room_until = ticks_add(ticks_ms(), 20)
             self.room = f >= self.min_free
         return f >= self.min_free
 
-    def _reclaim(self, idle_ms):
+    def close_idle(self, idle_ms):
         # Close one connection idle for idle_ms or more (a phone opens several and leaves
         # them idle); whether there was one. Its task ends soon after, freeing its memory.
-        t = ticks_add(ticks_ms(), self.ms[_IDLE] - idle_ms)
-        for c in self.conns:
-            if _idle(c) and not c.expired and ticks_diff(t, c.dl) >= 0:
-                c.expired = True
-                c.task.cancel()
+        limit = ticks_add(ticks_ms(), self.timeouts_ms[_IDLE] - idle_ms)
+        for conn in self.conns:
+            if conn.is_idle() and not conn.expired and ticks_diff(limit, conn.deadline) >= 0:
+                conn.expired = True
+                conn.task.cancel()
                 return True
         return False
 
-    async def _reap(self):
+    async def reap(self):
         # Wake often enough that a deadline is late by at most a quarter of the shortest one.
         while True:
-            await compat.sleep_ms(max(10, min(self.ms) // 4))
-            for c in self.conns:
-                if c.dl is not None and ticks_diff(ticks_ms(), c.dl) >= 0:
-                    c.dl = None
-                    c.expired = True
-                    c.task.cancel()
+            await compat.sleep_ms(max(10, min(self.timeouts_ms) // 4))
+            for conn in self.conns:
+                if conn.deadline is not None and ticks_diff(ticks_ms(), conn.deadline) >= 0:
+                    conn.deadline = None
+                    conn.expired = True
+                    conn.task.cancel()
 
-    # close() and wait_closed() return microhttp.shutdown's coroutines (to await).
-    def close(self, timeout=5):
+    async def close(self, timeout=5):
         """Stop accepting, close idle connections, let in-flight requests finish (closing
         their connections afterwards), then cancel whatever is left after ``timeout`` s."""
-        from microhttp.shutdown import close
+        if self.closing:
+            return
+        self.closing = True
+        self.listener.cancel()
+        limit = ticks_add(ticks_ms(), int(timeout * 1000))
+        while self.conns:
+            late = ticks_diff(ticks_ms(), limit) > 0
+            for conn in self.conns:
+                if late or conn.is_idle():
+                    conn.task.cancel()
+            await compat.sleep_ms(10)
+        self.reaper.cancel()
+        self.closed = True
+        if self.closed_event:
+            self.closed_event.set()
 
-        return close(self, timeout)
+    async def wait_closed(self):
+        if not self.closed:
+            if self.closed_event is None:
+                self.closed_event = asyncio.Event()
+            await self.closed_event.wait()
 
-    def wait_closed(self):
-        from microhttp.shutdown import wait_closed
-
-        return wait_closed(self)
-
-    async def _accept(self, r, w):
-        c = None
+    async def accept(self, reader, writer):
+        # The task of one connection, from accept to close.
+        conn = None
         try:
-            if len(self.conns) >= self.max_conns and not self._reclaim(0):
-                return await _canned(w, 503, b"retry-after: 1\r\n")
-            c = Conn(self, r, w)
-            while await c.serve():
+            if len(self.conns) >= self.max_conns and not self.close_idle(0):
+                return await _canned(writer, 503, b"retry-after: 1\r\n")
+            conn = Connection(self, reader, writer)
+            while await conn.serve():
                 pass
-            if c.takeover is not None:
+            if conn.takeover is not None:
                 # Run here, once the request's own frames are gone: an event stream or a
                 # WebSocket may live for hours, holding only what it keeps of its request.
-                takeover, c.takeover = c.takeover, None
+                takeover, conn.takeover = conn.takeover, None
                 await takeover
         except asyncio.CancelledError:
-            if c and c.expired and not c.sent and c.phase in (_HEAD, _BODY):
-                await _canned(w, 408)
+            if conn and conn.expired and not conn.sent and conn.phase in (_HEAD, _BODY):
+                await _canned(writer, 408)
         except MemoryError:
             # Free what this request held, then try to say so; the server keeps serving.
             gc.collect()
-            if not (c and c.sent):
-                await _canned(w, 503)
+            if not (conn and conn.sent):
+                await _canned(writer, 503)
         except Exception as e:
             if not (isinstance(e, OSError) and compat.gone(e)):
                 from microhttp.log import logger
 
                 logger.exception("connection", e)
-                if not (c and c.sent):
-                    await _canned(w, 500)
+                if not (conn and conn.sent):
+                    await _canned(writer, 500)
         finally:
-            if c:
-                self.busy -= c.admitted
-                self.conns.remove(c)
-                if c.p:
-                    self.release(c.p)
-            await compat.close(w)
+            if conn:
+                self.busy -= conn.admitted
+                self.conns.remove(conn)
+                if conn.parser:
+                    self.release(conn.parser)
+            await compat.close(writer)
             # Its memory is free: the heap is read again, and the deferred accept or request
             # waiting longest may go.
-            self.seen = 0
+            self.room_until = 0
             compat.wake()
 
-    def release(self, p):
+    def release(self, parser):
         # Return a parser (and its read buffer) to the pool, keeping at most max_conns.
         if len(self.pool) < self.max_conns:
-            p.reset()
-            self.pool.append(p)
+            parser.reset()
+            self.pool.append(parser)
 
 
-def _idle(c):
-    return c.phase == _IDLE and not c.p.buffered()
-
-
-async def _canned(w, st, x=b""):
+async def _canned(writer, status, fields=b""):
     try:
-        w.write(b"HTTP/1.1 %d \r\n%scontent-length: 0\r\nconnection: close\r\n\r\n" % (st, x))
-        await w.drain()
+        writer.write(b"HTTP/1.1 %d \r\n%scontent-length: 0\r\nconnection: close\r\n\r\n" % (status, fields))
+        await writer.drain()
     except Exception:
         pass
 
 
-class Conn:
-    """One client connection: its parser, output buffer, deadline and task."""
+class Connection:
+    """One client connection: its parser, deadline and task, and the request being served."""
 
-    def __init__(self, srv, r, w):
-        self.srv = srv
-        self.r = r
-        self.w = w
-        self.dl = None
-        self.expired = self.sent = self.cont = self.done = self.admitted = False
+    def __init__(self, server, reader, writer):
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        self.deadline = None
+        self.expired = self.sent = self.expect_continue = self.body_done = self.admitted = False
         self.takeover = None  # the coroutine that owns the connection after this response
         self.phase = _IDLE
         self.task = asyncio.current_task()
-        self.p = srv.pool.pop() if srv.pool else h1.Parser(**srv.limits)
-        self.o = srv.out  # where send() assembles a response (see _put)
-        srv.conns.append(self)
-        compat.nodelay(w)
+        self.parser = server.pool.pop() if server.pool else h1.Parser(**server.limits)
+        self.out = server.out  # where the response head is assembled (see _put)
+        self.body_ms_left = 0  # ms left for reading this request's body (see fill)
+        server.conns.append(self)
+        compat.nodelay(writer)
 
-    def _phase(self, ph):
-        self.phase = ph
-        self.dl = ticks_add(ticks_ms(), self.srv.ms[ph]) if ph < _RUN else None
+    def is_idle(self):
+        """Between requests, with nothing of the next one received."""
+        return self.phase == _IDLE and not self.parser.buffered()
 
-    async def fill(self, ph):
+    def _phase(self, phase):
+        self.phase = phase
+        self.deadline = ticks_add(ticks_ms(), self.server.timeouts_ms[phase]) if phase < _RUN else None
+
+    async def fill(self, phase):
         """Read more bytes into the parser; 0 at end of stream."""
-        if ph == _BODY:
-            if self.cont:
-                self.cont = False
+        if phase == _BODY:
+            if self.expect_continue:
+                self.expect_continue = False
                 await self.write(_CONTINUE)  # RFC 9110 section 10.1.1
             # The body's reads share one budget (body_timeout), and every byte received
             # earns 2 ms more (a minimum rate of 500 B/s, as Apache's mod_reqtimeout): a
             # client trickling a byte now and then cannot hold a slot, a slow link can finish.
-            t = ticks_ms()
+            began = ticks_ms()
             self.phase = _BODY
-            self.dl = ticks_add(t, self.left)
-        n = await compat.readinto(self.r, self.p.space())
-        if ph == _BODY:
-            self.left -= ticks_diff(ticks_ms(), t) - 2 * n
+            self.deadline = ticks_add(began, self.body_ms_left)
+        n = await compat.readinto(self.reader, self.parser.space())
+        if phase == _BODY:
+            self.body_ms_left -= ticks_diff(ticks_ms(), began) - 2 * n
             self._phase(_RUN)
-        self.p.feed(n)
+        self.parser.feed(n)
         return n
 
-    def write(self, b):
+    async def body_piece(self):
+        """The request body's next piece, a view into the read buffer valid until the next
+        call, or None at its end (microhttp.body reads bodies through this)."""
+        parser = self.parser
+        while not self.body_done:
+            event = parser.next()
+            if event == h1.DATA:
+                return parser.data
+            if event == h1.END:
+                self.body_done = True
+            elif not await self.fill(_BODY):
+                raise HTTPError(400, "incomplete body")
+
+    def discard_body(self):
+        # The handler did not read the whole body: discard it if it is already buffered (the
+        # connection stays open: True), otherwise close (reading an unwanted upload would
+        # only waste the slot).
+        try:
+            while not self.body_done:
+                event = self.parser.next()
+                if event == h1.NEED:
+                    return False
+                self.body_done = event == h1.END
+        except HTTPError:
+            return False
+        return True
+
+    def write(self, data):
         # Not async: the caller awaits drain() itself, one coroutine frame less per write.
         # The write deadline stays armed until the next phase change clears it.
-        self.dl = ticks_add(ticks_ms(), self.srv.ms[_WRITE])
-        compat.write(self.w, b)
-        return self.w.drain()
+        self.deadline = ticks_add(ticks_ms(), self.server.timeouts_ms[_WRITE])
+        compat.write(self.writer, data)
+        return self.writer.drain()
 
     # The coroutines below are allocated on the heap at every call, with room for all their
     # locals: the synchronous work is in plain methods (their frames live on the C stack), so
@@ -270,14 +317,14 @@ class Conn:
 
     async def serve(self):
         # One request on this connection: wait for it, parse it, handle it, answer it;
-        # whether the connection stays open (Server._accept calls this again then). A
+        # whether the connection stays open (Server.accept calls this again then). A
         # coroutine per request: when it returns, nothing of the request (head, Request,
         # Response) stays referenced from a frame that waits for the next one.
-        p, srv = self.p, self.srv
+        parser, server = self.parser, self.server
         self.sent = False
         self._phase(_IDLE)
         # The request's first bytes: read into the parser's buffer, not parsed yet.
-        while not p.buffered():
+        while not parser.buffered():
             if not await self.fill(_HEAD):
                 return False
         self._phase(_HEAD)  # the head deadline runs from the first byte
@@ -287,129 +334,162 @@ class Conn:
         # too small for the next allocation, and requests fail half-way (503) with KBs free.
         # So while the heap is short, a request waits until the others are answered (each
         # answer wakes the request waiting longest), admit_ms at most: one at a time, every
-        # one answered. (_room() is the heap check here: this connection is one of srv.conns.)
-        t = ticks_ms()
-        while srv.busy and not srv._room() and ticks_diff(ticks_ms(), t) < srv.admit_ms:
-            await compat.wait_ms(100)  # woken at once, or asks again
+        # one answered. (has_room() is the heap check here: this connection is one of
+        # server.conns.)
+        await self._admission()
         try:
-            while not p.next():  # NEED; in this state the only other event is HEAD
+            while parser.next() == h1.NEED:  # in this state the only other event is HEAD
                 if not await self.fill(_HEAD):
                     return False
-            req = self._request()
-        except h1.HTTPError as e:
-            from microhttp.slowpath import error_response
-
-            return await self.send(None, error_response(None, e))
+            request = self._request()
+        except HTTPError as e:
+            return await self.send(None, server.app.error_response(None, e))
         # In flight from here (a head still arriving holds no one back: it may take seconds).
-        srv.busy += 1
+        server.busy += 1
         self.admitted = True
-        return await self.send(req, await srv.app.dispatch(req))
+        response = await server.app.dispatch(request)
+        return await self.send(request, response)
+
+    async def _admission(self):
+        # Wait while the heap is short and others are in flight, admit_ms at most.
+        server = self.server
+        began = ticks_ms()
+        while server.busy and not server.has_room() and ticks_diff(ticks_ms(), began) < server.admit_ms:
+            await compat.wait_ms(100)  # woken when a request is answered, or asks again
 
     def _request(self):
         # A head has arrived: its Request, and the state of its body.
-        srv, p = self.srv, self.p
+        server, parser = self.server, self.parser
         self._phase(_RUN)
-        self.left = srv.ms[_BODY]  # ms left for reading this request's body (see fill)
-        req = Request(srv.app, self, p)
-        p.max_body = srv.app.max_body
-        self.cont = p.version == 11 and p.headers.get("expect", "").lower() == "100-continue"
+        self.body_ms_left = server.timeouts_ms[_BODY]
+        request = Request(server.app, self, parser)
+        parser.max_body = server.app.max_body
+        self.expect_continue = parser.version == 11 and parser.headers.get("expect", "").lower() == "100-continue"
         # The Request has the head now: a parser waiting for the connection's next request
         # must not keep it alive.
-        p.headers = p.method = p.target = None
-        self.done = not p.length and p.next()  # END at once for an empty body
-        return req
+        parser.headers = parser.method = parser.target = None
+        self.body_done = not parser.length and parser.next() == h1.END  # at once for an empty body
+        return request
 
-    def _put(self, k, x):
-        # Copy into the output buffer. The shared buffer never grows (another connection may
-        # hold a view of it across an await): a head too large for it moves to a private one.
-        if isinstance(x, str):
-            x = x.encode()
-        o = self.o
-        if k + len(x) > len(o):
-            self.o = o = bytearray(o[:k])
-        o[k:k + len(x)] = x
-        return k + len(x)
+    def _put(self, at, data):
+        # Copy into the output buffer at offset ``at``; returns the offset after it. The
+        # shared buffer never grows (another connection may hold a view of it across an
+        # await): a head too large for it moves to a private one.
+        if isinstance(data, str):
+            data = data.encode()
+        out = self.out
+        if at + len(data) > len(out):
+            self.out = out = bytearray(out[:at])
+        out[at:at + len(data)] = data
+        return at + len(data)
 
-    def _head(self, req, r):
-        # Frame response r (RFC 9112 section 6) and assemble its head in self.o. Returns
+    def _head(self, request, response):
+        # Frame the response (RFC 9112 section 6) and assemble its head in self.out. Returns
         # (head length, body to send or None, Content-Length or -1 for chunked or None for
         # no framing field, whether the connection stays open).
-        st, h, b, tk = r.status, r.headers, r.body, r.takeover
-        v10 = req and self.p.version == 10
+        status, headers, body, takeover = response.status, response.headers, response.body, response.takeover
+        http10 = request and self.parser.version == 10
         # RFC 9112 section 9.3: persistence as the request asked, unless either side closes.
-        keep = (req and self.p.keep_alive and not self.srv.closing and not tk
-                and h.get("connection") != "close")
-        if keep and not self.done:
-            # The handler did not read the whole body (rare: microhttp.body decides).
-            from microhttp.body import skip
-
-            keep = skip(self)
-        if tk or st < 200 or st == 204 or st == 304:
-            b = n = None
+        keep = (request and self.parser.keep_alive and not self.server.closing and not takeover
+                and headers.get("connection") != "close")
+        if keep and not self.body_done:
+            keep = self.discard_body()
+        if takeover or status < 200 or status == 204 or status == 304:
+            body = length = None
         else:
-            if isinstance(b, str):
-                b = b.encode()
-            if isinstance(b, (bytes, bytearray, memoryview)):
-                n = len(b)
-            else:  # a file or an iterator of chunks
-                from microhttp.streams import length
-
-                n = length(b, h, v10)
-                if n is None:
-                    keep = False  # HTTP/1.0 has no chunked coding: the close ends the body
-        self.o = self.srv.out
+            if isinstance(body, str):
+                body = body.encode()
+            if isinstance(body, (bytes, bytearray, memoryview)):
+                length = len(body)
+            elif hasattr(body, "readinto"):  # a file: its content-length field, else its size
+                length = headers.get("content-length")
+                if length is None:
+                    body.seek(0, 2)
+                    length = body.tell()
+                    body.seek(0)
+                length = int(length)
+            elif http10:
+                length = None
+                keep = False  # HTTP/1.0 has no chunked coding: the close ends the body
+            else:
+                length = -1  # an iterator of chunks: chunked (RFC 9112 section 7.1)
+        self.out = self.server.out
         # RFC 9112 section 4: the reason phrase is optional; only 200 carries one.
-        k = self._put(0, b"HTTP/1.1 200 OK\r\n" if st == 200 else b"HTTP/1.1 %d \r\n" % st)
-        for x in h:
-            if tk or x not in _SKIP:
-                k = self._put(k, "%s: %s\r\n" % (x, h[x]))
-        if n and "content-type" not in h:
-            k = self._put(k, b"content-type: text/plain; charset=utf-8\r\n")
-        if n is not None:
-            k = self._put(k, b"transfer-encoding: chunked\r\n" if n < 0 else b"content-length: %d\r\n" % n)
-        if not tk and (v10 or not keep):
-            k = self._put(k, b"connection: keep-alive\r\n" if keep else b"connection: close\r\n")
-        for x in r.cookies or ():
-            k = self._put(k, "set-cookie: %s\r\n" % x)
-        k = self._put(k, b"\r\n")
-        if req and req.method == "HEAD":
-            b = None
-        return k, b, n, keep
+        at = self._put(0, b"HTTP/1.1 200 OK\r\n" if status == 200 else b"HTTP/1.1 %d \r\n" % status)
+        for name in headers:
+            if takeover or name not in _FRAMING:
+                at = self._put(at, "%s: %s\r\n" % (name, headers[name]))
+        if length and "content-type" not in headers:
+            at = self._put(at, b"content-type: text/plain; charset=utf-8\r\n")
+        if length is not None:
+            at = self._put(at, b"transfer-encoding: chunked\r\n" if length < 0 else b"content-length: %d\r\n" % length)
+        if not takeover and (http10 or not keep):
+            at = self._put(at, b"connection: keep-alive\r\n" if keep else b"connection: close\r\n")
+        for cookie in response.cookies or ():
+            at = self._put(at, "set-cookie: %s\r\n" % cookie)
+        at = self._put(at, b"\r\n")
+        if request and request.method == "HEAD":
+            body = None
+        return at, body, length, keep
 
-    async def send(self, req, r):
-        """Write response ``r``; returns whether the connection stays open."""
-        k, b, n, keep = self._head(req, r)
-        mv = memoryview(self.o)
+    async def send(self, request, response):
+        """Write ``response``; returns whether the connection stays open."""
+        head_length, body, length, keep = self._head(request, response)
+        out = memoryview(self.out)
         self.sent = True
-        if b is None:
-            try:
-                await self.write(mv[:k])
-            finally:
-                if hasattr(r.body, "close"):  # a file answering HEAD
-                    r.body.close()
-        elif not isinstance(b, (bytes, bytearray, memoryview)):
-            from microhttp.streams import send_body
-
-            await send_body(self, b, n, mv, k)
-        elif n <= len(mv) - k:
-            # Head and a small body in one write: no Nagle/delayed-ACK stall.
-            mv[k:k + n] = b
-            await self.write(mv[:k + n])
-        else:
-            await self.write(mv[:k])
-            await self.write(b)
+        try:
+            if body is None:
+                await self.write(out[:head_length])
+            elif not isinstance(body, (bytes, bytearray, memoryview)):
+                await self._send_stream(body, length, out, head_length)
+            elif length <= len(out) - head_length:
+                # Head and a small body in one write: no Nagle/delayed-ACK stall.
+                out[head_length:head_length + length] = body
+                await self.write(out[:head_length + length])
+            else:
+                await self.write(out[:head_length])
+                await self.write(body)
+        finally:
+            if hasattr(response.body, "close"):  # a file or a closable iterator, whatever happened
+                response.body.close()
         self._phase(_RUN)
-        # Answered (an exception on the way is counted in Server._accept); a takeover
+        # Answered (an exception on the way is counted in Server.accept); a takeover
         # (WebSocket, SSE) may run for hours and is not in flight.
-        self.srv.busy -= self.admitted
+        self.server.busy -= self.admitted
         self.admitted = False
         compat.wake()  # the request waiting longest may go
-        if r.takeover:
-            p = self.p
-            if not p.buffered():
+        if response.takeover:
+            parser = self.parser
+            if not parser.buffered():
                 # A WebSocket or SSE connection may live for hours: give its read buffer
                 # back to the pool now rather than when it closes.
-                self.p = None
-                self.srv.release(p)
-            self.takeover = r.takeover(req)  # Server._accept runs it (the head said: no keep-alive)
+                self.parser = None
+                self.server.release(parser)
+            self.takeover = response.takeover(request)  # Server.accept runs it (no keep-alive)
         return keep
+
+    async def _send_stream(self, body, length, out, head_length):
+        # A file streams through the output buffer, its first piece with the head; an
+        # iterator of chunks (sync or async) goes out chunked, or close-delimited for HTTP/1.0
+        # (length None).
+        if hasattr(body, "readinto"):
+            while True:
+                n = body.readinto(out[head_length:]) or 0
+                if not head_length + n:
+                    return
+                await self.write(out[:head_length + n])
+                head_length = 0
+        await self.write(out[:head_length])
+        is_async = hasattr(body, "__anext__")
+        chunks = body if is_async else iter(body)
+        while True:
+            try:
+                chunk = await body.__anext__() if is_async else next(chunks)
+            except (StopAsyncIteration, StopIteration):
+                break
+            if isinstance(chunk, str):
+                chunk = chunk.encode()
+            if chunk:
+                await self.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if length else chunk)
+        if length:
+            await self.write(b"0\r\n\r\n")

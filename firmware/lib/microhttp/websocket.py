@@ -20,8 +20,10 @@ else close 1009); pings are answered; text is UTF-8 validated (else 1007); proto
 close with 1002; an exception escaping the handler closes with 1011. With ``ping_interval``
 the server pings an idle peer and drops it when no frame arrives within ``ping_timeout``;
 this needs someone reading (``receive()`` or ``hub.serve()``), as a dead TCP peer can only be
-told from a quiet one by an unanswered ping. ``Hub`` lives in ``microhttp.wshub`` and is
-loaded on first use, so an app without one does not pay for it.
+told from a quiet one by an unanswered ping. ``Hub`` is a bounded set of live clients: one that
+is closed, fails, or does not take a message within ``send_timeout`` seconds is dropped (and
+its connection aborted), and no error ever reaches the caller, so a phone that left without a
+close frame cannot break a broadcast.
 
 Frames are parsed by ``FrameReader``, a sans-I/O pull parser: it hands out the exact region
 (``buffer()``) the next bytes must be read into, so the header goes into a 14-byte buffer and a
@@ -69,15 +71,6 @@ class ConnectionClosed(Exception):
 
 class ProtocolError(ConnectionClosed):
     """The peer broke RFC 6455; ``code`` is the close code to send."""
-
-
-def __getattr__(name):
-    # Module __getattr__ (PEP 562, also on MicroPython): Hub is imported when first asked for.
-    if name == "Hub":
-        from microhttp.wshub import Hub
-
-        return Hub
-    raise AttributeError(name)
 
 
 # ---------------------------------------------------------------- UTF-8 (RFC 3629 section 4)
@@ -293,13 +286,6 @@ def check_handshake(request, protocols=None, origins=None):
 
 # ---------------------------------------------------------------- the connection
 
-if hasattr(asyncio, "wait_for_ms"):  # MicroPython
-    _wait_ms = getattr(asyncio, "wait_for_ms")
-else:  # CPython's asyncio counts in seconds
-    def _wait_ms(coro, ms):
-        return asyncio.wait_for(coro, ms / 1000)
-
-
 class WebSocket:
     """One server-side WebSocket connection; made by the ``websocket`` decorator."""
 
@@ -395,9 +381,9 @@ class WebSocket:
         for _ in range(64):
             try:
                 if self._failed:
-                    if not await _wait_ms(compat.readinto(self.request.reader, scratch), ms):
+                    if not await compat.wait_for_ms(compat.readinto(self.request.reader, scratch), ms):
                         return
-                elif (await _wait_ms(self._next_frame(), ms))[0] == _CLOSE:
+                elif (await compat.wait_for_ms(self._next_frame(), ms))[0] == _CLOSE:
                     return
             except Exception:  # quiet (timeout), reset, or the connection closed
                 return
@@ -528,3 +514,79 @@ def websocket(max_message=4096, ping_interval=None, ping_timeout=None, protocols
         return upgrade
 
     return decorator
+
+
+# ---------------------------------------------------------------- the hub
+
+
+class Hub:
+    """A bounded set of live WebSockets that can all be sent one message."""
+
+    def __init__(self, max_clients=8, send_timeout=5, max_pending=4):
+        self.max_clients = max_clients
+        self.send_timeout = send_timeout
+        self.max_pending = max_pending
+        self._clients = []
+        self._tasks = []  # publish() broadcasts in flight, kept so none is collected early
+
+    def __len__(self):
+        return len(self._clients)
+
+    def add(self, ws):
+        """Join ``ws``; False when the hub is full or ``ws`` is closed."""
+        if ws in self._clients:
+            return True
+        if len(self._clients) >= self.max_clients or ws.closed:
+            return False
+        self._clients.append(ws)
+        return True
+
+    def discard(self, ws):
+        if ws in self._clients:
+            self._clients.remove(ws)
+
+    async def serve(self, ws, on_message=None):
+        """Join, then read until the client leaves; ``await on_message(ws, msg)`` per message.
+        A full hub closes the new connection with 1008 (policy, RFC 6455 7.4.1)."""
+        if not self.add(ws):
+            await ws.close(1008, "too many clients")
+            return
+        try:
+            while True:
+                msg = await ws.receive()
+                if on_message is not None:
+                    await on_message(ws, msg)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.discard(ws)
+
+    async def broadcast(self, data):
+        """Send ``data`` (str or bytes) to every live client; return the number reached."""
+        text = isinstance(data, str)
+        payload = data.encode() if text else data  # encoded once for all clients
+        sent = 0
+        for ws in list(self._clients):
+            if ws.closed:
+                self.discard(ws)
+                continue
+            try:
+                await compat.wait_for_ms(ws._write(1 if text else 2, payload), int(self.send_timeout * 1000))
+                sent += 1
+            except Exception:  # dead, reset or too slow: drop it, never raise into the app
+                self.discard(ws)
+                ws.abort()
+        return sent
+
+    def publish(self, data):
+        """Schedule ``broadcast(data)``; False (dropped) when ``max_pending`` are queued."""
+        if len(self._tasks) >= self.max_pending:
+            return False
+        self._tasks.append(asyncio.create_task(self._publish(data)))
+        return True
+
+    async def _publish(self, data):
+        try:
+            await self.broadcast(data)
+        finally:
+            self._tasks.remove(asyncio.current_task())
