@@ -130,6 +130,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_is_free(port, host="127.0.0.1"):
+    """Whether the board's listeners can bind ``port``. The probe sets SO_REUSEADDR as they all
+    do (the REPL here, the control channel, microhttp's server), so connections of a previous
+    run still in TIME-WAIT (RFC 9293 section 3.6.1) do not count: only another listener does."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def micropython_binary(bits=64, firmware=False):
     """The virtual board's interpreter (tools/provision_micropython.py vboard_interpreter): the
     unix port, 64- or 32-bit, with the simulation frozen in, as a board has machine and network

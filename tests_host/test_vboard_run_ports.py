@@ -1,0 +1,115 @@
+"""./tools/run's ports: a port given on the command line is used exactly, even while a previous
+run's connections wait out TIME-WAIT on it, or refused naming it when another program listens
+there. 127.0.0.1 only; every run is bounded by a timeout."""
+
+import errno
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import launch
+import paths
+import pytest
+
+CPYTHON_ONLY = True
+
+sys.path.insert(0, str(paths.ROOT))
+
+from tools.vboard import run as tools_run  # noqa: E402
+
+RUN = str(paths.ROOT / "tools" / "run")
+RUN_TIMEOUT = 240  # seconds: bootstrap, a build of the interpreter on first use, deploy, boot
+
+
+def plain_bind_fails(port):
+    """True when a socket without SO_REUSEADDR cannot bind ``port`` (what the old probe did)."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            return exc.errno == errno.EADDRINUSE
+    return False
+
+
+def leave_in_time_wait():
+    """A port on 127.0.0.1 whose only socket is a server-side connection in TIME-WAIT: the
+    server's end closed first, as the firmware's end of a page's open connection does when a
+    run stops. Returns the port once a socket without SO_REUSEADDR can no longer bind it."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port), timeout=5)
+    server, _ = listener.accept()
+    listener.close()
+    server.close()  # the server's FIN first: its end waits in FIN-WAIT-2 ...
+    assert client.recv(1) == b""
+    client.close()  # ... and enters TIME-WAIT when the client's FIN arrives
+    deadline = time.monotonic() + 5
+    while not plain_bind_fails(port):
+        assert time.monotonic() < deadline, "port %d never showed TIME-WAIT to a plain bind" % port
+        time.sleep(0.05)
+    return port
+
+
+def run_until_ready(flash, *args, env=None):
+    """./tools/run --exit-when-ready: (exit code, output)."""
+    out = subprocess.run([RUN, "--flash", str(flash), "--exit-when-ready", *map(str, args)],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         text=True, cwd=str(paths.ROOT), timeout=RUN_TIMEOUT, env=env)
+    return out.returncode, out.stdout
+
+
+def own_ports():
+    return ["--repl-port", launch.free_port(), "--control-port", launch.free_port()]
+
+
+@pytest.mark.slow
+def test_explicit_ports_in_time_wait_are_used_exactly(tmp_path):
+    http_port, repl_port, control_port = leave_in_time_wait(), leave_in_time_wait(), leave_in_time_wait()
+    # HTTP_PORT in the caller's environment would override the config on a simulated board.
+    env = dict(os.environ, HTTP_PORT=str(launch.free_port()))
+    code, out = run_until_ready(tmp_path / "flash", "--http-port", http_port, "--repl-port", repl_port,
+                                "--control-port", control_port, env=env)
+    assert code == 0, out
+    assert "[run] the control page: http://127.0.0.1:%d/\n" % http_port in out, out
+    assert "REPL socket://127.0.0.1:%d\n" % repl_port in out, out
+    assert "client --port %d click button" % control_port in out, out
+    assert "http: listening on http://127.0.0.1:%d/" % http_port in out, out  # the firmware's own line
+
+
+def test_an_explicit_port_another_program_listens_on_is_refused_naming_it(tmp_path):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        port = other.getsockname()[1]
+        code, out = run_until_ready(tmp_path / "flash", "--http-port", port, *own_ports())
+    assert code == 2, out
+    assert "--http-port %d: port %d on 127.0.0.1 is in use by another program" % (port, port) in out, out
+    assert "[run] virtual board" not in out  # refused before the board starts
+
+
+def test_the_same_port_for_two_options_is_refused(tmp_path):
+    port = launch.free_port()
+    code, out = run_until_ready(tmp_path / "flash", "--repl-port", port, "--control-port", port)
+    assert code == 2, out
+    assert "--repl-port %d and --control-port %d: each needs its own port" % (port, port) in out, out
+
+
+def test_a_taken_default_port_is_replaced_and_the_run_says_so(monkeypatch):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        taken = other.getsockname()[1]
+        free = launch.free_port()
+        monkeypatch.setattr(tools_run, "PORT_OPTIONS", (("--http-port", "the page", taken),
+                                                        ("--repl-port", "the REPL", free)))
+        notes = []
+        ports = tools_run.choose_ports({"--http-port": None, "--repl-port": None}, notes)
+    assert ports["--repl-port"] == free
+    assert ports["--http-port"] not in (taken, free)
+    assert notes == ["port %d (the page's default) is taken: the page is on %d instead; --http-port N chooses one"
+                     % (taken, ports["--http-port"])]
