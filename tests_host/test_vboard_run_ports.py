@@ -1,6 +1,8 @@
-"""./tools/run's ports: a port given on the command line is used exactly, even while a previous
-run's connections wait out TIME-WAIT on it, or refused naming it when another program listens
-there. 127.0.0.1 only; every run is bounded by a timeout."""
+"""./tools/run's ports and its start on a flash that already holds firmware: a port given on the
+command line is used exactly, even while a previous run's connections wait out TIME-WAIT on it,
+or refused naming it when another program listens there; the board does not run the flash's
+old main.py only for the deploy to interrupt it. 127.0.0.1 only; every run is bounded by a
+timeout."""
 
 import errno
 import os
@@ -21,6 +23,8 @@ from tools.vboard import run as tools_run  # noqa: E402
 
 RUN = str(paths.ROOT / "tools" / "run")
 RUN_TIMEOUT = 240  # seconds: bootstrap, a build of the interpreter on first use, deploy, boot
+
+STALE_MAIN = 'import time\nprint("stale main.py running")\nwhile True:\n    time.sleep_ms(20)\n'
 
 
 def plain_bind_fails(port):
@@ -113,3 +117,18 @@ def test_a_taken_default_port_is_replaced_and_the_run_says_so(monkeypatch):
     assert ports["--http-port"] not in (taken, free)
     assert notes == ["port %d (the page's default) is taken: the page is on %d instead; --http-port N chooses one"
                      % (taken, ports["--http-port"])]
+
+
+@pytest.mark.slow
+def test_a_flash_with_firmware_on_it_is_deployed_without_running_its_old_main_py(tmp_path):
+    # A flash that already holds a main.py, as after a previous run: the deploy would
+    # interrupt it with Ctrl-C and its KeyboardInterrupt traceback would land in the log.
+    flash = tmp_path / "flash"
+    flash.mkdir()
+    (flash / "boot.py").write_text('print("boot.py ran")\n')
+    (flash / "main.py").write_text(STALE_MAIN)
+    code, out = run_until_ready(flash, "--http-port", launch.free_port(), *own_ports())
+    assert code == 0, out
+    assert "deployed: " in out and "ready: wifi connected" in out, out
+    assert "stale main.py running" not in out, out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out

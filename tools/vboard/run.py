@@ -2,7 +2,9 @@
 
   1. start the virtual board (tools/vboard) with its flash in build/run/flash, kept between
      runs, a simulated Wi-Fi network in range and build/run/device_config.json (generated:
-     that network, the HTTP port, captive DNS off);
+     that network, the HTTP port, captive DNS off). It boots without main.py: the flash may
+     hold the previous run's firmware, which the deploy's Ctrl-C would only interrupt (with
+     a KeyboardInterrupt traceback in the log);
   2. deploy the firmware to it with tools/deploy.py over mpremote's socket:// transport (only
      changed files: the second run copies nothing), the modules in a ROMFS image when the board
      has a ROMFS partition (the target's, or --romfs-size; 0: none, every file on the flash);
@@ -182,7 +184,7 @@ def main(argv=None):
     tee = Tee()
     sup = Supervisor(args.flash, board=args.board, log=tee, wifi=["%s=%s" % WIFI], romfs_size=args.romfs_size,
                      repl_port=ports["--repl-port"], control_port=ports["--control-port"],
-                     bits=args.bits).start()
+                     bits=args.bits).start(run_main=False)  # why not main.py: see step 1 above
     print("[run] virtual board %s (%s, %d KB heap%s, %s), REPL %s"
           % (sup.board_id, sup.target, sup.heap // 1024, "" if sup.bits == 32 else ", 64-bit: lenient",
              "%d KB ROMFS partition" % (sup.romfs_size // 1024) if sup.romfs_size else "no ROMFS partition", sup.url),

@@ -594,7 +594,9 @@ class Supervisor:
             self.version_banner = ("MicroPython v%s; virtual board %s (%s) on the unix port (%d-bit)"
                                    % (out[0], self.board_id, self.target, self.bits)).encode()
 
-    def start(self):
+    def start(self, run_main=True):
+        """Power the board on: the REPL endpoint, then boot.py and, unless ``run_main`` is
+        false, main.py (false: the board waits at its prompt, as after a Ctrl-C at boot)."""
         self._read_version()
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -605,7 +607,7 @@ class Supervisor:
         self._accept_thread = threading.Thread(target=self._accept_loop, daemon=True)
         self._accept_thread.start()
         with self._lock:
-            self._boot(run_main=True)
+            self._boot(run_main=run_main)
         return self
 
     def reset(self):
