@@ -1,11 +1,14 @@
-"""./tools/run's ports and its start on a flash that already holds firmware: a port given on the
-command line is used exactly, even while a previous run's connections wait out TIME-WAIT on it,
-or refused naming it when another program listens there; the board does not run the flash's
-old main.py only for the deploy to interrupt it. 127.0.0.1 only; every run is bounded by a
-timeout."""
+"""./tools/run's ports, its start on a flash that already holds firmware, and the commands it
+prints: a port given on the command line is used exactly, even while a previous run's
+connections wait out TIME-WAIT on it, or refused naming it when another program listens there;
+the board does not run the flash's old main.py only for the deploy to interrupt it; the printed
+client and mpremote commands work from a new terminal in the checkout (the virtual environment
+not on PATH). 127.0.0.1 only; every run and command is bounded by a timeout."""
 
 import errno
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -132,3 +135,47 @@ def test_a_flash_with_firmware_on_it_is_deployed_without_running_its_old_main_py
     assert "deployed: " in out and "ready: wifi connected" in out, out
     assert "stale main.py running" not in out, out
     assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+
+
+def new_terminal_env():
+    """A new terminal's environment: no virtual environment on PATH, nothing this test set."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root"), "LANG": "C.UTF-8"}
+    for name in ("MICROHTTP_CACHE", "TMPDIR"):  # where this machine keeps its builds and files
+        if name in os.environ:
+            env[name] = os.environ[name]
+    return env
+
+
+@pytest.mark.slow
+def test_the_printed_commands_work_from_a_new_terminal_in_the_checkout(tmp_path):
+    proc = subprocess.Popen([RUN, "--flash", str(tmp_path / "flash"), "--http-port", str(launch.free_port()),
+                             *map(str, own_ports())],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                            cwd=str(paths.ROOT))
+    try:
+        lines = []
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line or line.startswith("[run] Ctrl-C here to stop"):
+                break
+            lines.append(line)
+        out = "".join(lines)
+        assert "from another terminal in %s" % paths.ROOT in out, out
+        click = re.search(r"^ +(\S.* click button)$", out, re.M).group(1)
+        repl = re.search(r"^ +(\S.* connect socket://127\.0\.0\.1:\d+) repl$", out, re.M).group(1)
+        env = new_terminal_env()
+        done = subprocess.run(["bash", "-c", click], cwd=str(paths.ROOT), env=env,
+                              capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0 and '"level": 1' in done.stdout, (click, done.stdout + done.stderr)
+        # The printed REPL command with `exec` in place of the interactive `repl`.
+        done = subprocess.run(["bash", "-c", repl + " exec 'print(6 * 7)'"], cwd=str(paths.ROOT), env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0 and "42" in done.stdout, (repl, done.stdout + done.stderr)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()

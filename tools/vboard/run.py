@@ -116,6 +116,22 @@ def _free_port_besides(used):
     raise PortError("no free TCP port on 127.0.0.1")
 
 
+def in_checkout(path):
+    """``path`` as typed in a terminal in the checkout: relative to it when inside it."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, ROOT) if path.startswith(str(ROOT) + os.sep) else path
+
+
+def tool_commands():
+    """(python, mpremote): commands that work from a new terminal in the checkout, where the
+    virtual environment's bin folder is not on PATH (tools/bootstrap.sh adds it only for the
+    shell that sourced it)."""
+    python = in_checkout(sys.executable)
+    mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    mpremote = in_checkout(mpremote) if os.path.exists(mpremote) else python + " -m mpremote"
+    return python, mpremote
+
+
 def soft_reset(repl_port):
     """Ctrl-C, Ctrl-B (friendly REPL), Ctrl-D: a soft reset that runs boot.py and main.py."""
     with socket.create_connection(("127.0.0.1", repl_port), timeout=20) as s:
@@ -204,11 +220,14 @@ def main(argv=None):
             print("[run] the firmware never printed its ready line; see the log above", file=sys.stderr)
             return 1
         url = "http://127.0.0.1:%d/" % http_port
+        python, mpremote = tool_commands()
         print("\n[run] the control page: %s" % url)
-        print("[run] press the virtual button: Enter here, or from another terminal")
-        print("        python -m tools.vboard.client --port %d click button" % sup.control_port)
-        print("        python -m tools.vboard.client --port %d press button    (hold; then: release button)" % sup.control_port)
-        print("[run] the board's REPL: mpremote connect %s repl   (Ctrl-C stops main.py there)" % sup.url)
+        print("[run] press the virtual button: Enter here, or from another terminal in %s" % ROOT)
+        print("        %s -m tools.vboard.client --port %d click button" % (python, sup.control_port))
+        print("        %s -m tools.vboard.client --port %d press button    (hold; then: release button)"
+              % (python, sup.control_port))
+        print("[run] the board's REPL, from another terminal in %s (Ctrl-C there stops main.py)" % ROOT)
+        print("        %s connect %s repl" % (mpremote, sup.url))
         print("[run] Ctrl-C here to stop\n", flush=True)
         if args.exit_when_ready:
             return 0
