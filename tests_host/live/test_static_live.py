@@ -111,6 +111,54 @@ def test_gzip_variant_and_406(server):
     assert httpx.get(server.base + "/static/only.css", headers={"Accept-Encoding": "identity"}).status_code == 406
 
 
+def get_without_accept_encoding(conn, target):
+    """GET with no Accept-Encoding field at all: http.client (and urllib on top of it) adds
+    ``Accept-Encoding: identity`` unless told not to, and httpx adds its own codings."""
+    conn.putrequest("GET", target, skip_accept_encoding=True)
+    conn.endheaders()
+    return conn.getresponse()
+
+
+def test_no_accept_encoding_gets_the_gzip_only_file_and_a_refusal_gets_406(server):
+    """RFC 9110 §12.5.3: a request without Accept-Encoding accepts any coding, so a file stored
+    only gzipped is served, coded; one whose Accept-Encoding refuses gzip gets a JSON 406."""
+    import http.client
+    import json
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        r = get_without_accept_encoding(conn, "/static/only.css")
+        body = r.read()
+        assert r.status == 200, body
+        assert r.getheader("Content-Encoding") == "gzip"
+        assert r.getheader("Vary") == "Accept-Encoding"
+        assert gzip.decompress(body) == b"body{color:red}"
+        r = get_without_accept_encoding(conn, "/static/app.js")  # an identity variant exists
+        assert r.getheader("Content-Encoding") is None and r.read() == JS
+        for refusal in ("identity", "gzip;q=0"):
+            conn.request("GET", "/static/only.css", headers={"Accept-Encoding": refusal})
+            r = conn.getresponse()
+            assert r.status == 406, refusal
+            assert r.getheader("Content-Type").startswith("application/json")
+            assert r.getheader("Vary") == "Accept-Encoding"
+            assert "gzip" in json.loads(r.read())["error"]
+    finally:
+        conn.close()
+
+
+def test_curl_without_compressed_gets_the_gzip_only_file(server):
+    """curl without --compressed sends no Accept-Encoding and does not inflate: it must get the
+    stored gzip bytes, not a 406."""
+    if not shutil.which("curl"):
+        pytest.skip("curl is not installed")
+    out = subprocess.run(["curl", "-s", "-D", "-", "--max-time", "10", server.base + "/static/only.css"],
+                         capture_output=True, timeout=20)
+    head, _, body = out.stdout.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert b"\r\ncontent-encoding: gzip" in head.lower()
+    assert gzip.decompress(body) == b"body{color:red}"
+
+
 def test_curl_compressed_and_range(server, tmp_path):
     if not shutil.which("curl"):
         pytest.skip("curl is not installed")

@@ -112,8 +112,23 @@ def test_accept_encoding_gzip_and_q_zero():
     assert not accepts_gzip("gzip; q=0.0")
     assert not accepts_gzip("br, deflate")
     assert not accepts_gzip("")
-    assert not accepts_gzip(None)
     assert not accepts_gzip("gzipper")
+
+
+def test_no_accept_encoding_field_accepts_gzip_and_an_empty_one_refuses_it():
+    # RFC 9110 §12.5.3: no field means any coding is acceptable; an empty value means none.
+    assert accepts_gzip(None)
+    assert not accepts_gzip("")
+    assert not accepts_gzip("identity")
+
+
+def test_accept_encoding_star_stands_for_gzip_when_gzip_is_not_listed():
+    # §12.5.3: "*" matches any coding not listed in the field.
+    assert accepts_gzip("*")
+    assert accepts_gzip("identity;q=1, *;q=0.5")
+    assert not accepts_gzip("identity, *;q=0")
+    assert not accepts_gzip("*, gzip;q=0")
+    assert accepts_gzip("*;q=0, gzip")
 
 
 # --- ranges (RFC 9110 §14) -------------------------------------------------------------------
@@ -265,9 +280,43 @@ def test_serve_gzip_variant_only_when_accepted():
 
 def test_gzip_only_file_is_406_for_a_client_without_gzip():
     st = RecordingStatic("/www")
-    assert status_of(lambda: st.serve(Req("/only.css"), "only.css")) == 406
+    refused = {"Accept-Encoding": "identity"}
+    assert status_of(lambda: st.serve(Req("/only.css", headers=refused), "only.css")) == 406
     resp = st.serve(Req("/only.css", headers={"Accept-Encoding": "gzip"}), "only.css")
     assert resp.status == 200 and resp.headers["Content-Encoding"] == "gzip"
+
+
+def test_gzip_only_file_is_served_gzipped_to_a_request_without_accept_encoding():
+    # RFC 9110 §12.5.3: no Accept-Encoding field means any content coding is acceptable.
+    st = RecordingStatic("/www")
+    resp = st.serve(Req("/only.css"), "only.css")
+    assert resp.status == 200
+    assert resp.headers["Content-Encoding"] == "gzip"
+    assert resp.headers["Vary"] == "Accept-Encoding"
+    assert resp.headers["Content-Length"] == str(len(FILES["/www/only.css.gz"]))
+    assert drain(resp) == FILES["/www/only.css.gz"]
+    head = st.serve(Req("/only.css", method="HEAD"), "only.css")
+    assert head.status == 200 and head.headers["Content-Encoding"] == "gzip"
+
+
+def test_a_request_without_accept_encoding_gets_the_identity_variant_when_there_is_one():
+    st = RecordingStatic("/www")
+    resp = st.serve(Req("/app.js"), "app.js")
+    assert "Content-Encoding" not in resp.headers
+    assert resp.headers["Vary"] == "Accept-Encoding"
+    assert drain(resp) == FILES["/www/app.js"]
+
+
+def test_406_for_a_gzip_only_file_says_why_and_varies_on_accept_encoding():
+    from microhttp import HTTPError
+
+    st = RecordingStatic("/www")
+    for refusal in ("identity", "gzip;q=0", "", "br, deflate", "identity, *;q=0"):
+        with raises(HTTPError, "Accept-Encoding refuses gzip") as refused:
+            st.serve(Req("/only.css", headers={"Accept-Encoding": refusal}), "only.css")
+        assert refused.value.status == 406, refusal
+        assert refused.value.headers["Vary"] == "Accept-Encoding", refusal
+    assert status_of(lambda: st.serve(Req("/nope.css"), "nope.css")) == 404
 
 
 def test_missing_file_is_404_and_directory_redirects_then_serves_index():

@@ -2,7 +2,9 @@
 
   1. start the virtual board (tools/vboard) with its flash in build/run/flash, kept between
      runs, a simulated Wi-Fi network in range and build/run/device_config.json (generated:
-     that network, the HTTP port, captive DNS off);
+     that network, the HTTP port, captive DNS off). It boots without main.py: the flash may
+     hold the previous run's firmware, which the deploy's Ctrl-C would only interrupt (with
+     a KeyboardInterrupt traceback in the log);
   2. deploy the firmware to it with tools/deploy.py over mpremote's socket:// transport (only
      changed files: the second run copies nothing), the modules in a ROMFS image when the board
      has a ROMFS partition (the target's, or --romfs-size; 0: none, every file on the flash);
@@ -10,10 +12,15 @@
      serial terminal would, and wait for the firmware's "ready:" line;
   4. print the page's URL and how to press the virtual button, then serve until Ctrl-C,
      showing the firmware's log. Enter on the keyboard clicks the button too.
+
+A port given on the command line is used or refused with the reason, never replaced: the URL
+and commands someone typed must keep working. A default port that is taken is replaced by a
+free one, and the run says so.
 """
 
 import argparse
 import json
+import os
 import re
 import socket
 import sys
@@ -28,7 +35,7 @@ import deploy  # noqa: E402
 
 from tools.vboard.__main__ import parse_size  # noqa: E402
 from tools.vboard.client import Client, ControlError  # noqa: E402
-from tools.vboard.supervisor import Supervisor, free_port  # noqa: E402
+from tools.vboard.supervisor import Supervisor, free_port, port_is_free  # noqa: E402
 
 WIFI = ("vboard-lan", "vboard-pass")
 
@@ -50,13 +57,79 @@ class Tee:
         sys.stdout.flush()
 
 
-def port_or_free(port):
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
+# The ports' options and defaults, in the order they are reported.
+PORT_OPTIONS = (("--http-port", "the page", 8080), ("--repl-port", "the REPL", 7400),
+                ("--control-port", "the control channel", 7401))
+
+
+class PortError(Exception):
+    """A port given on the command line that cannot be used; the message says what to do."""
+
+
+def port_number(text):
+    """argparse type: a TCP port, 0 for "any free one"."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError("%r is not a TCP port (0 to 65535; 0: any free one)" % text)
+    return port
+
+
+def choose_ports(requested, notes):
+    """The port for each option of PORT_OPTIONS: ``requested[option]`` exactly when given (0:
+    a free one), else its default, or a free one when the default is taken (said in ``notes``).
+
+    Raises PortError naming the port when a requested one is taken by a listener, or requested
+    twice. Ports given on the command line are settled first, so no default lands on one."""
+    chosen = {}
+    order = sorted(PORT_OPTIONS, key=lambda entry: requested.get(entry[0]) is None)
+    for option, what, default in order:
+        port = requested.get(option)
+        if port is None or port == 0:
+            port = default if port is None else None
+            if port is None or port in chosen.values() or not port_is_free(port):
+                replacement = _free_port_besides(chosen.values())
+                if port is not None:
+                    notes.append("port %d (%s's default) is taken: %s is on %d instead; %s N chooses one"
+                                 % (port, what, what, replacement, option))
+                port = replacement
+        else:
+            for other, used in chosen.items():
+                if used == port:
+                    raise PortError("%s %d and %s %d: each needs its own port" % (other, port, option, port))
+            if not port_is_free(port):
+                raise PortError(
+                    "%s %d: port %d on 127.0.0.1 is in use by another program (another ./tools/run "
+                    "still running? `ss -ltnp 'sport = :%d'` shows which). Stop it, give %s another "
+                    "port, or leave %s out for a free one." % (option, port, port, port, option, option))
+        chosen[option] = port
+    return chosen
+
+
+def _free_port_besides(used):
+    for _ in range(20):
+        port = free_port()
+        if port not in used:
             return port
-        except OSError:
-            return free_port()
+    raise PortError("no free TCP port on 127.0.0.1")
+
+
+def in_checkout(path):
+    """``path`` as typed in a terminal in the checkout: relative to it when inside it."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, ROOT) if path.startswith(str(ROOT) + os.sep) else path
+
+
+def tool_commands():
+    """(python, mpremote): commands that work from a new terminal in the checkout, where the
+    virtual environment's bin folder is not on PATH (tools/bootstrap.sh adds it only for the
+    shell that sourced it)."""
+    python = in_checkout(sys.executable)
+    mpremote = os.path.join(os.path.dirname(sys.executable), "mpremote")
+    mpremote = in_checkout(mpremote) if os.path.exists(mpremote) else python + " -m mpremote"
+    return python, mpremote
 
 
 def soft_reset(repl_port):
@@ -88,10 +161,10 @@ def wait_ready(tee, since, timeout):
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="tools/run", description=__doc__.splitlines()[0])
     ap.add_argument("--board", default="virtual", help="board file to emulate (default: %(default)s)")
-    ap.add_argument("--http-port", type=int, default=8080, help="the page's port (default %(default)s, or a free one)")
-    ap.add_argument("--repl-port", type=int, default=7400, help="the REPL's port (default %(default)s, or a free one)")
-    ap.add_argument("--control-port", type=int, default=7401,
-                    help="the control channel's port (default %(default)s, or a free one)")
+    for option, what, default in PORT_OPTIONS:
+        ap.add_argument(option, type=port_number, default=None,
+                        help="%s's port on 127.0.0.1 (default %d, or a free one when it is taken; a port "
+                        "given here is used or refused, never replaced; 0: a free one)" % (what, default))
     ap.add_argument("--flash", default=str(ROOT / "build" / "run" / "flash"), help="the board's filesystem")
     ap.add_argument("--romfs-size", type=parse_size, default=None,
                     help="the board's ROMFS partition, e.g. 128k (default: the target's; 0: none, so the "
@@ -102,7 +175,21 @@ def main(argv=None):
     ap.add_argument("--exit-when-ready", action="store_true", help="stop once the page is served (for tests)")
     args = ap.parse_args(argv)
 
-    http_port = port_or_free(args.http_port)
+    notes = []
+    try:
+        ports = choose_ports({option: getattr(args, option[2:].replace("-", "_")) for option, _, _ in PORT_OPTIONS},
+                             notes)
+    except PortError as exc:
+        print("[run] %s" % exc, file=sys.stderr)
+        return 2
+    for note in notes:
+        print("[run] %s" % note, flush=True)
+    http_port = ports["--http-port"]
+    # On a simulated board HTTP_PORT and DNS_PORT in the environment override the config
+    # (docs/configuration.md), so one left in the caller's shell would move the page away
+    # from the URL printed below: the config written here decides.
+    os.environ.pop("HTTP_PORT", None)
+    os.environ.pop("DNS_PORT", None)
     config = Path(args.flash).parent / "device_config.json"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(json.dumps({
@@ -112,8 +199,8 @@ def main(argv=None):
 
     tee = Tee()
     sup = Supervisor(args.flash, board=args.board, log=tee, wifi=["%s=%s" % WIFI], romfs_size=args.romfs_size,
-                     repl_port=port_or_free(args.repl_port), control_port=port_or_free(args.control_port),
-                     bits=args.bits).start()
+                     repl_port=ports["--repl-port"], control_port=ports["--control-port"],
+                     bits=args.bits).start(run_main=False)  # why not main.py: see step 1 above
     print("[run] virtual board %s (%s, %d KB heap%s, %s), REPL %s"
           % (sup.board_id, sup.target, sup.heap // 1024, "" if sup.bits == 32 else ", 64-bit: lenient",
              "%d KB ROMFS partition" % (sup.romfs_size // 1024) if sup.romfs_size else "no ROMFS partition", sup.url),
@@ -133,11 +220,14 @@ def main(argv=None):
             print("[run] the firmware never printed its ready line; see the log above", file=sys.stderr)
             return 1
         url = "http://127.0.0.1:%d/" % http_port
+        python, mpremote = tool_commands()
         print("\n[run] the control page: %s" % url)
-        print("[run] press the virtual button: Enter here, or from another terminal")
-        print("        python -m tools.vboard.client --port %d click button" % sup.control_port)
-        print("        python -m tools.vboard.client --port %d press button    (hold; then: release button)" % sup.control_port)
-        print("[run] the board's REPL: mpremote connect %s repl   (Ctrl-C stops main.py there)" % sup.url)
+        print("[run] press the virtual button: Enter here, or from another terminal in %s" % ROOT)
+        print("        %s -m tools.vboard.client --port %d click button" % (python, sup.control_port))
+        print("        %s -m tools.vboard.client --port %d press button    (hold; then: release button)"
+              % (python, sup.control_port))
+        print("[run] the board's REPL, from another terminal in %s (Ctrl-C there stops main.py)" % ROOT)
+        print("        %s connect %s repl" % (mpremote, sup.url))
         print("[run] Ctrl-C here to stop\n", flush=True)
         if args.exit_when_ready:
             return 0

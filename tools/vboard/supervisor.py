@@ -129,6 +129,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_is_free(port, host="127.0.0.1"):
+    """Whether the board's listeners can bind ``port``. The probe sets SO_REUSEADDR as they all
+    do (the REPL here, the control channel, microhttp's server), so connections of a previous
+    run still in TIME-WAIT (RFC 9293 section 3.6.1) do not count: only another listener does."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def micropython_binary(bits=64, firmware=False):
     """The virtual board's interpreter (tools/provision_micropython.py vboard_interpreter): the
     unix port, 64- or 32-bit, with the simulation frozen in, as a board has machine and network
@@ -580,7 +593,9 @@ class Supervisor:
             self.version_banner = ("MicroPython v%s; virtual board %s (%s) on the unix port (%d-bit)"
                                    % (out[0], self.board_id, self.target, self.bits)).encode()
 
-    def start(self):
+    def start(self, run_main=True):
+        """Power the board on: the REPL endpoint, then boot.py and, unless ``run_main`` is
+        false, main.py (false: the board waits at its prompt, as after a Ctrl-C at boot)."""
         self._read_version()
         listener = socket.socket()
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -591,7 +606,7 @@ class Supervisor:
         self._accept_thread = threading.Thread(target=self._accept_loop, daemon=True)
         self._accept_thread.start()
         with self._lock:
-            self._boot(run_main=True)
+            self._boot(run_main=run_main)
         return self
 
     def reset(self):

@@ -156,28 +156,37 @@ def etag_matches(header, etag, weak=True):
 
 
 def accepts_gzip(header):
-    """True when ``Accept-Encoding`` accepts gzip (RFC 9110 §12.5.3), honouring ``q=0``."""
-    if not header:
-        return False
-    if "gzip" not in header:
+    """True when a request whose ``Accept-Encoding`` value is ``header`` accepts a gzip-coded
+    response (RFC 9110 §12.5.3). ``None`` (no such field) accepts any coding; an empty value
+    accepts none; ``gzip`` or its alias ``x-gzip`` (§8.4.1.3) is accepted unless its weight is
+    ``q=0``, and when neither is listed ``*`` decides the same way."""
+    if header is None:
+        return True
+    if "gzip" not in header and "*" not in header:
         header = header.lower()  # codings are case-insensitive (§8.4.1); lower only if needed
         if "gzip" not in header:
             return False
+    star = False
     for item in header.split(","):
         semi = item.find(";")
         name = (item if semi < 0 else item[:semi]).strip().lower()
-        if name != "gzip" and name != "x-gzip":
-            continue
-        if semi < 0:
-            return True
-        q = item[semi + 1:].strip().replace(" ", "")
-        if q.startswith("q="):
-            try:
-                return float(q[2:]) > 0
-            except ValueError:
-                return False
+        if name == "gzip" or name == "x-gzip":
+            return semi < 0 or _weight_above_zero(item[semi + 1:])
+        if name == "*":
+            star = semi < 0 or _weight_above_zero(item[semi + 1:])
+    return star
+
+
+def _weight_above_zero(parameters):
+    """False for a weight of zero (``q=0``, ``q=0.000``: "not acceptable", RFC 9110 §12.4.2)
+    or one that does not parse; True for any other weight, or none."""
+    q = parameters.strip().replace(" ", "")
+    if not q.startswith("q="):
         return True
-    return False
+    try:
+        return float(q[2:]) > 0
+    except ValueError:
+        return False
 
 
 class FileSlice:
@@ -217,8 +226,10 @@ class Static(App):
     ``max_age``: Cache-Control max-age seconds (0 → ``no-cache``, revalidate with the ETag).
     ``index``: file served for a directory path (None: directories are 404).
     ``gzip``: look for ``name.gz`` and serve it with ``Content-Encoding: gzip`` when the client
-    accepts gzip. When only ``name.gz`` exists and the client refuses gzip, the answer is 406:
-    inflating on the device needs a 32 KB window, more heap than the whole server.
+    accepts gzip: first when its ``Accept-Encoding`` names gzip, and when ``name`` itself is
+    missing and the request has no ``Accept-Encoding`` (which accepts any coding). When only
+    ``name.gz`` exists and the client refuses gzip, the answer is 406: inflating on the device
+    needs a 32 KB window, more heap than the whole server.
     ``tag``: mixed into ETags (e.g. a firmware version) for filesystems without a useful mtime.
     """
 
@@ -247,6 +258,13 @@ class Static(App):
     def _open(self, path):
         return open(path, "rb")
 
+    def _stat_gzip_variant(self, full):
+        """The stat of ``full + ".gz"`` when it is a file, else None."""
+        st = self._stat(full + ".gz")
+        if st is not None and st[0] & _S_IFDIR:
+            return None
+        return st
+
     def serve(self, request, path):
         """Build the Response for ``path``: relative to the root, already percent-decoded (as
         ``request.path`` and route parameters are)."""
@@ -260,30 +278,37 @@ class Static(App):
                 raise HTTPError(404, "Not Found")
             rel += self.index
         full = self.root + "/" + rel if rel else self.root
-        headers = request.headers
-        gz = self.gzip and accepts_gzip(headers.get("Accept-Encoding"))
-        st = None
         tag = self.tag
-        if gz:
-            st = self._stat(full + ".gz")
-            if st is not None and st[0] & _S_IFDIR:
-                st = None
-            if st is not None:
-                full += ".gz"
-                tag += "z"  # another representation, another validator (RFC 9110 §8.8.3)
+        headers = request.headers
+        accept = headers.get("Accept-Encoding")
+        gz_acceptable = self.gzip and accepts_gzip(accept)
+        # A client that names gzip gets the smaller variant first. With no Accept-Encoding
+        # field every coding is acceptable (RFC 9110 §12.5.3), but identity is the one any
+        # client can read, so the gzip variant is then served only when it is the only one.
+        gz_first = gz_acceptable and accept is not None
+        st = self._stat_gzip_variant(full) if gz_first else None
+        gz = st is not None
         if st is None:
-            gz = False
             st = self._stat(full)
             if st is None:
-                if self.gzip and self._stat(full + ".gz") is not None:
-                    # §15.5.7: only a gzip representation exists and the client refused it.
-                    raise HTTPError(406, "Not Acceptable")
-                raise HTTPError(404, "Not Found")
-            if st[0] & _S_IFDIR:
+                if self.gzip and not gz_first:
+                    st = self._stat_gzip_variant(full)
+                if st is None:
+                    raise HTTPError(404, "Not Found")
+                if not gz_acceptable:
+                    # §15.5.7: the only representation is gzip-coded and the client refused
+                    # gzip; the reply varies with Accept-Encoding like the 200 would (§12.5.5).
+                    raise HTTPError(406, "only a gzip-coded representation exists and"
+                                    " Accept-Encoding refuses gzip", {"Vary": "Accept-Encoding"})
+                gz = True
+            elif st[0] & _S_IFDIR:
                 if not self.index:
                     raise HTTPError(404, "Not Found")
                 # Relative links in the index need the trailing slash (RFC 3986 §5.2).
                 return Response.redirect(request.path + "/", 301)
+        if gz:
+            full += ".gz"
+            tag += "z"  # another representation, another validator (RFC 9110 §8.8.3)
         size = st[6]
         etag = make_etag(size, st[8], tag)
         out = {"ETag": etag, "Cache-Control": self.cache_control, "Accept-Ranges": "bytes"}
