@@ -41,7 +41,7 @@ if MICROPYTHON:
 
     def wait_for_ms(awaitable, ms):
         # asyncio.wait_for_ms is in asyncio.funcs, which asyncio loads on first use.
-        return asyncio.wait_for_ms(awaitable, ms)
+        return getattr(asyncio, "wait_for_ms")(awaitable, ms)  # absent from the stubs
 
     from gc import mem_free  # noqa: F401 (re-exported)
     from sys import print_exception  # noqa: F401 (re-exported)

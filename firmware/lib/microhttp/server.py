@@ -157,7 +157,8 @@ class Server:
         if self.closing:
             return
         self.closing = True
-        self.listener.cancel()
+        if self.listener:
+            self.listener.cancel()
         limit = ticks_add(ticks_ms(), int(timeout * 1000))
         while self.conns:
             late = ticks_diff(ticks_ms(), limit) > 0
@@ -165,7 +166,8 @@ class Server:
                 if late or conn.is_idle():
                     conn.task.cancel()
             await compat.sleep_ms(10)
-        self.reaper.cancel()
+        if self.reaper:
+            self.reaper.cancel()
         self.closed = True
         if self.closed_event:
             self.closed_event.set()
