@@ -37,6 +37,8 @@ def _open(phone, dev):
     page = phone.new_page()
     page.transferred = []
     page.foreign = []
+    page.requested = []
+    page.on("request", lambda r: page.requested.append(r.url))
 
     def on_finished(request):
         if not request.url.startswith(dev.url):
@@ -57,6 +59,9 @@ def test_page_drives_the_board_and_shows_button_presses(device_factory, phone, r
     dev = device_factory(runtime)
     page = _open(phone, dev)
     assert page.foreign == []  # no external resources: works on the device's own AP
+    # Its icon is inline: no request for /favicon.ico (a 404 in the console otherwise).
+    assert page.evaluate("document.querySelector('link[rel=icon]').href.startsWith('data:image/svg+xml')")
+    assert not [url for url in page.requested if url.endswith("/favicon.ico")]
 
     # One card per device, built from the device list.
     kinds = page.eval_on_selector_all("[data-device]", "els => els.map(e => e.dataset.device + ':' + e.dataset.kind)")
