@@ -66,6 +66,9 @@ def test_page_drives_the_board_and_shows_button_presses(device_factory, phone, r
     # One card per device, built from the device list.
     kinds = page.eval_on_selector_all("[data-device]", "els => els.map(e => e.dataset.device + ':' + e.dataset.kind)")
     assert kinds == ["led:led", "status:led", "button:button", "pwm:pwm"]
+    # Named as the house knows it: the hostname, not the board file's model name.
+    hostname = dev.get("/api/board").json()["hostname"]
+    assert page.title() == hostname and page.text_content("#title") == hostname
 
     # Toggle the LED: the simulated pin changes.
     switch = page.get_by_role("switch", name="Desk lamp on/off")
