@@ -53,6 +53,8 @@ IO_TIMEOUT = 5.0  # seconds for any single connect/send/recv
 # The unix port's build: 64-bit (the issue's reference figures were measured there) or 32-bit
 # (a board's word size: objects and heap blocks take half the bytes). Set by --bits.
 BITS = 64
+ROMFS_ERASE_BLOCK_BYTES = 4096  # tools/unix_port/microhttp/vfs_rom_file.c
+FORM = "mpy"  # where the modules' code lives: "mpy" files (loaded into the heap) or a ROMFS image
 
 # The three requests, each a head template whose "%s" is the Connection field: per request
 # head kind (HEADS), the field that keeps the connection open and the one that closes it.
@@ -180,13 +182,32 @@ def build(servers):
     return sizes
 
 
-def mp_env():
+def mp_env(directory=None):
     # Relative to BUILD, the working directory of every process: a loaded module's path is
     # interned in RAM (its __file__), so it reads "lib/microhttp/h1.mpy" as on a board
-    # ("/lib/..."), whatever the checkout's own path is, for every framework alike.
+    # ("/lib/..."), whatever the checkout's own path is, for every framework alike. In the
+    # ROMFS form the same tree is an image in the interpreter's ROMFS partition (the unix
+    # port variant of tools/unix_port), mounted at /rom: the bytecode runs in place, as from
+    # a board's romfs partition, and every framework gets the same treatment.
     env = dict(os.environ)
     env["MICROPYPATH"] = ".frozen:lib"
+    if FORM == "romfs":
+        env["MICROPYPATH"] = ".frozen:/rom/lib"
+        env["MICROHTTP_ROMFS"] = str((directory or BUILD) / "romfs.img")
     return env
+
+
+def build_romfs(directory):
+    """The ROMFS image of ``directory``'s lib/ tree (tools/deploy.py's writer), as romfs.img."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import deploy
+
+    lib = directory / "lib"
+    code = {"lib/" + path.relative_to(lib).as_posix(): path for path in sorted(lib.rglob("*.mpy"))}
+    image = deploy.build_romfs_image(code)
+    # A partition is whole erase blocks, the rest erased flash (0xff).
+    image += b"\xff" * (-len(image) % ROMFS_ERASE_BLOCK_BYTES)
+    (directory / "romfs.img").write_bytes(image)
 
 
 # --- server processes --------------------------------------------------------------------------
@@ -206,7 +227,7 @@ class Server:
         self.lines = []
         cmd = [micropython_binary(), "-X", "heapsize=%dk" % heap_kb, "-m", "app_" + name.split("@")[0],
                str(self.port)]
-        self.proc = subprocess.Popen(cmd, cwd=str(server_dir(name)), env=mp_env(), stdin=subprocess.DEVNULL,
+        self.proc = subprocess.Popen(cmd, cwd=str(server_dir(name)), env=mp_env(server_dir(name)), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      errors="replace")
         self._ready = threading.Event()
@@ -603,8 +624,9 @@ def table(rows, header):
 
 def report(res):
     servers = res["servers"]
-    parts = ["MicroPython %s unix port (%d-bit), apps compiled to .mpy; %d clients, %d requests per workload"
-             % (res["micropython"], res.get("bits", 64), res["clients"], res["requests"])]
+    form = "run in place from a ROMFS image" if res.get("form") == "romfs" else "loaded from the filesystem"
+    parts = ["MicroPython %s unix port (%d-bit), apps compiled to .mpy and %s; %d clients, %d requests per workload"
+             % (res["micropython"], res.get("bits", 64), form, res["clients"], res["requests"])]
     rows = []
     for s in servers:
         for wl in WORKLOADS:
@@ -753,7 +775,7 @@ def targets(res):
     """The issue's targets, checked against this run's figures (only those it measured)."""
     out = []
     tp, fl, imp = res["throughput"], res.get("floor") or {}, res.get("import", {})
-    if "microhttp" not in tp or "microdot" not in tp or res.get("bits", 64) != 64:
+    if "microhttp" not in tp or "microdot" not in tp or res.get("bits", 64) != 64 or res.get("form") == "romfs":
         return out  # the targets' reference figures (Microdot 72 KB, ...) are the 64-bit build's
     mh, md = tp["microhttp"], tp["microdot"]
     ratio = mh["W"]["req_per_s"] / md["W"]["req_per_s"]
@@ -800,12 +822,16 @@ def main(argv=None):
                     help="requests per run of the floor search (long enough for a steady req/s)")
     ap.add_argument("--markdown", metavar="FILE", help="write the figures as Markdown tables (docs/benchmarks.md)")
     ap.add_argument("--build-dir", metavar="DIR", help="where to compile the .mpy files (default build/bench)")
+    ap.add_argument("--form", choices=("mpy", "romfs"), default="mpy",
+                    help="the modules as .mpy files, loaded into the heap (default), or in a ROMFS image "
+                         "whose bytecode runs in place (every server alike)")
     ap.add_argument("--bits", type=int, choices=(64, 32), default=64,
                     help="the unix port's 64-bit build (default; the issue's targets are set there) or its "
                          "32-bit build (a board's word size; built on first use)")
     args = ap.parse_args(argv)
-    global BUILD, BITS
+    global BUILD, BITS, FORM
     BITS = args.bits
+    FORM = args.form
     if args.build_dir:
         BUILD = Path(args.build_dir).resolve()
     servers = [s for s in args.servers.split(",") if s]
@@ -823,6 +849,10 @@ def main(argv=None):
            "rounds": args.rounds, "servers": servers, "throughput": {}, "floor": {}, "alloc": {}}
     log("compiling apps and frameworks to .mpy in %s" % BUILD)
     res["sizes"] = build(servers)
+    res["form"] = FORM
+    if FORM == "romfs":
+        for directory in sorted({server_dir(name) for name in servers}):
+            build_romfs(directory)
     log("import heap")
     res["import"] = import_heap(servers)
 

@@ -27,6 +27,10 @@ from app.firmware import Firmware, log
 BOARDS_DIR = "boards"
 _HOST_PLATFORMS = ("linux", "darwin", "win32")  # the unix port or CPython: a simulated board
 _HEARTBEAT_S = 15  # SSE comment lines on idle streams: drops vanished phones, keeps links up
+# How soon a page's event stream tries again once the board is gone (the stream's "retry:"
+# field, WHATWG HTML section 9.2): a rebooted board is back in well under a second, and a
+# browser's own default waits seconds.
+_RECONNECT_MS = 500
 # Free heap below which the server takes one connection and one request at a time (microhttp's
 # min_free): 12 KB on a 32-bit board, twice that where words are twice as wide.
 _MIN_FREE = 3072 * (8 if getattr(sys, "maxsize", 0) > 1 << 32 else 4)
@@ -111,7 +115,7 @@ async def start(config_path=None, net=None, hw=None):
 
         firmware.access = Access(password)
     firmware.commands = Coalescer(firmware.apply_command)
-    firmware.hub = EventHub(history=16, heartbeat=_HEARTBEAT_S)
+    firmware.hub = EventHub(history=16, heartbeat=_HEARTBEAT_S, retry=_RECONNECT_MS)
     firmware.live = Live(firmware.hub)
     firmware.live.watch(firmware.device_list)
     firmware.status_led = find_status_led(firmware)

@@ -37,6 +37,8 @@ def _open(phone, dev):
     page = phone.new_page()
     page.transferred = []
     page.foreign = []
+    page.requested = []
+    page.on("request", lambda r: page.requested.append(r.url))
 
     def on_finished(request):
         if not request.url.startswith(dev.url):
@@ -57,10 +59,16 @@ def test_page_drives_the_board_and_shows_button_presses(device_factory, phone, r
     dev = device_factory(runtime)
     page = _open(phone, dev)
     assert page.foreign == []  # no external resources: works on the device's own AP
+    # Its icon is inline: no request for /favicon.ico (a 404 in the console otherwise).
+    assert page.evaluate("document.querySelector('link[rel=icon]').href.startsWith('data:image/svg+xml')")
+    assert not [url for url in page.requested if url.endswith("/favicon.ico")]
 
     # One card per device, built from the device list.
     kinds = page.eval_on_selector_all("[data-device]", "els => els.map(e => e.dataset.device + ':' + e.dataset.kind)")
     assert kinds == ["led:led", "status:led", "button:button", "pwm:pwm"]
+    # Named as the house knows it: the hostname, not the board file's model name.
+    hostname = dev.get("/api/board").json()["hostname"]
+    assert page.title() == hostname and page.text_content("#title") == hostname
 
     # Toggle the LED: the simulated pin changes.
     switch = page.get_by_role("switch", name="Desk lamp on/off")
@@ -139,6 +147,11 @@ def test_page_reconnects_after_a_restart_and_shows_the_fresh_state(device_factor
 
     dev.stop()
     page.wait_for_selector("#conn.down", timeout=10000)
+    # Offline the page is honest: the controls take no input and the footer no longer
+    # claims a Wi-Fi state it cannot know.
+    page.wait_for_function("document.querySelector('[role=switch][aria-label=\"Desk lamp on/off\"]').disabled", timeout=5000)
+    assert page.get_by_label("Fan Duty").is_disabled()
+    assert "not answering" in page.text_content("#foot")
     dev.start()  # a fresh boot: the LED is off again, and the page must not say otherwise
     dev.post("/api/devices/pwm", {"duty": 0.4})
     page.wait_for_selector("#conn.live", timeout=20000)
@@ -149,6 +162,40 @@ def test_page_reconnects_after_a_restart_and_shows_the_fresh_state(device_factor
     dev.control(op="set", pin=BUTTON_PIN, level=0)
     page.wait_for_selector("[data-device=button] [data-last=press]", timeout=2000)
     dev.control(op="set", pin=BUTTON_PIN, level=1)
+    assert page.get_by_role("switch", name="Desk lamp on/off").is_enabled()
+    assert "Wi-Fi:" in page.text_content("#foot")
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_a_command_that_fails_reverts_the_control_and_says_why(device_factory, phone, runtime):
+    dev = device_factory(runtime)
+    page = _open(phone, dev)
+    switch = page.get_by_role("switch", name="Desk lamp on/off")
+    assert not switch.is_checked()
+
+    # The board cannot be reached for this one command (the request never arrives).
+    def drop_commands(route):
+        if route.request.method == "POST":
+            route.abort("connectionrefused")
+        else:
+            route.continue_()
+
+    page.route("**/api/devices/led", drop_commands)
+    switch.tap()
+    error = page.locator("[data-device=led] .err")
+    page.wait_for_function("document.querySelector('[data-device=led] .err').textContent !== ''", timeout=5000)
+    assert error.text_content() == "Not changed: the board did not answer."
+    assert not switch.is_checked()  # back to what the board last reported
+    assert _duty(dev, LED_PIN) == 0
+
+    # The page finds the board again by itself; the next command goes through and the
+    # error is cleared.
+    page.unroute("**/api/devices/led")
+    page.wait_for_selector("#conn.live", timeout=10000)
+    switch.tap()
+    assert _until(lambda: _duty(dev, LED_PIN) > 0)
+    page.wait_for_function("document.querySelector('[data-device=led] .err').textContent === ''", timeout=5000)
+    assert switch.is_checked()
 
 
 @pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)

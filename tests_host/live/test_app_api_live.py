@@ -190,6 +190,19 @@ def test_live_events_reach_every_open_stream_and_replay_on_reconnect(device_fact
 
 
 @pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_event_stream_asks_browsers_to_come_back_within_a_second(device_factory, runtime):
+    # A browser waits its own default (seconds) before reopening a lost stream unless the
+    # stream's "retry:" field says otherwise (WHATWG HTML section 9.2): a rebooted board's
+    # page is live again as soon as the board is.
+    dev = device_factory(runtime)
+    with httpx.Client(base_url=dev.url, timeout=10) as c:
+        with c.stream("GET", "/api/events") as r:
+            first = next(line for line in r.iter_lines() if line)
+    assert first.startswith("retry: "), first
+    assert 0 < int(first[7:]) <= 1000, first
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_auth_protects_every_state_change(device_factory, runtime):
     dev = device_factory(runtime, config={"auth": {"password": "correct horse"}})
     assert dev.get("/").status_code == 200  # the page shell, which shows the password form

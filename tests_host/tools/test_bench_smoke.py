@@ -90,3 +90,26 @@ def test_floor_search_steps_up_when_a_confirmation_fails():
     assert floor == 56 and probed[-5:] == [52, 52, 52, 56, 56], probed
     floor, probed = _floor_search(200)
     assert floor is None and max(probed) == 128, probed
+
+
+def _quick_import_bytes(tmp_path, form):
+    out = tmp_path / ("bench-%s.json" % form)
+    proc = subprocess.run(
+        [sys.executable, str(paths.ROOT / "tools" / "bench_http.py"), "--quick", "--servers", "microhttp",
+         "--form", form, "--json", str(out), "--build-dir", str(tmp_path / ("build-" + form))],
+        cwd=str(paths.ROOT), capture_output=True, text=True, timeout=300,
+        env=dict(paths.micropython_env(), MICROPYTHON=paths.micropython_binary()),
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    for wl in ("W", "W-KA", "P", "P-KA"):
+        assert res["throughput"]["microhttp"][wl]["failures"] == 0, res["throughput"]["microhttp"][wl]
+    return res["import"]["microhttp"]["import_bytes"]
+
+
+def test_bench_romfs_form_serves_with_the_code_out_of_the_heap(tmp_path):
+    # Run in place from the ROMFS image, the modules' bytecode is not in the heap: importing
+    # the library takes several KB less than from .mpy files.
+    from_files = _quick_import_bytes(tmp_path, "mpy")
+    in_place = _quick_import_bytes(tmp_path, "romfs")
+    assert in_place < from_files - 4096, (in_place, from_files)
