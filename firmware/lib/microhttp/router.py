@@ -134,6 +134,8 @@ class App:
             raise
         except Exception as e:
             response = self.error_response(request, e)
+        if not self.afters:
+            return response  # no coroutine to allocate for hooks that are not there
         try:
             return await self._after(request, response)
         except MemoryError:

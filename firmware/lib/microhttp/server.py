@@ -338,7 +338,8 @@ class Connection:
         # answer wakes the request waiting longest), admit_ms at most: one at a time, every
         # one answered. (has_room() is the heap check here: this connection is one of
         # server.conns.)
-        await self._admission()
+        if server.busy:  # others in flight: the heap decides whether this one waits
+            await self._admission()
         try:
             while parser.next() == h1.NEED:  # in this state the only other event is HEAD
                 if not await self.fill(_HEAD):
