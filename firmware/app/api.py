@@ -42,8 +42,8 @@ async def _json_object(request):
         raise HTTPError(415, "send the body as application/json")
     try:
         body = await request.json()
-    except HTTPError:
-        raise
+    except (HTTPError, OSError):
+        raise  # the server answers an HTTPError and ends a connection whose peer is gone
     except Exception:
         raise HTTPError(400, "body is not valid JSON")
     if not isinstance(body, dict):

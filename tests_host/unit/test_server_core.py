@@ -520,6 +520,79 @@ def test_an_exception_answers_500_and_closes_only_that_connection():
     assert rs[0][0] == 200
 
 
+class ResetStream(FakeStream):
+    """Serves ``data``, then the peer resets the connection: the next read fails."""
+
+    def _take(self, n):
+        if self.i >= len(self.data):
+            import errno
+
+            raise OSError(errno.ECONNRESET, "reset")
+        return FakeStream._take(self, n)
+
+
+class LogSink:
+    def __init__(self):
+        self.lines = []
+
+    def write(self, line):
+        self.lines.append(line)
+
+
+def test_a_peer_reset_while_a_handler_reads_the_body_ends_the_connection_quietly():
+    # The README promises a peer gone is handled quietly: not logged as a handler's error with
+    # a traceback, wherever the handler is (an app's own route, a mounted app's), whatever
+    # error handlers there are. Any other OSError is still the handler's error: logged, 500.
+    import errno
+
+    from microhttp.log import logger
+
+    app = App()
+    sub = App()
+    handled = []
+
+    @app.post("/json")
+    async def json_body(req):
+        return await req.json()
+
+    @sub.post("/stream")
+    async def stream_body(req):
+        async for _ in req.stream():
+            pass
+        return "done"
+
+    @app.get("/missing")
+    def missing(req):
+        raise OSError(errno.ENOENT, "no such file")
+
+    @sub.errorhandler(Exception)
+    def any_error(req, exc):
+        handled.append(exc)
+        return "handled", 500
+
+    app.mount(sub, "/sub")
+    sink = LogSink()
+    logger.stream, stream = sink, logger.stream
+    try:
+        for target in ("/json", "/sub/stream"):
+            head = req("POST %s HTTP/1.1" % target, "Content-Type: application/json\r\nContent-Length: 100\r\n",
+                       b'{"on": ')
+            s = ResetStream(head)
+
+            async def main(stream):
+                srv = Server(app)
+                await srv.accept(stream, stream)
+                assert not srv.conns and srv.busy == 0
+
+            run(main(s))
+            assert s.closed and s.out == b"", target
+        assert sink.lines == [] and handled == []
+        rs, _ = serve(app, req("GET /missing HTTP/1.1"))
+        assert rs[0][0] == 500 and len(sink.lines) == 1 and "GET /missing" in sink.lines[0]
+    finally:
+        logger.stream = stream
+
+
 def test_memory_error_answers_503_and_closes():
     rs, s = serve(make_app(), req("GET /oom HTTP/1.1") + req("GET / HTTP/1.1"))
     assert len(rs) == 1 and rs[0][0] == 503 and rs[0][1]["connection"] == "close"
