@@ -654,6 +654,26 @@ def test_buffers_are_pooled_across_connections():
     assert a == b and a.startswith(b"HTTP/1.1 200 OK")
 
 
+def test_over_the_cap_a_just_accepted_connection_is_not_closed_as_idle():
+    # A connection accepted a moment ago whose request is not read yet is not a kept-alive
+    # idle one: closing it would leave its client without any answer. The newcomer over the
+    # cap gets 503 with Retry-After instead, and both clients get an answer.
+    srv = Server(make_app(), max_conns=1)
+    first, second = FakeStream(req("GET / HTTP/1.1")), FakeStream(req("GET / HTTP/1.1"))
+
+    async def main():
+        task = asyncio.create_task(srv.accept(first, first))
+        await asyncio.sleep(0)  # accepted, waiting for its first read
+        assert len(srv.conns) == 1 and first.i == 0
+        await srv.accept(second, second)
+        await task
+
+    run(main())
+    (a,), (b,) = parse_responses(first.out), parse_responses(second.out)
+    assert a[0] == 200 and a[2] == b"hello"
+    assert b[0] == 503 and b[1]["retry-after"] == "1" and b[1]["connection"] == "close"
+
+
 class _IdleConn:
     """What Server.has_room() looks at in a connection: busy reading a head, or idle for
     ``idle_for_ms``."""
@@ -663,6 +683,7 @@ class _IdleConn:
 
         self.expired = False
         self.cancelled = False
+        self.answered = True  # kept alive after a response
         self.phase = 1 if idle_for_ms is None else 0  # reading a head, else idle
         self.deadline = ticks_add(ticks_ms(), srv.timeouts_ms[0] - (idle_for_ms or 0))
         self.task = self

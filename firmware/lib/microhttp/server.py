@@ -50,8 +50,8 @@ class Server:
         32-bit board, 16 KB on a 64-bit build; 0: never wait). Below it the newcomer waits
         in the listen backlog (deferred accept, MicroPython; not when every open connection
         is an event stream or WebSocket, as nothing would end), the request waits until the
-        others are answered (5 s at most: ``admit_ms``), and a connection idle for a second
-        or more is closed to make room
+        others are answered (5 s at most: ``admit_ms``), and a kept-alive connection idle
+        for a second or more is closed to make room
     :param backlog: listen backlog (4)
     Parser limits (see microhttp.h1.Parser): max_head (2048), max_line (1024), max_headers
     (32), max_chunk_line (128), max_trailer (1024). Body size: App(max_body=...).
@@ -131,11 +131,14 @@ class Server:
         return f >= self.min_free
 
     def close_idle(self, idle_ms):
-        # Close one connection idle for idle_ms or more (a phone opens several and leaves
-        # them idle); whether there was one. Its task ends soon after, freeing its memory.
+        # Close one kept-alive connection idle for idle_ms or more (a phone opens several and
+        # leaves them idle); whether there was one. Its task ends soon after, freeing its
+        # memory. Only one that has answered a request: its client knows the connection may
+        # close between requests and retries (RFC 9112 section 9.3.1); a just-accepted one
+        # may hold a request not read yet, which closing would leave without any answer.
         limit = ticks_add(ticks_ms(), self.timeouts_ms[_IDLE] - idle_ms)
         for conn in self.conns:
-            if conn.is_idle() and not conn.expired and ticks_diff(limit, conn.deadline) >= 0:
+            if conn.answered and conn.is_idle() and not conn.expired and ticks_diff(limit, conn.deadline) >= 0:
                 conn.expired = True
                 conn.task.cancel()
                 return True
@@ -243,6 +246,7 @@ class Connection:
         self.writer = writer
         self.deadline = None
         self.expired = self.sent = self.expect_continue = self.body_done = self.admitted = False
+        self.answered = False  # whether a response has been sent on this connection
         self.takeover = None  # the coroutine that owns the connection after this response
         self.phase = _IDLE
         self.task = asyncio.current_task()
@@ -438,7 +442,7 @@ class Connection:
         """Write ``response``; returns whether the connection stays open."""
         head_length, body, length, keep = self._head(request, response)
         out = memoryview(self.out)
-        self.sent = True
+        self.sent = self.answered = True
         try:
             if body is None:
                 await self.write(out[:head_length])
