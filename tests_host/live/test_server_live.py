@@ -189,6 +189,32 @@ def test_malformed_requests_get_their_status_then_close_and_the_server_carries_o
 
 
 @runtimes
+def test_a_client_that_sends_a_whole_oversized_head_before_reading_gets_its_431(runtime, http_server):
+    # The server answers 431 after the first 2 KB, while the rest is still on its way. Closing
+    # with it unread would reset the connection: the client's sending would fail and the 431
+    # could be lost (RFC 9112 section 9.6). The server reads and drops the rest, then closes.
+    srv = http_server(runtime)
+    head = b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: %s\r\n" % (i, b"v" * 60) for i in range(400))
+    head += b"\r\n"  # ~28 KB
+    for _ in range(5):
+        s = connect(srv.port)
+        for at in range(0, len(head), 1024):
+            s.sendall(head[at:at + 1024])  # a reset would fail this
+            time.sleep(0.002)  # the server answers in the meantime
+        out = b""
+        while True:
+            d = s.recv(4096)  # to the end, which must be a close (FIN), not a reset
+            if not d:
+                break
+            out += d
+        s.close()
+        assert out.startswith(b"HTTP/1.1 431 "), out[:100]
+        (r,) = h11_parse(out, ["GET"])
+        assert r[0] == 431 and r[1]["connection"] == "close"
+    assert httpx.get(srv.url + "/items/5").status_code == 200
+
+
+@runtimes
 def test_curl_keep_alive_chunked_upload_and_expect_continue(runtime, http_server, tmp_path):
     srv = http_server(runtime)
     out = subprocess.run(["curl", "-sv", "--max-time", str(WAIT), srv.url + "/", srv.url + "/api/status"],

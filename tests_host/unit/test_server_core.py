@@ -12,6 +12,22 @@ from microhttp.server import Server
 from support import run
 
 
+class FakeSocket:
+    """What MicroPython's Stream keeps in ``.s``: reads that never wait (a lingering close
+    reads there), and close(), which closes the stream."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def readinto(self, buf):
+        d = self.stream._take(len(buf))
+        buf[:len(d)] = d
+        return len(d)
+
+    def close(self):
+        self.stream.closed = True
+
+
 class FakeStream:
     """Reader and writer in one (like MicroPython's Stream): serves ``data`` in ``step``-byte
     reads, then end of stream; ``out`` collects everything written."""
@@ -22,7 +38,7 @@ class FakeStream:
         self.step = step
         self.out = bytearray()
         self.closed = False
-        self.s = self  # MicroPython's Stream keeps its socket here; closing it closes the stream
+        self.s = FakeSocket(self)
 
     def _take(self, n):
         if self.step:
@@ -331,6 +347,26 @@ def test_parse_errors_answer_their_status_and_close():
         reason = {400: "bad request", 414: "URI too long", 431: "request header fields too large",
                   501: "not implemented", 505: "HTTP version not supported"}[status]
         assert rs[0][2] == b'{"error": "%s"}' % reason.encode(), rs[0][2]
+
+
+def test_an_answer_that_closes_early_reads_what_the_client_still_sends_before_closing():
+    # RFC 9112 section 9.6: closing with the client's bytes unread makes TCP reset the
+    # connection, and a client that sent a whole request before reading loses the answer.
+    # So the rest is read and dropped first, up to a bound in bytes (and in time, which a
+    # stream served at once never reaches).
+    fields = "".join("X-%d: %s\r\n" % (i, "v" * 60) for i in range(100))  # ~7 KB of head
+    for data, status in ((req("GET / HTTP/1.1", fields), 431),
+                         (req("POST /echo HTTP/1.1", "Content-Length: 5000\r\n", b"x" * 5000), 413),
+                         (b"GET / HTTP/1.1\r\nHost: t\r\nBad Name: 1\r\n\r\n" + b"z" * 3000, 400)):
+        rs, s = serve(make_app(), data)
+        assert [r[0] for r in rs] == [status] and rs[0][1]["connection"] == "close"
+        assert s.i == len(data), (status, s.i, len(data))
+    huge = req("POST /echo HTTP/1.1", "Content-Length: 300000\r\n", b"x" * 300000)
+    rs, s = serve(make_app(), huge)
+    assert rs[0][0] == 413 and 65536 <= s.i < len(huge)
+    # An answer read to its end and closed on request has nothing to wait for.
+    rs, s = serve(make_app(), req("GET / HTTP/1.1", "Connection: close\r\n"))
+    assert rs[0][0] == 200 and s.closed
 
 
 def test_routing_405_head_options_and_converters():
@@ -672,6 +708,7 @@ def test_over_the_cap_a_just_accepted_connection_is_not_closed_as_idle():
     (a,), (b,) = parse_responses(first.out), parse_responses(second.out)
     assert a[0] == 200 and a[2] == b"hello"
     assert b[0] == 503 and b[1]["retry-after"] == "1" and b[1]["connection"] == "close"
+    assert second.i == len(second.data)  # its request was read (and dropped) before the close
 
 
 class _IdleConn:
