@@ -5,58 +5,52 @@ session cookie (set by ``POST /api/login``), ``Authorization: Bearer <token>`` (
 token) or ``Authorization: Basic`` with any user name and the password. The page shell itself
 holds no device data; it shows the password form until a session exists.
 
-The password is kept only as a PBKDF2 key with a random salt made at boot; sessions live in
-RAM (a reboot logs everyone out), at most ``MAX_SESSIONS``, oldest dropped first.
+The password is kept only as a salted PBKDF2 hash made at boot (``microhttp.auth``); sessions
+live in RAM (a reboot logs everyone out), at most ``MAX_SESSIONS``, oldest dropped first. A
+session's token is checked against this list rather than signed into the cookie, so a logout
+ends it for good. Wrong passwords are counted per client address (``microhttp.auth.Throttle``):
+one address guessing is locked out, the owner on another is not.
 """
 
-import binascii
-import os
-import time
-
-from microhttp.crypto import equal, pbkdf2_sha256
+from microhttp.auth import Throttle, basic_credentials, client_key, hash_secret, make_token, verify_secret
+from microhttp.crypto import equal
 
 MAX_SESSIONS = 8
 COOKIE = "sid"
 _ITERATIONS = 500  # a few tens of ms on an ESP32 per login; a guess costs the same
-_MAX_FAILS = 5  # then refuse logins for _LOCK_MS (answered 429)
-_LOCK_MS = 30000
 _PUBLIC = ("/api/login",)
 
 
 class Access:
     def __init__(self, password):
-        self.enabled = bool(password)
-        self._salt = os.urandom(16)
-        self._key = pbkdf2_sha256(password.encode(), self._salt, _ITERATIONS) if password else None
+        self._password = hash_secret(password, _ITERATIONS)
+        # Five wrong passwords from one address within a minute lock that address out for 30 s
+        # (a login answers 429 with Retry-After, RFC 6585 section 4).
+        self.throttle = Throttle(max_failures=5, window=60, lockout=30)
         self._sessions = []  # tokens, oldest first
-        self._fails = 0
-        self._locked_until = None
 
-    def check_password(self, candidate):
-        if not self.enabled or not isinstance(candidate, str):
-            return False
-        return equal(pbkdf2_sha256(candidate.encode(), self._salt, _ITERATIONS), self._key)
+    def retry_after(self, request):
+        """Seconds the request's client address must wait before trying a password, or 0."""
+        return self.throttle.retry_after(client_key(request.client_addr))
 
-    def locked(self):
-        if self._locked_until is None:
+    def _check(self, request, candidate):
+        # Whether ``candidate`` is the password, counted for the request's address; a locked
+        # address gets False without a check.
+        address = client_key(request.client_addr)
+        if self.throttle.retry_after(address):
             return False
-        if time.ticks_diff(self._locked_until, time.ticks_ms()) > 0:
+        if isinstance(candidate, str) and verify_secret(candidate, self._password):
+            self.throttle.succeeded(address)
             return True
-        self._locked_until = None
-        self._fails = 0
+        self.throttle.failed(address)
         return False
 
-    def login(self, candidate):
-        """A new session token, or None (wrong password). Raises nothing; see ``locked()``."""
-        if self.locked():
+    def login(self, request, candidate):
+        """A new session token, or None (wrong password, or the address is locked out: see
+        ``retry_after()``)."""
+        if not self._check(request, candidate):
             return None
-        if not self.check_password(candidate):
-            self._fails += 1
-            if self._fails >= _MAX_FAILS:
-                self._locked_until = time.ticks_add(time.ticks_ms(), _LOCK_MS)
-            return None
-        self._fails = 0
-        token = binascii.hexlify(os.urandom(16)).decode()
+        token = make_token(16)
         self._sessions.append(token)
         if len(self._sessions) > MAX_SESSIONS:
             self._sessions.pop(0)
@@ -69,30 +63,22 @@ class Access:
     def _valid_token(self, token):
         if not token:
             return False
-        ok = False
-        for t in self._sessions:  # compare against each without an early exit on a match
-            if equal(t.encode(), token.encode()):
-                ok = True
-        return ok
+        valid = False
+        for session in self._sessions:  # compare against each without an early exit on a match
+            if equal(session.encode(), token.encode()):
+                valid = True
+        return valid
 
     def allowed(self, request):
-        """True when the request may proceed (auth off, a public path, or valid credentials)."""
-        if not self.enabled or request.path in _PUBLIC or not request.path.startswith("/api/"):
+        """True when the request may proceed (a public path, or valid credentials)."""
+        if request.path in _PUBLIC or not request.path.startswith("/api/"):
             return True
         if self._valid_token(request.cookies.get(COOKIE)):
             return True
         header = request.headers.get("authorization") or ""
         if header[:7].lower() == "bearer ":
             return self._valid_token(header[7:].strip())
-        if header[:6].lower() == "basic " and not self.locked():
-            try:
-                user_pass = binascii.a2b_base64(header[6:].strip()).decode()
-            except Exception:
-                return False
-            ok = self.check_password(user_pass[user_pass.find(":") + 1:])
-            if not ok:
-                self._fails += 1
-                if self._fails >= _MAX_FAILS:
-                    self._locked_until = time.ticks_add(time.ticks_ms(), _LOCK_MS)
-            return ok
+        if header[:6].lower() == "basic ":
+            credentials = basic_credentials(header[6:].strip())
+            return credentials is not None and self._check(request, credentials[1])
         return False

@@ -42,8 +42,8 @@ async def _json_object(request):
         raise HTTPError(415, "send the body as application/json")
     try:
         body = await request.json()
-    except HTTPError:
-        raise
+    except (HTTPError, OSError):
+        raise  # the server answers an HTTPError and ends a connection whose peer is gone
     except Exception:
         raise HTTPError(400, "body is not valid JSON")
     if not isinstance(body, dict):
@@ -166,9 +166,12 @@ def install(app, ctx):
         body = await _json_object(request)
         if ctx.access is None:
             return {"ok": True, "auth": False}
-        if ctx.access.locked():
-            return _error(429, "too many wrong passwords; try again in 30 s")
-        token = ctx.access.login(body.get("password"))
+        wait = ctx.access.retry_after(request)  # this client's address only
+        if wait:
+            resp = _error(429, "too many wrong passwords; try again in %d s" % wait)
+            resp.headers["retry-after"] = str(wait)  # RFC 6585 section 4
+            return resp
+        token = ctx.access.login(request, body.get("password"))
         if token is None:
             return _error(401, "wrong password", "password")
         resp = Response.json({"ok": True, "token": token})

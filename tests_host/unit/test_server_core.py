@@ -12,6 +12,22 @@ from microhttp.server import Server
 from support import run
 
 
+class FakeSocket:
+    """What MicroPython's Stream keeps in ``.s``: reads that never wait (a lingering close
+    reads there), and close(), which closes the stream."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def readinto(self, buf):
+        d = self.stream._take(len(buf))
+        buf[:len(d)] = d
+        return len(d)
+
+    def close(self):
+        self.stream.closed = True
+
+
 class FakeStream:
     """Reader and writer in one (like MicroPython's Stream): serves ``data`` in ``step``-byte
     reads, then end of stream; ``out`` collects everything written."""
@@ -22,7 +38,7 @@ class FakeStream:
         self.step = step
         self.out = bytearray()
         self.closed = False
-        self.s = self  # MicroPython's Stream keeps its socket here; closing it closes the stream
+        self.s = FakeSocket(self)
 
     def _take(self, n):
         if self.step:
@@ -333,6 +349,26 @@ def test_parse_errors_answer_their_status_and_close():
         assert rs[0][2] == b'{"error": "%s"}' % reason.encode(), rs[0][2]
 
 
+def test_an_answer_that_closes_early_reads_what_the_client_still_sends_before_closing():
+    # RFC 9112 section 9.6: closing with the client's bytes unread makes TCP reset the
+    # connection, and a client that sent a whole request before reading loses the answer.
+    # So the rest is read and dropped first, up to a bound in bytes (and in time, which a
+    # stream served at once never reaches).
+    fields = "".join("X-%d: %s\r\n" % (i, "v" * 60) for i in range(100))  # ~7 KB of head
+    for data, status in ((req("GET / HTTP/1.1", fields), 431),
+                         (req("POST /echo HTTP/1.1", "Content-Length: 5000\r\n", b"x" * 5000), 413),
+                         (b"GET / HTTP/1.1\r\nHost: t\r\nBad Name: 1\r\n\r\n" + b"z" * 3000, 400)):
+        rs, s = serve(make_app(), data)
+        assert [r[0] for r in rs] == [status] and rs[0][1]["connection"] == "close"
+        assert s.i == len(data), (status, s.i, len(data))
+    huge = req("POST /echo HTTP/1.1", "Content-Length: 300000\r\n", b"x" * 300000)
+    rs, s = serve(make_app(), huge)
+    assert rs[0][0] == 413 and 65536 <= s.i < len(huge)
+    # An answer read to its end and closed on request has nothing to wait for.
+    rs, s = serve(make_app(), req("GET / HTTP/1.1", "Connection: close\r\n"))
+    assert rs[0][0] == 200 and s.closed
+
+
 def test_routing_405_head_options_and_converters():
     data = (req("DELETE / HTTP/1.1") + req("HEAD / HTTP/1.1") + req("OPTIONS /multi HTTP/1.1")
             + req("GET /items/x HTTP/1.1") + req("GET /files/a/b/c.txt HTTP/1.1") + req("GET /u/bob/x HTTP/1.1")
@@ -520,6 +556,79 @@ def test_an_exception_answers_500_and_closes_only_that_connection():
     assert rs[0][0] == 200
 
 
+class ResetStream(FakeStream):
+    """Serves ``data``, then the peer resets the connection: the next read fails."""
+
+    def _take(self, n):
+        if self.i >= len(self.data):
+            import errno
+
+            raise OSError(errno.ECONNRESET, "reset")
+        return FakeStream._take(self, n)
+
+
+class LogSink:
+    def __init__(self):
+        self.lines = []
+
+    def write(self, line):
+        self.lines.append(line)
+
+
+def test_a_peer_reset_while_a_handler_reads_the_body_ends_the_connection_quietly():
+    # The README promises a peer gone is handled quietly: not logged as a handler's error with
+    # a traceback, wherever the handler is (an app's own route, a mounted app's), whatever
+    # error handlers there are. Any other OSError is still the handler's error: logged, 500.
+    import errno
+
+    from microhttp.log import logger
+
+    app = App()
+    sub = App()
+    handled = []
+
+    @app.post("/json")
+    async def json_body(req):
+        return await req.json()
+
+    @sub.post("/stream")
+    async def stream_body(req):
+        async for _ in req.stream():
+            pass
+        return "done"
+
+    @app.get("/missing")
+    def missing(req):
+        raise OSError(errno.ENOENT, "no such file")
+
+    @sub.errorhandler(Exception)
+    def any_error(req, exc):
+        handled.append(exc)
+        return "handled", 500
+
+    app.mount(sub, "/sub")
+    sink = LogSink()
+    logger.stream, stream = sink, logger.stream
+    try:
+        for target in ("/json", "/sub/stream"):
+            head = req("POST %s HTTP/1.1" % target, "Content-Type: application/json\r\nContent-Length: 100\r\n",
+                       b'{"on": ')
+            s = ResetStream(head)
+
+            async def main(stream):
+                srv = Server(app)
+                await srv.accept(stream, stream)
+                assert not srv.conns and srv.busy == 0
+
+            run(main(s))
+            assert s.closed and s.out == b"", target
+        assert sink.lines == [] and handled == []
+        rs, _ = serve(app, req("GET /missing HTTP/1.1"))
+        assert rs[0][0] == 500 and len(sink.lines) == 1 and "GET /missing" in sink.lines[0]
+    finally:
+        logger.stream = stream
+
+
 def test_memory_error_answers_503_and_closes():
     rs, s = serve(make_app(), req("GET /oom HTTP/1.1") + req("GET / HTTP/1.1"))
     assert len(rs) == 1 and rs[0][0] == 503 and rs[0][1]["connection"] == "close"
@@ -581,6 +690,27 @@ def test_buffers_are_pooled_across_connections():
     assert a == b and a.startswith(b"HTTP/1.1 200 OK")
 
 
+def test_over_the_cap_a_just_accepted_connection_is_not_closed_as_idle():
+    # A connection accepted a moment ago whose request is not read yet is not a kept-alive
+    # idle one: closing it would leave its client without any answer. The newcomer over the
+    # cap gets 503 with Retry-After instead, and both clients get an answer.
+    srv = Server(make_app(), max_conns=1)
+    first, second = FakeStream(req("GET / HTTP/1.1")), FakeStream(req("GET / HTTP/1.1"))
+
+    async def main():
+        task = asyncio.create_task(srv.accept(first, first))
+        await asyncio.sleep(0)  # accepted, waiting for its first read
+        assert len(srv.conns) == 1 and first.i == 0
+        await srv.accept(second, second)
+        await task
+
+    run(main())
+    (a,), (b,) = parse_responses(first.out), parse_responses(second.out)
+    assert a[0] == 200 and a[2] == b"hello"
+    assert b[0] == 503 and b[1]["retry-after"] == "1" and b[1]["connection"] == "close"
+    assert second.i == len(second.data)  # its request was read (and dropped) before the close
+
+
 class _IdleConn:
     """What Server.has_room() looks at in a connection: busy reading a head, or idle for
     ``idle_for_ms``."""
@@ -590,6 +720,7 @@ class _IdleConn:
 
         self.expired = False
         self.cancelled = False
+        self.answered = True  # kept alive after a response
         self.phase = 1 if idle_for_ms is None else 0  # reading a head, else idle
         self.deadline = ticks_add(ticks_ms(), srv.timeouts_ms[0] - (idle_for_ms or 0))
         self.task = self

@@ -196,6 +196,17 @@ def client_key(addr):
     return addr
 
 
+def basic_credentials(value):
+    """``(user, password)`` from the credentials of a Basic ``Authorization`` field (what
+    follows "Basic "), or None when they are not base64 of UTF-8 "user:password"."""
+    try:
+        userpass = str(binascii.a2b_base64(value), "utf-8")
+    except ValueError:
+        return None
+    user, sep, password = userpass.partition(":")  # RFC 7617 section 2: the first colon splits
+    return (user, password) if sep else None
+
+
 def _exempt(path, patterns):
     for p in patterns:
         if p == path or (p.endswith("*") and path.startswith(p[:-1])):
@@ -213,14 +224,10 @@ class BasicAuth(_Auth):
         self.users = users
 
     def _verify(self, value):
-        try:
-            raw = binascii.a2b_base64(value)
-            userpass = str(raw, "utf-8")
-        except ValueError:
+        credentials = basic_credentials(value)
+        if credentials is None:
             return None
-        user, sep, password = userpass.partition(":")  # RFC 7617 section 2: first colon splits
-        if not sep:
-            return None
+        user, password = credentials
         stored = self.users.get(user)
         if stored is None:
             # Spend the same work on unknown users, so timing does not reveal valid names.

@@ -97,6 +97,31 @@ if MICROPYTHON:
     def write(w, b):
         w.write(b)
 
+    async def linger(r, w, scratch, ms, quiet_ms, most):
+        """Read and discard what the peer still sends, until it closes, nothing comes for
+        ``quiet_ms``, ``ms`` pass or ``most`` bytes came; the caller then closes. The sockets
+        here have no shutdown(): the peer sees the end of our answer only at that close.
+        ``scratch`` receives the discarded bytes (its content is never read)."""
+        began = heard = ticks_ms()
+        try:
+            while most > 0:
+                # The socket is non-blocking: None while nothing is waiting; polled, as a
+                # timed wait (asyncio.wait_for) would cost a task and asyncio's funcs module.
+                n = r.s.readinto(scratch)
+                now = ticks_ms()
+                if n == 0:
+                    return  # the peer closed: nothing is left unread
+                if n:
+                    most -= n
+                    heard = now
+                elif ticks_diff(now, heard) >= quiet_ms:
+                    return
+                if ticks_diff(now, began) >= ms:
+                    return
+                await sleep_ms(0 if n else 20)
+        except Exception:
+            pass  # reset or closed: nothing left to protect
+
     def nodelay(w):
         # Best effort: not every port exports (or supports) TCP_NODELAY; we coalesce anyway.
         try:

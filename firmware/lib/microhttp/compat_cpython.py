@@ -84,6 +84,23 @@ def write(w, b):
     w.write(bytes(b))
 
 
+async def linger(r, w, scratch, ms, quiet_ms, most):
+    # What compat.linger does on MicroPython, after a half-close, which there is here: the
+    # client reads our answer to its end and closes its side (RFC 9112 section 9.6).
+    loop = asyncio.get_running_loop()
+    until = loop.time() + ms / 1000
+    try:
+        if hasattr(w, "can_write_eof") and w.can_write_eof():
+            w.write_eof()
+        while most > 0:
+            data = await asyncio.wait_for(r.read(min(most, 4096)), min(quiet_ms / 1000, until - loop.time()))
+            if not data:
+                return
+            most -= len(data)
+    except Exception:
+        pass  # quiet, reset or closed: nothing left to protect
+
+
 def nodelay(w):
     try:
         w.get_extra_info("socket").setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY

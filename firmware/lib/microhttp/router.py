@@ -38,6 +38,13 @@ def _verb(method):
     return lambda self, url: self.route(url, (method,))
 
 
+def _unanswerable(error):
+    # Errors no error handler or error response may take: out of memory (the server answers
+    # 503 and closes) and the peer gone (nothing can reach it: the server ends the connection
+    # quietly, as for a reset between requests).
+    return isinstance(error, MemoryError) or isinstance(error, OSError) and compat.gone(error)
+
+
 async def _call(function, *args):
     """Call a sync or async function."""
     result = function(*args)
@@ -122,7 +129,8 @@ class App:
         asyncio.run(serve())
 
     async def dispatch(self, request):
-        """The response for ``request``; only MemoryError and cancellation escape."""
+        """The response for ``request``; only MemoryError, a peer gone (an OSError, see
+        compat.gone) and cancellation escape."""
         try:
             try:
                 response = await self._answer(request, request.path)
@@ -215,7 +223,7 @@ class App:
 
     async def _handle_error(self, request, error):
         # This app's error handler's response for ``error``; re-raises it when none takes it.
-        if isinstance(error, MemoryError):
+        if _unanswerable(error):
             raise error
         is_http = isinstance(error, HTTPError)
         handler = self.errors.get(error.status) if is_http else None
@@ -243,8 +251,9 @@ class App:
     def error_response(self, request, error):
         """``{"error": message}`` with the HTTPError's status, else a logged 500 that closes
         the connection (``request`` is None when the head could not be parsed). MemoryError
-        is re-raised: the server answers it (503) and closes."""
-        if isinstance(error, MemoryError):
+        and a peer gone are re-raised: the server answers the first (503) and closes, and ends
+        the connection of the second quietly."""
+        if _unanswerable(error):
             raise error
         if isinstance(error, HTTPError):
             response = Response.json({"error": error.message or REASONS.get(error.status, "HTTP %d" % error.status)},

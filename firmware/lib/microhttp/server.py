@@ -32,6 +32,14 @@ _HEAD = const(1)  # reading a head: 408
 _BODY = const(2)  # reading a body: 408
 _WRITE = const(3)  # writing to a client that does not read: close
 _RUN = const(4)  # in the handler: no deadline
+# Lingering close (RFC 9112 section 9.6): after an answer that ends the connection before the
+# request was read to its end (an error: 4xx, 503, 408, 500), read and discard what the client
+# still sends until it closes or goes quiet, within these bounds, then close. Closing with its
+# bytes unread would make TCP send RST instead of FIN, and a client that sent a whole request
+# before reading then loses our answer to the reset, or fails sending the rest.
+_LINGER_MS = const(2000)  # in all
+_LINGER_QUIET_MS = const(500)  # with nothing received: the client has sent all it had
+_LINGER_BYTES = const(65536)
 
 
 class Server:
@@ -50,8 +58,8 @@ class Server:
         32-bit board, 16 KB on a 64-bit build; 0: never wait). Below it the newcomer waits
         in the listen backlog (deferred accept, MicroPython; not when every open connection
         is an event stream or WebSocket, as nothing would end), the request waits until the
-        others are answered (5 s at most: ``admit_ms``), and a connection idle for a second
-        or more is closed to make room
+        others are answered (5 s at most: ``admit_ms``), and a kept-alive connection idle
+        for a second or more is closed to make room
     :param backlog: listen backlog (4)
     Parser limits (see microhttp.h1.Parser): max_head (2048), max_line (1024), max_headers
     (32), max_chunk_line (128), max_trailer (1024). Body size: App(max_body=...).
@@ -131,11 +139,14 @@ class Server:
         return f >= self.min_free
 
     def close_idle(self, idle_ms):
-        # Close one connection idle for idle_ms or more (a phone opens several and leaves
-        # them idle); whether there was one. Its task ends soon after, freeing its memory.
+        # Close one kept-alive connection idle for idle_ms or more (a phone opens several and
+        # leaves them idle); whether there was one. Its task ends soon after, freeing its
+        # memory. Only one that has answered a request: its client knows the connection may
+        # close between requests and retries (RFC 9112 section 9.3.1); a just-accepted one
+        # may hold a request not read yet, which closing would leave without any answer.
         limit = ticks_add(ticks_ms(), self.timeouts_ms[_IDLE] - idle_ms)
         for conn in self.conns:
-            if conn.is_idle() and not conn.expired and ticks_diff(limit, conn.deadline) >= 0:
+            if conn.answered and conn.is_idle() and not conn.expired and ticks_diff(limit, conn.deadline) >= 0:
                 conn.expired = True
                 conn.task.cancel()
                 return True
@@ -181,12 +192,15 @@ class Server:
     async def accept(self, reader, writer):
         # The task of one connection, from accept to close.
         conn = None
+        linger = False  # whether the client may still be sending when we close (see _LINGER_MS)
         try:
             if len(self.conns) >= self.max_conns and not self.close_idle(0):
-                return await _canned(writer, 503, b"retry-after: 1\r\n")
+                linger = await _canned(writer, 503, b"retry-after: 1\r\n")
+                return
             conn = Connection(self, reader, writer)
             while await conn.serve():
                 pass
+            linger = conn.unread
             if conn.takeover is not None:
                 # Run here, once the request's own frames are gone: an event stream or a
                 # WebSocket may live for hours, holding only what it keeps of its request.
@@ -194,30 +208,38 @@ class Server:
                 await takeover
         except asyncio.CancelledError:
             if conn and conn.expired and not conn.sent and conn.phase in (_HEAD, _BODY):
-                await _canned(writer, 408)
+                linger = await _canned(writer, 408)
         except MemoryError:
             # Free what this request held, then try to say so; the server keeps serving.
             gc.collect()
             if not (conn and conn.sent):
-                await _canned(writer, 503)
+                linger = await _canned(writer, 503)
         except Exception as e:
             if not (isinstance(e, OSError) and compat.gone(e)):
                 from microhttp.log import logger
 
                 logger.exception("connection", e)
                 if not (conn and conn.sent):
-                    await _canned(writer, 500)
+                    linger = await _canned(writer, 500)
         finally:
             if conn:
                 self.busy -= conn.admitted
                 self.conns.remove(conn)
                 if conn.parser:
                     self.release(conn.parser)
-            await compat.close(writer)
             # Its memory is free: the heap is read again, and the deferred accept or request
             # waiting longest may go.
             self.room_until = 0
             compat.wake()
+            try:
+                if linger:
+                    # Out of self.conns: bounded by itself, holding only its socket. The
+                    # discarded bytes may land in the shared output buffer: they are written
+                    # there synchronously and never read, and every user of that buffer fills
+                    # it and hands it to its socket with no await in between.
+                    await compat.linger(reader, writer, self.out, _LINGER_MS, _LINGER_QUIET_MS, _LINGER_BYTES)
+            finally:
+                await compat.close(writer)
 
     def release(self, parser):
         # Return a parser (and its read buffer) to the pool, keeping at most max_conns.
@@ -227,11 +249,13 @@ class Server:
 
 
 async def _canned(writer, status, fields=b""):
+    # Answer ``status`` and close; whether the answer was sent.
     try:
         writer.write(b"HTTP/1.1 %d \r\n%scontent-length: 0\r\nconnection: close\r\n\r\n" % (status, fields))
         await writer.drain()
+        return True
     except Exception:
-        pass
+        return False
 
 
 class Connection:
@@ -243,6 +267,8 @@ class Connection:
         self.writer = writer
         self.deadline = None
         self.expired = self.sent = self.expect_continue = self.body_done = self.admitted = False
+        self.answered = False  # whether a response has been sent on this connection
+        self.unread = False  # whether the last response closes with the request not read to its end
         self.takeover = None  # the coroutine that owns the connection after this response
         self.phase = _IDLE
         self.task = asyncio.current_task()
@@ -438,8 +464,12 @@ class Connection:
     async def send(self, request, response):
         """Write ``response``; returns whether the connection stays open."""
         head_length, body, length, keep = self._head(request, response)
+        # A head that could not be parsed, a body left unread or a pipelined request: the
+        # client may still be sending when the connection closes (Server.accept lingers).
+        self.unread = not keep and not response.takeover and (
+            request is None or not self.body_done or self.parser.buffered())
         out = memoryview(self.out)
-        self.sent = True
+        self.sent = self.answered = True
         try:
             if body is None:
                 await self.write(out[:head_length])
