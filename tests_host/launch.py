@@ -38,7 +38,7 @@ def free_port():
 def command(runtime, script, args=(), heapsize=None):
     script = str(script)
     if runtime == "cpython":
-        return [sys.executable, "-u", str(paths.TESTS_HOST / "cpython_boot.py"), script] + [str(a) for a in args]
+        return [sys.executable, "-u", str(paths.CPYTHON_BOOT), script] + [str(a) for a in args]
     if is_micropython(runtime):
         cmd = [paths.micropython_binary(paths.MICROPYTHON_BITS[runtime])]
         if heapsize:
@@ -114,7 +114,8 @@ def start(runtime, script, args=(), heapsize=None, ready=None, timeout=20, env=N
         full_env = paths.micropython_env(extra_paths)
     else:
         full_env = dict(os.environ)
-        full_env["PYTHONPATH"] = os.pathsep.join(str(p) for p in extra_paths)
+        # After the simulation and the firmware (cpython_boot puts them first), as on the unix port.
+        full_env["PYTHONPATH"] = os.pathsep.join(str(p) for p in list(extra_paths) + [paths.TESTS_HOST])
     full_env.update(env or {})
     full_env["PYTHONUNBUFFERED"] = "1"
     return Process(command(runtime, script, args, heapsize), full_env, str(cwd or paths.ROOT), ready, timeout)
