@@ -8,6 +8,7 @@
 Network tests use 127.0.0.1 only; every process is stopped when the block ends.
 """
 
+import contextlib
 import os
 import re
 import socket
@@ -119,3 +120,17 @@ def start(runtime, script, args=(), heapsize=None, ready=None, timeout=20, env=N
     full_env.update(env or {})
     full_env["PYTHONUNBUFFERED"] = "1"
     return Process(command(runtime, script, args, heapsize), full_env, str(cwd or paths.ROOT), ready, timeout)
+
+
+@contextlib.contextmanager
+def serve_app(runtime, app, args=(), heapsize=None, compiled=None):
+    """Start the test app ``tests_host/apps/<app>`` on ``runtime`` with a free port as its first
+    argument, and wait until it listens; the Process, with ``.port`` and ``.url``. ``compiled``:
+    a directory holding microhttp compiled to .mpy, imported on MicroPython ahead of the source."""
+    port = free_port()
+    extra = [compiled] if compiled is not None and is_micropython(runtime) else ()
+    with start(runtime, paths.TESTS_HOST / "apps" / app, args=[port] + list(args), heapsize=heapsize,
+               ready="listening", extra_paths=extra) as proc:
+        proc.port = port
+        proc.url = "http://127.0.0.1:%d" % port
+        yield proc
