@@ -897,7 +897,7 @@ def test_while_the_heap_is_short_the_next_head_is_parsed_only_once_the_one_in_fl
         # its head has been parsed yet.
         for _ in range(3):
             await asyncio.sleep(0.01)
-        log.append([c.parser.method for c in srv.conns if c is not req.conn])
+        log.append([c.parser.method for c in srv.conns if c is not req.connection])
         return "looked"
 
     with _FreeHeap(srv, 0):
