@@ -797,8 +797,8 @@ def test_a_reading_of_plenty_or_of_a_short_heap_stands_for_20_ms_and_no_other_do
 
 
 def test_a_short_heap_defers_a_connection_only_while_something_can_free_memory():
-    # Seen on a 112 KB ESP32 after a soak: with only the page's event stream open, each new
-    # connection of a reloaded page waited in the backlog (2-2.5 s loads): nothing would end.
+    # With only a page's event stream open nothing would end, so deferring a reloaded page's
+    # new connections would only make each of them wait out the bound.
     srv = Server(App(), min_free=4096)
     with _FreeHeap(srv, 0):
         stream = _IdleConn(srv)
