@@ -53,7 +53,7 @@ class CORS:
 
     def preflight(self, request):
         """The response to a CORS preflight, or None when ``request`` is not one."""
-        from microhttp import Response
+        from microhttp.response import Response
 
         headers = request.headers
         origin = headers.get("Origin")

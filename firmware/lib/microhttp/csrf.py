@@ -46,7 +46,7 @@ class CSRF:
         return self._deny("cross-origin request refused")
 
     def _deny(self, reason):
-        from microhttp import Response
+        from microhttp.response import Response
 
         return Response(reason, 403)
 

@@ -130,7 +130,7 @@ class EventHub:
 
     def response(self, request):
         """A streaming response (with the connection takeover) for ``request``."""
-        from microhttp import Response
+        from microhttp.response import Response
 
         if self.clients >= self.max_clients:
             return Response("too many event streams", 503, {"Retry-After": "5"})
@@ -178,7 +178,7 @@ class EventHub:
 def stream(request, source):
     """A streaming response sending each item of async iterator ``source`` (``data`` or
     ``(data, event)``) to this client only; no replay."""
-    from microhttp import Response
+    from microhttp.response import Response
 
     async def run(request):
         writer = request.writer

@@ -13,7 +13,9 @@ server drains through its shared per-connection buffer, with ``Content-Length`` 
 
 import os
 
-from microhttp import App, HTTPError, Response
+from microhttp.errors import HTTPError
+from microhttp.response import Response
+from microhttp.router import App
 
 # Extension -> media type, one compact string: a dict would take far more heap for as long as
 # the module is loaded.

@@ -251,9 +251,9 @@ def accept_key(key):
 
         digest = sha1(data).digest()
     except ImportError:  # a port without hashlib.sha1 (the unix port): the pure-Python one
-        from microhttp import sha1 as pure
+        from microhttp.sha1 import sha1 as pure_sha1
 
-        digest = pure.sha1(data)
+        digest = pure_sha1(data)
     return binascii.b2a_base64(digest).strip().decode()
 
 
@@ -495,7 +495,7 @@ def websocket(max_message=4096, ping_interval=None, ping_timeout=None, protocols
 
     def decorator(handler):
         async def upgrade(request, **params):
-            from microhttp import Response
+            from microhttp.response import Response
 
             accept, protocol = check_handshake(request, protocols, origins)
             if isinstance(accept, int):
