@@ -17,7 +17,6 @@ the reason on a real board.
 
 import datetime
 import json
-import os
 import re
 import subprocess
 import sys
@@ -32,6 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 
 import deploy  # noqa: E402
 
+from tools import chromium as chromium_browser  # noqa: E402
 from tools.vboard.client import Client  # noqa: E402
 from tools.vboard.supervisor import Supervisor, free_port  # noqa: E402
 
@@ -238,19 +238,10 @@ def hardware_only(device):
 
 @pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium driven by Playwright, with a Pixel 7's settings in ``.pixel7``; the
-    test is skipped, with the reason, where either is missing."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("needs Playwright (source tools/bootstrap.sh --browser)")
-    path = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-    if not os.path.exists(path):
-        pytest.skip("needs Chromium at %s (source tools/bootstrap.sh --browser)" % path)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"])
-        browser.pixel7 = pw.devices["Pixel 7"]
+    """Debian's Chromium (tools/chromium.py), with a Pixel 7's settings in ``.pixel7``; the
+    test is skipped, with the reason, where Chromium or Playwright is missing."""
+    reason = chromium_browser.missing()
+    if reason:
+        pytest.skip(reason)
+    with chromium_browser.browser() as browser:
         yield browser
-        browser.close()

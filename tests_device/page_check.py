@@ -6,8 +6,9 @@ test_soak.py after the soak.
 
 A load is four requests on a few parallel connections (the page, /api/board, /api/events,
 /api/board again once the stream is open), and each reload leaves the last page's connections
-to be closed: on a 112 KB ESP32 that is exactly where a short heap used to answer 503. Load
-times and any non-200 answer (the page retries its event stream) go to the device report."""
+to be closed: with a board's short heap, that is where a server that admits everything at once
+would answer 503. Load times and any non-200 answer (the page retries its event stream) go to
+the device report."""
 
 import time
 

@@ -3,7 +3,7 @@ its 64-bit build (like this machine) and its 32-bit build (like the boards: half
 and heap blocks, 31-bit small integers).
 
 The test modules are grouped by what they need: ``unit/`` (in process), ``live/`` (servers and
-the virtual board over 127.0.0.1), ``browser/`` (Chromium) and ``tools/`` (the tools' own tests).
+the virtual board over 127.0.0.1), ``browser/`` (Chromium) and ``tooling/`` (the tools' own tests).
 A module is *shared* unless it says ``CPYTHON_ONLY = True`` at top level, wherever it lives (the
 shared ones are all in ``unit/``). For each test function pytest collects from a shared module,
 sibling items ``name[micropython]`` and ``name[micropython32]`` are added; the first of each runs

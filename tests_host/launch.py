@@ -8,6 +8,7 @@
 Network tests use 127.0.0.1 only; every process is stopped when the block ends.
 """
 
+import contextlib
 import os
 import re
 import socket
@@ -38,7 +39,7 @@ def free_port():
 def command(runtime, script, args=(), heapsize=None):
     script = str(script)
     if runtime == "cpython":
-        return [sys.executable, "-u", str(paths.TESTS_HOST / "cpython_boot.py"), script] + [str(a) for a in args]
+        return [sys.executable, "-u", str(paths.CPYTHON_BOOT), script] + [str(a) for a in args]
     if is_micropython(runtime):
         cmd = [paths.micropython_binary(paths.MICROPYTHON_BITS[runtime])]
         if heapsize:
@@ -114,7 +115,22 @@ def start(runtime, script, args=(), heapsize=None, ready=None, timeout=20, env=N
         full_env = paths.micropython_env(extra_paths)
     else:
         full_env = dict(os.environ)
-        full_env["PYTHONPATH"] = os.pathsep.join(str(p) for p in extra_paths)
+        # After the simulation and the firmware (cpython_boot puts them first), as on the unix port.
+        full_env["PYTHONPATH"] = os.pathsep.join(str(p) for p in list(extra_paths) + [paths.TESTS_HOST])
     full_env.update(env or {})
     full_env["PYTHONUNBUFFERED"] = "1"
     return Process(command(runtime, script, args, heapsize), full_env, str(cwd or paths.ROOT), ready, timeout)
+
+
+@contextlib.contextmanager
+def serve_app(runtime, app, args=(), heapsize=None, compiled=None):
+    """Start the test app ``tests_host/apps/<app>`` on ``runtime`` with a free port as its first
+    argument, and wait until it listens; the Process, with ``.port`` and ``.url``. ``compiled``:
+    a directory holding microhttp compiled to .mpy, imported on MicroPython ahead of the source."""
+    port = free_port()
+    extra = [compiled] if compiled is not None and is_micropython(runtime) else ()
+    with start(runtime, paths.TESTS_HOST / "apps" / app, args=[port] + list(args), heapsize=heapsize,
+               ready="listening", extra_paths=extra) as proc:
+        proc.port = port
+        proc.url = "http://127.0.0.1:%d" % port
+        yield proc

@@ -9,6 +9,7 @@ FIRMWARE = ROOT / "firmware"
 FIRMWARE_LIB = FIRMWARE / "lib"
 TESTS_HOST = ROOT / "tests_host"
 SIM = ROOT / "tools" / "sim"
+CPYTHON_BOOT = SIM / "cpython_boot.py"  # runs a firmware-side script on CPython
 
 # Import path shared by both runtimes: the simulated hardware first (machine, network), then
 # the board's /lib and / (as on a device, where sys.path is ['', '.frozen', '/lib']), then the

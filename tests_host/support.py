@@ -54,3 +54,17 @@ def run(coro):
     import asyncio
 
     return asyncio.run(coro)
+
+
+class FakeRequest:
+    """A request as an extension reads one, without a server: ``method``, ``path`` and
+    ``headers`` (microhttp's own case-insensitive Headers)."""
+
+    def __init__(self, path="/", method="GET", headers=None):
+        from microhttp.h1 import Headers
+
+        self.method = method
+        self.path = path
+        self.headers = Headers()
+        for name in headers or {}:
+            self.headers[name] = headers[name]

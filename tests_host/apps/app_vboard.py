@@ -4,7 +4,7 @@
 #
 # Puts the given networks in range (network.sim, tools/sim/network.py), then runs
 # simboot unchanged with the flash directory as cwd: boot.py, main.py, the control channel.
-# Runs on the MicroPython unix port and on CPython (through tests_host/cpython_boot.py).
+# Runs on the MicroPython unix port and on CPython (through tools/sim/cpython_boot.py).
 # Exit code 3 means the firmware called machine.reset() (a reboot the test then performs).
 import sys
 

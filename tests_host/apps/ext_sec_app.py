@@ -15,7 +15,6 @@
 Usage: ext_sec_app.py PORT
 """
 
-import asyncio
 import sys
 
 from microhttp import App, Response
@@ -23,6 +22,7 @@ from microhttp.auth import BasicAuth, BearerAuth, Throttle, hash_secret
 from microhttp.cors import CORS
 from microhttp.csrf import CSRF
 from microhttp.session import Sessions
+from serving import serve_forever
 
 TOKEN = "tok_3f9a0c6e1b7d4a2f8e5c"
 port = int(sys.argv[1])
@@ -127,11 +127,4 @@ async def items(request):
 app.mount(api, "/api")
 
 
-async def main():
-    await app.start("127.0.0.1", port)
-    print("listening on %d" % port)
-    while True:
-        await asyncio.sleep(3600)
-
-
-asyncio.run(main())
+serve_forever(app, port)

@@ -9,11 +9,11 @@
 Usage: ext_sse_app.py PORT
 """
 
-import asyncio
 import sys
 
 from microhttp import App
 from microhttp.sse import EventHub
+from serving import serve_forever
 
 port = int(sys.argv[1])
 app = App()
@@ -47,11 +47,4 @@ async def quiet_clients(request):
     return {"clients": quiet.clients}
 
 
-async def main():
-    await app.start("127.0.0.1", port)
-    print("listening on %d" % port)
-    while True:
-        await asyncio.sleep(3600)
-
-
-asyncio.run(main())
+serve_forever(app, port)

@@ -9,12 +9,12 @@ Each destination the app hands out is printed as "UPLOAD OPEN <path>".
 Usage: ext_upload_app.py PORT ROOT
 """
 
-import asyncio
 import gc
 import sys
 
 from microhttp import App
 from microhttp.multipart import receive_form, safe_name
+from serving import serve_forever
 
 port = int(sys.argv[1])
 root = sys.argv[2]
@@ -61,11 +61,4 @@ async def form(request):
     return report(await receive_form(request, max_field=64, max_fields=4))
 
 
-async def main():
-    await app.start("127.0.0.1", port)
-    print("listening on %d" % port)
-    while True:
-        await asyncio.sleep(3600)
-
-
-asyncio.run(main())
+serve_forever(app, port)

@@ -12,11 +12,11 @@ Every connection end is printed as "WS END <path> <code>".
 Usage: ext_ws_app.py PORT
 """
 
-import asyncio
 import sys
 
 from microhttp import App
 from microhttp.websocket import ConnectionClosed, Hub, websocket
+from serving import serve_forever
 
 port = int(sys.argv[1])
 app = App()
@@ -94,11 +94,4 @@ async def count(request):
     return {"members": len(hub)}
 
 
-async def main():
-    await app.start("127.0.0.1", port)
-    print("listening on %d" % port)
-    while True:
-        await asyncio.sleep(3600)
-
-
-asyncio.run(main())
+serve_forever(app, port)

@@ -5,11 +5,11 @@ test can prove that rejected paths never reach the filesystem.
 Usage: static_app.py PORT ROOT
 """
 
-import asyncio
 import sys
 
 from microhttp import App
 from microhttp.static import Static
+from serving import serve_forever
 
 
 class LoggedStatic(Static):
@@ -34,11 +34,4 @@ async def files(request, name):
     return www.serve(request, name)
 
 
-async def main():
-    await app.start("127.0.0.1", port)
-    print("listening on %d" % port)
-    while True:
-        await asyncio.sleep(3600)
-
-
-asyncio.run(main())
+serve_forever(app, port)

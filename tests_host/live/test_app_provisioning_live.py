@@ -6,14 +6,10 @@ Runs the real flash image (tools/build_image.py) under tools/vboard/simboot.py o
 
 import json
 import socket
-import sys
 
 import launch
-import paths
 import pytest
-
-sys.path.insert(0, str(paths.TESTS_HOST / "unit"))  # the shared DNS test's query helpers
-from test_dns import _parse_a, _query  # noqa: E402
+from dns_messages import parse_a, query
 
 CPYTHON_ONLY = True
 
@@ -23,8 +19,8 @@ EXIT_HARD_RESET = 3  # tools/vboard/simboot.py: machine.reset() ends the process
 def _dns_lookup(port, name):
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.settimeout(5)
-        s.sendto(_query(name, ident=4242), ("127.0.0.1", port))
-        return _parse_a(s.recvfrom(512)[0])
+        s.sendto(query(name, ident=4242), ("127.0.0.1", port))
+        return parse_a(s.recvfrom(512)[0])
 
 
 @pytest.mark.parametrize("runtime", launch.RUNTIMES)

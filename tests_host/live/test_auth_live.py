@@ -14,10 +14,7 @@ TOKEN = "tok_3f9a0c6e1b7d4a2f8e5c"
 
 @pytest.fixture(scope="module", params=launch.RUNTIMES)
 def server(request):
-    port = launch.free_port()
-    with launch.start(request.param, "tests_host/apps/ext_sec_app.py", args=[port],
-                      heapsize="512k", ready="listening") as proc:
-        proc.http = "http://127.0.0.1:%d" % port
+    with launch.serve_app(request.param, "ext_sec_app.py", heapsize="512k") as proc:
         yield proc
 
 
@@ -26,7 +23,7 @@ def basic(user, password):
 
 
 def get(server, path, **kw):
-    return httpx.get(server.http + path, timeout=WAIT, **kw)
+    return httpx.get(server.url + path, timeout=WAIT, **kw)
 
 
 def test_basic_auth_per_route(server):
@@ -74,7 +71,7 @@ def test_repeated_failures_lock_the_address_out_then_expire(server):
 
 
 def test_session_login_cookie_attributes_tamper_and_logout(server):
-    with httpx.Client(base_url=server.http, timeout=WAIT) as c:
+    with httpx.Client(base_url=server.url, timeout=WAIT) as c:
         assert c.get("/me").status_code == 401
         assert c.post("/login", data={"user": "admin", "password": "nope"}).status_code == 403
         r = c.post("/login", data={"user": "admin", "password": "correct horse"})
@@ -92,18 +89,18 @@ def test_session_login_cookie_attributes_tamper_and_logout(server):
     for bad in (forged_payload + "." + sig, body + "." + sig[:-2] + ("AA" if sig[-2:] != "AA" else "BB"),
                 body, "garbage", ""):
         assert get(server, "/me", headers={"Cookie": "session=" + bad}).status_code == 401, bad
-    r = httpx.post(server.http + "/logout", headers=hdr, timeout=WAIT)
+    r = httpx.post(server.url + "/logout", headers=hdr, timeout=WAIT)
     assert "max-age=0" in r.headers["set-cookie"].lower()
 
 
 def test_csrf_blocks_cross_site_writes_only(server):
-    post = lambda path, h: httpx.post(server.http + path, headers=h, timeout=WAIT).status_code  # noqa: E731
+    post = lambda path, h: httpx.post(server.url + path, headers=h, timeout=WAIT).status_code  # noqa: E731
     assert post("/change", {}) == 200  # no browser headers: curl, scripts
     assert post("/change", {"Sec-Fetch-Site": "same-origin"}) == 200
     assert post("/change", {"Sec-Fetch-Site": "none"}) == 200
     assert post("/change", {"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"}) == 403
     assert post("/change", {"Sec-Fetch-Site": "same-site", "Origin": "http://sub.127.0.0.1"}) == 403
-    host = server.http.split("//")[1]
+    host = server.url.split("//")[1]
     assert post("/change", {"Origin": "http://" + host}) == 200  # older browser, same origin
     assert post("/change", {"Origin": "http://evil.example"}) == 403
     assert post("/change", {"Origin": "null"}) == 403
@@ -115,7 +112,7 @@ def test_csrf_blocks_cross_site_writes_only(server):
 def test_cors_preflight_and_actual_requests(server):
     pre = {"Origin": "http://good.example", "Access-Control-Request-Method": "PUT",
            "Access-Control-Request-Headers": "content-type, x-token"}
-    r = httpx.options(server.http + "/api/items", headers=pre, timeout=WAIT)
+    r = httpx.options(server.url + "/api/items", headers=pre, timeout=WAIT)
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == "http://good.example"
     assert r.headers["access-control-allow-credentials"] == "true"
@@ -127,7 +124,7 @@ def test_cors_preflight_and_actual_requests(server):
                 {"Access-Control-Request-Headers": "x-other"}):
         h = dict(pre)
         h.update(bad)
-        r = httpx.options(server.http + "/api/items", headers=h, timeout=WAIT)
+        r = httpx.options(server.url + "/api/items", headers=h, timeout=WAIT)
         assert r.status_code == 403 and "access-control-allow-origin" not in r.headers, bad
     r = get(server, "/api/items", headers={"Origin": "http://good.example"})
     assert r.json() == {"items": [1, 2]}
@@ -136,5 +133,5 @@ def test_cors_preflight_and_actual_requests(server):
     assert "origin" in r.headers["vary"].lower()
     r = get(server, "/api/items", headers={"Origin": "http://evil.example"})
     assert "access-control-allow-origin" not in r.headers and "origin" in r.headers["vary"].lower()
-    r = httpx.put(server.http + "/api/items", headers={"Origin": "http://good.example"}, timeout=WAIT)
+    r = httpx.put(server.url + "/api/items", headers={"Origin": "http://good.example"}, timeout=WAIT)
     assert r.text == "put" and r.headers["access-control-allow-origin"] == "http://good.example"

@@ -20,12 +20,7 @@ BIG = bytes((i * 131 + (i >> 9)) & 0xFF for i in range(256 * 1024))  # 2.7x the 
 @pytest.fixture(scope="module", params=launch.RUNTIMES)
 def server(request, tmp_path_factory, mpy_microhttp):
     root = tmp_path_factory.mktemp("uploads")
-    port = launch.free_port()
-    extra = [mpy_microhttp] if launch.is_micropython(request.param) else []
-    with launch.start(request.param, "tests_host/apps/ext_upload_app.py", args=[port, str(root)],
-                      heapsize="96k", ready="listening", extra_paths=extra) as proc:
-        proc.url = "http://127.0.0.1:%d" % port
-        proc.port = port
+    with launch.serve_app(request.param, "ext_upload_app.py", [root], heapsize="96k", compiled=mpy_microhttp) as proc:
         proc.root = root
         yield proc
 

@@ -15,6 +15,7 @@ import h11
 import httpx
 import launch
 import pytest
+from fixtures.http import read_response
 
 CPYTHON_ONLY = True
 WAIT = 10  # seconds any single socket operation may block before the test fails
@@ -52,19 +53,7 @@ def h11_exchange(s, requests):
         if body:
             s.sendall(conn.send(h11.Data(data=body)))
         s.sendall(conn.send(h11.EndOfMessage()))
-        resp, data = None, b""
-        while True:
-            ev = conn.next_event()
-            if ev is h11.NEED_DATA:
-                conn.receive_data(s.recv(65536))
-            elif isinstance(ev, h11.Response):
-                resp = ev
-            elif isinstance(ev, h11.Data):
-                data += ev.data
-            elif isinstance(ev, h11.EndOfMessage):
-                break
-            elif isinstance(ev, h11.ConnectionClosed):
-                raise AssertionError("connection closed mid-response")
+        resp, data = read_response(conn, s)
         results.append((resp.status_code, {k.decode(): v.decode() for k, v in resp.headers}, data))
         if conn.their_state is h11.MUST_CLOSE or conn.our_state is h11.MUST_CLOSE:
             break

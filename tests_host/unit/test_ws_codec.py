@@ -8,7 +8,7 @@ import os
 
 from microhttp import websocket as ws
 from microhttp.websocket import FrameReader, ProtocolError
-from support import raises
+from support import FakeRequest, raises
 
 
 def client_frame(opcode, payload, fin=True, mask=b"\x37\xfa\x21\x3d", rsv=0, masked=True, length=None):
@@ -183,20 +183,6 @@ def test_accept_key_matches_rfc_6455_example():
     assert ws.accept_key("dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
 
 
-class _Headers:
-    def __init__(self, d):
-        self.d = dict((k.lower(), v) for k, v in d.items())
-
-    def get(self, k, default=None):
-        return self.d.get(k.lower(), default)
-
-
-class _Request:
-    def __init__(self, headers, method="GET"):
-        self.method = method
-        self.headers = _Headers(headers)
-
-
 GOOD = {"Upgrade": "websocket", "Connection": "keep-alive, Upgrade",
         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13"}
 
@@ -209,7 +195,7 @@ def test_check_handshake_statuses_protocols_and_origins():
                 del h[k]
             else:
                 h[k] = changes[k]
-        return ws.check_handshake(_Request(h, method), **kw)
+        return ws.check_handshake(FakeRequest(method=method, headers=h), **kw)
 
     assert check({}) == ("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", None)
     assert check({"Upgrade": "WebSocket", "Connection": "UPGRADE"})[0] == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="

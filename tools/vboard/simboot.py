@@ -3,7 +3,7 @@
 # Runs ON the MicroPython unix port, frozen into the interpreter the virtual board runs with
 # the simulated machine and network modules (tools/provision_micropython.py vboard_interpreter;
 # the supervisor starts it with the flash directory as cwd and -X heapsize=<the target's heap>),
-# and on CPython through tests_host/cpython_boot.py for debugging firmware sources. Usage:
+# and on CPython through tools/sim/cpython_boot.py for debugging firmware sources. Usage:
 #
 #   micropython -X heapsize=N -c "import simboot" --board virtual [--port esp32]
 #                 [--control-port 7401] [--free BYTES] [--flash-size BYTES] [--wifi SSID=PASSWORD]...

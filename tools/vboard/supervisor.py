@@ -41,7 +41,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 SIMBOOT = HERE / "simboot.py"
-CPYTHON_BOOT = ROOT / "tests_host" / "cpython_boot.py"
+CPYTHON_BOOT = ROOT / "tools" / "sim" / "cpython_boot.py"
 
 IDLE_MARK = b"\x00VBOARD:IDLE\x00"  # repldriver: at the prompt, waiting for input
 MAIN_MARK = b"\x00VBOARD:MAIN\x00"  # simboot: start-up is over; run main.py? (see _on_main)

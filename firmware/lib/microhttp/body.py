@@ -8,13 +8,13 @@ class BodyIterator:
     """``async for chunk in request.stream()``: the body in bytes chunks."""
 
     def __init__(self, request):
-        self.conn = request.conn
+        self.connection = request.connection
 
     def __aiter__(self):
         return self
 
     async def __anext__(self):
-        piece = await self.conn.body_piece()
+        piece = await self.connection.body_piece()
         if piece is None:
             raise StopAsyncIteration
         return bytes(piece)
@@ -24,15 +24,15 @@ async def read(request):
     # The whole body as bytes, read once and kept on the request.
     body = request.received
     if body is None:
-        conn = request.conn
-        parser = conn.parser
+        connection = request.connection
+        parser = connection.parser
         if parser.length > parser.max_body:
             raise HTTPError(413, "body too large")
-        piece = await conn.body_piece()
+        piece = await connection.body_piece()
         if piece is not None and len(piece) == parser.length:
             # The whole body was already buffered: one copy, no intermediate bytearray.
             body = bytes(piece)
-            await conn.body_piece()
+            await connection.body_piece()
         else:
             body = bytearray(max(parser.length, 0))
             at = 0
@@ -42,7 +42,7 @@ async def read(request):
                 else:
                     body[at:at + len(piece)] = piece
                     at += len(piece)
-                piece = await conn.body_piece()
+                piece = await connection.body_piece()
             body = bytes(body)
         request.received = body
     return body

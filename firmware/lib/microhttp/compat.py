@@ -18,22 +18,22 @@ WORD = 8 if getattr(sys, "maxsize", 0) > 1 << 32 else 4
 # are matched by errno; the values differ per port (lwIP, newlib), so take them from the port's
 # own errno module, plus Linux's EPIPE (32), which the unix port's module lacks.
 GONE = {32}
-for _n in ("ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "EBADF", "ENOTCONN"):
-    GONE.add(getattr(errno, _n, 32))
+for _name in ("ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT", "EBADF", "ENOTCONN"):
+    GONE.add(getattr(errno, _name, 32))
 
 
-def gone(e):
-    """Whether OSError ``e`` means the peer went away (end that connection quietly)."""
-    return e.args and e.args[0] in GONE or not MICROPYTHON and isinstance(e, ConnectionError)
+def gone(error):
+    """Whether OSError ``error`` means the peer went away (end that connection quietly)."""
+    return error.args and error.args[0] in GONE or not MICROPYTHON and isinstance(error, ConnectionError)
 
 
 if MICROPYTHON:
 
-    async def close(w):
+    async def close(writer):
         # Stream.wait_closed() only closes the socket, but calling it allocates a coroutine,
         # which can fail when the heap is exhausted and leave the socket open for good.
         try:
-            w.s.close()
+            writer.s.close()
         except Exception:
             pass
 
@@ -47,11 +47,11 @@ if MICROPYTHON:
     from sys import print_exception  # noqa: F401 (re-exported)
     from time import ticks_add, ticks_diff, ticks_ms  # noqa: F401 (re-exported)
 
-    async def _c():
+    async def _probe():
         pass
 
-    CORO = type(_c())  # "generator": what calling an async function returns here
-    del _c  # its bytecode is needed no more
+    CORO = type(_probe())  # "generator": what calling an async function returns here
+    del _probe  # its bytecode is needed no more
 
     class Waiters:
         """Tasks that sleep until a deadline, which ``wake()`` or ``wake_all()`` brings
@@ -62,24 +62,24 @@ if MICROPYTHON:
 
         async def wait_ms(self, ms):
             """Sleep ``ms`` at most: until a wake picks this task, if that is sooner."""
-            t = asyncio.current_task()
-            self.tasks.append(t)
+            task = asyncio.current_task()
+            self.tasks.append(task)
             try:
                 await sleep_ms(ms)
             finally:
-                self.tasks.remove(t)
+                self.tasks.remove(task)
 
         def wake(self, every=False):
             """End the sleep of the task waiting longest (and not woken yet) now, or of every
             one: they run as soon as the loop is free."""
             from asyncio import core  # type: ignore[attr-defined]
 
-            for t in self.tasks:
+            for task in self.tasks:
                 # What Task.cancel() does with a sleeping task, without the cancellation: bring
                 # its turn on the run queue forward to now; its sleep_ms() then simply returns.
-                if ticks_diff(t.ph_key, ticks_ms()) > 0:
-                    core._task_queue.remove(t)
-                    core._task_queue.push(t)
+                if ticks_diff(task.ph_key, ticks_ms()) > 0:
+                    core._task_queue.remove(task)
+                    core._task_queue.push(task)
                     if not every:
                         return
 
@@ -91,13 +91,13 @@ if MICROPYTHON:
     wait_ms = _room.wait_ms
     wake = _room.wake
 
-    def readinto(r, mv):
-        return r.readinto(mv)  # the stream's own awaitable: no extra coroutine per read
+    def readinto(reader, buffer):
+        return reader.readinto(buffer)  # the stream's own awaitable: no extra coroutine per read
 
-    def write(w, b):
-        w.write(b)
+    def write(writer, data):
+        writer.write(data)
 
-    async def linger(r, w, scratch, ms, quiet_ms, most):
+    async def linger(reader, writer, scratch, ms, quiet_ms, most):
         """Read and discard what the peer still sends, until it closes, nothing comes for
         ``quiet_ms``, ``ms`` pass or ``most`` bytes came; the caller then closes. The sockets
         here have no shutdown(): the peer sees the end of our answer only at that close.
@@ -107,29 +107,29 @@ if MICROPYTHON:
             while most > 0:
                 # The socket is non-blocking: None while nothing is waiting; polled, as a
                 # timed wait (asyncio.wait_for) would cost a task and asyncio's funcs module.
-                n = r.s.readinto(scratch)
+                count = reader.s.readinto(scratch)
                 now = ticks_ms()
-                if n == 0:
+                if count == 0:
                     return  # the peer closed: nothing is left unread
-                if n:
-                    most -= n
+                if count:
+                    most -= count
                     heard = now
                 elif ticks_diff(now, heard) >= quiet_ms:
                     return
                 if ticks_diff(now, began) >= ms:
                     return
-                await sleep_ms(0 if n else 20)
+                await sleep_ms(0 if count else 20)
         except Exception:
             pass  # reset or closed: nothing left to protect
 
-    def nodelay(w):
+    def nodelay(writer):
         # Best effort: not every port exports (or supports) TCP_NODELAY; we coalesce anyway.
         try:
-            w.s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+            writer.s.setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
         except Exception:
             pass
 
-    async def listen(cb, host, port, backlog, room):
+    async def listen(handler, host, port, backlog, room):
         """Listen and accept in a task; returns it (cancel() stops and closes the socket).
         A pending connection is accepted once ``room()`` is true (asked again at every
         wake()), or after 5 s.
@@ -143,44 +143,44 @@ if MICROPYTHON:
             import socket  # type: ignore[import-not-found]
         except ImportError:  # a port built without networking
             raise OSError("no socket module")
-        ai = socket.getaddrinfo(host, port)[0]
-        s = socket.socket(ai[0])
-        s.setblocking(False)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(ai[-1])
-        s.listen(backlog)
-        return asyncio.create_task(_accept(s, cb, room))
+        address = socket.getaddrinfo(host, port)[0]
+        listener = socket.socket(address[0])
+        listener.setblocking(False)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(address[-1])
+        listener.listen(backlog)
+        return asyncio.create_task(_accept(listener, handler, room))
 
-    async def _accept(s, cb, room):
+    async def _accept(listener, handler, room):
         from asyncio import core  # type: ignore[attr-defined]
 
         try:
             while True:
-                yield core._io_queue.queue_read(s)
+                yield core._io_queue.queue_read(listener)
                 # Deferred accept: the client waits in the listen backlog while the server
                 # has no room, until something ends (the server calls wake()), for 5 s at
                 # most: if nothing ends meanwhile, an answer (503 if the heap is still short)
                 # is better than waiting for ever.
-                t = ticks_ms()
-                while not room() and ticks_diff(ticks_ms(), t) < 5000:
+                began = ticks_ms()
+                while not room() and ticks_diff(ticks_ms(), began) < 5000:
                     # Asked again at least every 100 ms: an idle connection that room() may
                     # close to make room ends nothing by itself, so wakes no one.
                     await wait_ms(100)
                 try:
-                    c, a = s.accept()
+                    client, peer = listener.accept()
                 except Exception:
                     continue
                 try:
-                    c.setblocking(False)
-                    st = asyncio.StreamReader(c, {"peername": a})
-                    asyncio.create_task(cb(st, st))
+                    client.setblocking(False)
+                    stream = asyncio.StreamReader(client, {"peername": peer})
+                    asyncio.create_task(handler(stream, stream))
                 except MemoryError:
-                    c.close()
+                    client.close()
                     import gc
 
                     gc.collect()
         finally:
-            s.close()
+            listener.close()
 
 else:
     from microhttp.compat_cpython import *  # type: ignore[no-redef,assignment] # noqa: F403

@@ -14,20 +14,20 @@ except ImportError:
     def ticks_ms():
         return int(time.monotonic() * 1000)
 
-    def ticks_add(t, d):
-        return t + d
+    def ticks_add(ticks, delta):
+        return ticks + delta
 
-    def ticks_diff(a, b):
-        return a - b
+    def ticks_diff(later, earlier):
+        return later - earlier
 
 
-async def _c():
+async def _probe():
     pass
 
 
-_x = _c()
-CORO = type(_x)
-_x.close()
+_coroutine = _probe()
+CORO = type(_coroutine)
+_coroutine.close()
 
 
 def sleep_ms(ms):
@@ -45,19 +45,19 @@ class Waiters:
         self.futures = []  # in the order their tasks started waiting
 
     async def wait_ms(self, ms):
-        f = asyncio.get_running_loop().create_future()
-        self.futures.append(f)
+        future = asyncio.get_running_loop().create_future()
+        self.futures.append(future)
         try:
-            await asyncio.wait_for(f, ms / 1000)
+            await asyncio.wait_for(future, ms / 1000)
         except asyncio.TimeoutError:
             pass
         finally:
-            self.futures.remove(f)
+            self.futures.remove(future)
 
     def wake(self, every=False):
-        for f in self.futures:
-            if not f.done():
-                f.set_result(None)
+        for future in self.futures:
+            if not future.done():
+                future.set_result(None)
                 if not every:
                     return
 
@@ -70,30 +70,30 @@ wait_ms = _room.wait_ms
 wake = _room.wake
 
 
-def print_exception(e, f=None):
-    sys.excepthook(type(e), e, e.__traceback__)  # to stderr (no traceback module on a board)
+def print_exception(error, file=None):
+    sys.excepthook(type(error), error, error.__traceback__)  # to stderr (no traceback module on a board)
 
 
-async def readinto(r, mv):
-    d = await r.read(len(mv))
-    mv[: len(d)] = d
-    return len(d)
+async def readinto(reader, buffer):
+    data = await reader.read(len(buffer))
+    buffer[: len(data)] = data
+    return len(data)
 
 
-def write(w, b):
-    w.write(bytes(b))
+def write(writer, data):
+    writer.write(bytes(data))
 
 
-async def linger(r, w, scratch, ms, quiet_ms, most):
+async def linger(reader, writer, scratch, ms, quiet_ms, most):
     # What compat.linger does on MicroPython, after a half-close, which there is here: the
     # client reads our answer to its end and closes its side (RFC 9112 section 9.6).
     loop = asyncio.get_running_loop()
     until = loop.time() + ms / 1000
     try:
-        if hasattr(w, "can_write_eof") and w.can_write_eof():
-            w.write_eof()
+        if hasattr(writer, "can_write_eof") and writer.can_write_eof():
+            writer.write_eof()
         while most > 0:
-            data = await asyncio.wait_for(r.read(min(most, 4096)), min(quiet_ms / 1000, until - loop.time()))
+            data = await asyncio.wait_for(reader.read(min(most, 4096)), min(quiet_ms / 1000, until - loop.time()))
             if not data:
                 return
             most -= len(data)
@@ -101,9 +101,9 @@ async def linger(r, w, scratch, ms, quiet_ms, most):
         pass  # quiet, reset or closed: nothing left to protect
 
 
-def nodelay(w):
+def nodelay(writer):
     try:
-        w.get_extra_info("socket").setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
+        writer.get_extra_info("socket").setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
     except (AttributeError, OSError):
         pass  # not a TCP socket (a test stream, a Unix socket)
 
@@ -112,16 +112,16 @@ def mem_free():
     return 1 << 30  # no heap limit here: room() always finds room
 
 
-async def listen(cb, host, port, backlog, room):
+async def listen(handler, host, port, backlog, room):
     # room() is not asked: start_server accepts on its own, and CPython has no heap limit.
-    s = await asyncio.start_server(cb, host, port, backlog=backlog)
-    s.cancel = s.close  # stop listening, like cancelling MicroPython's accept task
-    return s
+    server = await asyncio.start_server(handler, host, port, backlog=backlog)
+    server.cancel = server.close  # stop listening, like cancelling MicroPython's accept task
+    return server
 
 
-async def close(w):
+async def close(writer):
     try:
-        w.close()
-        await w.wait_closed()
+        writer.close()
+        await writer.wait_closed()
     except Exception:
         pass

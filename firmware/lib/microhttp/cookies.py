@@ -2,24 +2,24 @@
 # on first use.
 
 
-def set_cookie(resp, name, value, max_age=None, path="/", http_only=True, same_site="Lax",
+def set_cookie(response, name, value, max_age=None, path="/", http_only=True, same_site="Lax",
                secure=False, expires=None):
-    c = "%s=%s; Path=%s" % (name, value, path)
+    field = "%s=%s; Path=%s" % (name, value, path)
     if max_age is not None:
-        c += "; Max-Age=%d" % max_age
+        field += "; Max-Age=%d" % max_age
     if expires:
-        c += "; Expires=" + expires
+        field += "; Expires=" + expires
     if http_only:
-        c += "; HttpOnly"
+        field += "; HttpOnly"
     if same_site:
-        c += "; SameSite=" + same_site
+        field += "; SameSite=" + same_site
     if secure:
-        c += "; Secure"
-    if resp.cookies is None:
-        resp.cookies = []
-    resp.cookies.append(c)
+        field += "; Secure"
+    if response.cookies is None:
+        response.cookies = []
+    response.cookies.append(field)
 
 
-def delete_cookie(resp, name, path):
+def delete_cookie(response, name, path):
     # An expired, empty cookie: the browser drops its copy (RFC 6265 section 3.1).
-    set_cookie(resp, name, "", 0, path, expires="Thu, 01 Jan 1970 00:00:00 GMT")
+    set_cookie(response, name, "", 0, path, expires="Thu, 01 Jan 1970 00:00:00 GMT")

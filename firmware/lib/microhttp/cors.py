@@ -19,7 +19,7 @@ def add_vary(response, field):
     vary = response.headers.get("Vary")
     if not vary:
         response.headers["Vary"] = field
-    elif field.lower() not in [v.strip().lower() for v in vary.split(",")]:
+    elif field.lower() not in [listed.strip().lower() for listed in vary.split(",")]:
         response.headers["Vary"] = vary + ", " + field
 
 
@@ -31,13 +31,14 @@ class CORS:
         if origins == "*" and credentials:
             raise ValueError("credentials need explicit origins (Fetch 3.2.5)")
         self.origins = origins
-        self.methods = [m.upper() for m in methods]
-        self.headers = [h.lower() for h in headers]
+        self.methods = [method.upper() for method in methods]
+        self.headers = [name.lower() for name in headers]
         self.credentials = credentials
         self.max_age = max_age
         self.expose = expose
-        self._methods = ", ".join(self.methods)
-        self._headers = ", ".join(headers)
+        # The preflight answer's field values, joined once.
+        self._allow_methods = ", ".join(self.methods)
+        self._allow_headers = ", ".join(headers)
 
     def allowed(self, origin):
         return bool(origin) and (self.origins == "*" or origin in self.origins)
@@ -52,29 +53,29 @@ class CORS:
 
     def preflight(self, request):
         """The response to a CORS preflight, or None when ``request`` is not one."""
-        from microhttp import Response
+        from microhttp.response import Response
 
-        h = request.headers
-        origin = h.get("Origin")
-        method = h.get("Access-Control-Request-Method")
+        headers = request.headers
+        origin = headers.get("Origin")
+        method = headers.get("Access-Control-Request-Method")
         if request.method != "OPTIONS" or not origin or not method:
             return None
-        ok = self.allowed(origin) and method.strip().upper() in self.methods
-        requested = h.get("Access-Control-Request-Headers", "")
+        allowed = self.allowed(origin) and method.strip().upper() in self.methods
+        requested = headers.get("Access-Control-Request-Headers", "")
         for name in requested.split(","):
             name = name.strip().lower()
             if name and name not in self.headers:
-                ok = False
-        if not ok:
-            resp = Response("CORS request not allowed", 403)
+                allowed = False
+        if not allowed:
+            response = Response("CORS request not allowed", 403)
         else:
-            resp = Response(b"", 204, {"Access-Control-Allow-Methods": self._methods,
-                                       "Access-Control-Max-Age": str(self.max_age)})
-            if self._headers:
-                resp.headers["Access-Control-Allow-Headers"] = self._headers
-            self._allow_origin(resp, origin)
-        add_vary(resp, "Origin")
-        return resp
+            response = Response(b"", 204, {"Access-Control-Allow-Methods": self._allow_methods,
+                                           "Access-Control-Max-Age": str(self.max_age)})
+            if self._allow_headers:
+                response.headers["Access-Control-Allow-Headers"] = self._allow_headers
+            self._allow_origin(response, origin)
+        add_vary(response, "Origin")
+        return response
 
     def decorate(self, request, response):
         """Add the CORS response headers for an actual (non-preflight) request."""

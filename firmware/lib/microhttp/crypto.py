@@ -5,7 +5,7 @@ MicroPython ports ship ``hashlib.sha256`` but neither ``hmac`` nor ``hashlib.pbk
 
     mac = hmac_sha256(key, msg)                       # RFC 2104 with SHA-256 (32 bytes)
     dk = pbkdf2_sha256(password, salt, iterations)    # RFC 8018 section 5.2, 32-byte key
-    equal(a, b)                                       # constant-time comparison
+    equal(first, second)                              # constant-time comparison
 """
 
 import hashlib
@@ -17,10 +17,10 @@ def _pads(key):
     # RFC 2104 section 2: keys longer than the block are hashed first, then zero-padded.
     if len(key) > _BLOCK:
         key = hashlib.sha256(key).digest()
-    k = int.from_bytes(key + bytes(_BLOCK - len(key)), "big")
+    padded = int.from_bytes(key + bytes(_BLOCK - len(key)), "big")
     # XOR the whole 64-byte key with 0x36.. / 0x5c.. at once (C speed on both runtimes).
-    ipad = (k ^ int.from_bytes(b"\x36" * _BLOCK, "big")).to_bytes(_BLOCK, "big")
-    opad = (k ^ int.from_bytes(b"\x5c" * _BLOCK, "big")).to_bytes(_BLOCK, "big")
+    ipad = (padded ^ int.from_bytes(b"\x36" * _BLOCK, "big")).to_bytes(_BLOCK, "big")
+    opad = (padded ^ int.from_bytes(b"\x5c" * _BLOCK, "big")).to_bytes(_BLOCK, "big")
     return ipad, opad
 
 
@@ -46,21 +46,22 @@ def pbkdf2_sha256(password, salt, iterations, dklen=32):
     out = b""
     block = 1
     while len(out) < dklen:
+        # T_block = U_1 ^ U_2 ^ ... ^ U_c (section 5.2), XORed as one big integer.
         u = _mac(ipad, opad, salt + block.to_bytes(4, "big"))
-        acc = int.from_bytes(u, "big")
+        t_block = int.from_bytes(u, "big")
         for _ in range(iterations - 1):
             u = _mac(ipad, opad, u)
-            acc ^= int.from_bytes(u, "big")
-        out += acc.to_bytes(32, "big")
+            t_block ^= int.from_bytes(u, "big")
+        out += t_block.to_bytes(32, "big")
         block += 1
     return out[:dklen]
 
 
-def equal(a, b):
-    """True when ``a == b``, in time that depends only on the lengths (no early exit)."""
-    if len(a) != len(b):
+def equal(first, second):
+    """True when ``first == second``, in time that depends only on the lengths (no early exit)."""
+    if len(first) != len(second):
         return False
-    diff = 0
-    for i in range(len(a)):
-        diff |= a[i] ^ b[i]
-    return diff == 0
+    difference = 0
+    for i in range(len(first)):
+        difference |= first[i] ^ second[i]
+    return difference == 0

@@ -28,11 +28,11 @@ class CSRF:
         """None when ``request`` may proceed, else a 403 response."""
         if request.method in _SAFE or self._exempt(request.path):
             return None
-        h = request.headers
-        origin = h.get("Origin")
+        headers = request.headers
+        origin = headers.get("Origin")
         if origin and origin in self.trusted:
             return None
-        site = h.get("Sec-Fetch-Site")
+        site = headers.get("Sec-Fetch-Site")
         if site is not None:
             # "none": typed in the address bar or a bookmark; "same-origin": our own page.
             if site in ("same-origin", "none"):
@@ -40,19 +40,19 @@ class CSRF:
             return self._deny("cross-site request refused")
         if origin is None:
             return None
-        host = h.get("Host", "")
+        host = headers.get("Host", "")
         if origin != "null" and host and (origin == "http://" + host or origin == "https://" + host):
             return None
         return self._deny("cross-origin request refused")
 
-    def _deny(self, why):
-        from microhttp import Response
+    def _deny(self, reason):
+        from microhttp.response import Response
 
-        return Response(why, 403)
+        return Response(reason, 403)
 
     def _exempt(self, path):
-        for p in self.exempt:
-            if p == path or (p.endswith("*") and path.startswith(p[:-1])):
+        for exempt in self.exempt:
+            if exempt == path or (exempt.endswith("*") and path.startswith(exempt[:-1])):
                 return True
         return False
 

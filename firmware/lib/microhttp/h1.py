@@ -28,9 +28,9 @@ END = 3
 # States. Body framing per RFC 9112 section 6.3: Content-Length, chunked, or none (length 0).
 _HEAD = const(0)  # the request line
 _FIELD = const(1)  # the head's field lines
-_BODY = const(2)  # Content-Length body, self._left bytes to go
+_BODY = const(2)  # Content-Length body, self._remaining bytes to go
 _SIZE = const(3)  # a chunk-size line
-_CHUNK = const(4)  # chunk data, self._left bytes to go
+_CHUNK = const(4)  # chunk data, self._remaining bytes to go
 _CHUNK_END = const(5)  # the CRLF after chunk data
 _TRAILER = const(6)  # the trailer section, self._trailer_left bytes allowed
 _ERROR = const(7)
@@ -49,31 +49,32 @@ _TCHAR = (
 class Headers(dict):
     """A dict with case-insensitive keys (stored lowercase)."""
 
-    # k.lower() allocates even when k is lowercase already: check first (no allocation).
-    def __setitem__(self, k, v):
-        super().__setitem__(k if k.islower() else k.lower(), v)
+    # name.lower() allocates even when the name is lowercase already: check first.
+    def __setitem__(self, name, value):
+        super().__setitem__(name if name.islower() else name.lower(), value)
 
-    def __getitem__(self, k):
-        return super().__getitem__(k if k.islower() else k.lower())
+    def __getitem__(self, name):
+        return super().__getitem__(name if name.islower() else name.lower())
 
-    def get(self, k, d=None):
-        return super().get(k if k.islower() else k.lower(), d)
+    def get(self, name, default=None):
+        return super().get(name if name.islower() else name.lower(), default)
 
-    def __contains__(self, k):
-        return super().get(k if k.islower() else k.lower()) is not None
+    def __contains__(self, name):
+        return super().get(name if name.islower() else name.lower()) is not None
 
 
-def _token(b, i, j, low=False):
-    # Whether b[i:j] is a non-empty token; with ``low``, lowercase it in place (no copy).
-    if i >= j:
+def _token(buffer, start, end, lowercase=False):
+    # Whether buffer[start:end] is a non-empty token; with ``lowercase``, lowercase it in
+    # place (no copy).
+    if start >= end:
         return False
-    while i < j:
-        c = b[i]
-        if c > 126 or _TCHAR[c] == 48:
+    while start < end:
+        byte = buffer[start]
+        if byte > 126 or _TCHAR[byte] == 48:
             return False
-        if low and 64 < c < 91:
-            b[i] = c + 32
-        i += 1
+        if lowercase and 64 < byte < 91:
+            buffer[start] = byte + 32
+        start += 1
     return True
 
 
@@ -95,8 +96,8 @@ class Parser:
         # serve nearly every request; a longer line doubles it up to max_head (space(); a
         # pooled parser keeps what it grew to). Small buffers also fit the holes of a
         # fragmented heap.
-        self.buf = bytearray(min(max_head, 512))
-        self.mv = memoryview(self.buf)
+        self.buffer = bytearray(min(max_head, 512))
+        self.view = memoryview(self.buffer)
         self.max_head = max_head
         self.max_line = max_line
         self.max_headers = max_headers
@@ -108,7 +109,9 @@ class Parser:
     def reset(self):
         """Forget everything (the buffer is kept, for the next connection)."""
         self.start = self.end = self._scan = 0  # parsed up to, filled up to, where a line's search resumes
-        self._left = self._trailer_left = self._total = self.length = 0
+        # Body or chunk bytes still to come; trailer bytes still allowed; head (or chunked
+        # body) bytes counted so far against their limit.
+        self._remaining = self._trailer_left = self._counted = self.length = 0
         self.state = _HEAD
         # A pooled parser must not keep its last request's strings and dict alive.
         self.data = self.method = self.target = None
@@ -120,29 +123,29 @@ class Parser:
 
     def space(self):
         """A memoryview to read into. Compacts first; a line that cannot fit raises 414/431."""
-        b, s, e = self.buf, self.start, self.end
-        if s:
+        buffer, start, end = self.buffer, self.start, self.end
+        if start:
             # Move the unparsed tail to the front: the line being received, or a few
             # pipelined bytes (often nothing).
-            b[: e - s] = self.mv[s:e]
-            self.end = e = e - s
-            self._scan = max(0, self._scan - s)
+            buffer[: end - start] = self.view[start:end]
+            self.end = end = end - start
+            self._scan = max(0, self._scan - start)
             self.start = 0
-        if e == len(b):
-            if e < self.max_head and self.state in (_HEAD, _FIELD):
+        if end == len(buffer):
+            if end < self.max_head and self.state in (_HEAD, _FIELD):
                 # One line longer than the buffer (a long URL or cookie; next() has checked
-                # its limit): double it (512 B, 1 KB, 2 KB), never past max_head.
-                self.buf = bytearray(min(self.max_head, 2 * e))
-                self.buf[:e] = b
-                self.mv = memoryview(self.buf)
-                return self.mv[e:]
+                # its limit): double it, never past max_head.
+                self.buffer = bytearray(min(self.max_head, 2 * end))
+                self.buffer[:end] = buffer
+                self.view = memoryview(self.buffer)
+                return self.view[end:]
             # In body states the buffer cannot be full: chunk lines are bounded well below it.
             raise self._fail(414 if self.state == _HEAD else 431)
-        return self.mv[e:]
+        return self.view[end:]
 
-    def feed(self, n):
-        """Record that ``n`` bytes were written into ``space()``."""
-        self.end += n
+    def feed(self, count):
+        """Record that ``count`` bytes were written into ``space()``."""
+        self.end += count
 
     def _fail(self, status):
         # The error answer carries the status's reason phrase (RFC 9110 section 15): no
@@ -152,188 +155,190 @@ class Parser:
 
     def next(self):
         """Parse what is buffered; return NEED, HEAD, DATA or END."""
-        st, b, s, e = self.state, self.buf, self.start, self.end
-        if st == _HEAD or st == _FIELD:
-            if st == _HEAD:
+        state, buffer, start, end = self.state, self.buffer, self.start, self.end
+        if state == _HEAD or state == _FIELD:
+            if state == _HEAD:
                 # RFC 9112 section 2.2: ignore empty lines received before the request line.
-                while e - s > 1 and b[s] == 13 and b[s + 1] == 10:
-                    s += 2
-                self.start = s
-                self._total = 0  # head bytes so far (chunked reuses it for the body's)
-            # Line by line: 512 B serve a phone browser's 600-900 B head (its longest line is a
-            # few hundred bytes), so a pooled buffer rarely has to grow in a fragmented heap.
+                while end - start > 1 and buffer[start] == 13 and buffer[start + 1] == 10:
+                    start += 2
+                self.start = start
+                self._counted = 0  # head bytes so far (chunked reuses it for the body's)
+            # Line by line: a whole head rarely fits the 512 B buffer, but its longest line
+            # does, so a pooled buffer rarely has to grow in a fragmented heap.
             while True:
                 if self.state == _HEAD:  # the request line: max_line, within max_head (414)
-                    lim, err = min(self.max_line + 2, self.max_head), 414
+                    limit, status = min(self.max_line + 2, self.max_head), 414
                 else:  # a field line or the empty line: what is left of max_head (431)
-                    lim, err = self.max_head - self._total, 431
-                i = b.find(b"\n", max(s, self._scan), e)
+                    limit, status = self.max_head - self._counted, 431
+                newline = buffer.find(b"\n", max(start, self._scan), end)
                 # A line (with its CRLF) over its limit is refused before more of it is read.
-                if (e - s if i < 0 else i - s) >= lim:
-                    raise self._fail(err)
-                if i < 0:
-                    self._scan = e  # resume the search here: never rescan a slow client's line
+                if (end - start if newline < 0 else newline - start) >= limit:
+                    raise self._fail(status)
+                if newline < 0:
+                    self._scan = end  # resume the search here: never rescan a slow client's line
                     return NEED
-                self._total += i + 1 - s
-                if self._line(s, i - 1):
+                self._counted += newline + 1 - start
+                if self._line(start, newline - 1):
                     return HEAD
-                s = self.start = i + 1
-        if st == _BODY:
-            if not self._left:
+                start = self.start = newline + 1
+        if state == _BODY:
+            if not self._remaining:
                 self.state = _HEAD
                 return END
             if self.length > self.max_body:
                 raise self._fail(413)  # before any body byte is read
-            return self._take(s, e)
-        if st == _ERROR:
+            return self._take(start, end)
+        if state == _ERROR:
             raise HTTPError(400)
         return self._chunked()
 
     def _chunked(self):
         # next() for a chunked body (RFC 9112 section 7.1): NEED, DATA or END.
-        b, e = self.buf, self.end
+        buffer, end = self.buffer, self.end
         while True:
-            st, s = self.state, self.start
-            if st == _CHUNK:
-                event = self._take(s, e)
-                if not self._left:
+            state, start = self.state, self.start
+            if state == _CHUNK:
+                event = self._take(start, end)
+                if not self._remaining:
                     self.state = _CHUNK_END
                 return event
-            if st == _CHUNK_END:
-                if e - s < 2:
+            if state == _CHUNK_END:
+                if end - start < 2:
                     return NEED
-                if b[s] != 13 or b[s + 1] != 10:
+                if buffer[start] != 13 or buffer[start + 1] != 10:
                     raise self._fail(400)
                 self.start += 2
                 self.state = _SIZE
                 continue
             # One chunk-size line, or a trailer line (section 7.1.2: read and discarded within
             # max_trailer bytes).
-            i = b.find(b"\n", s, e)
-            if (e - s if i < 0 else i - s + 1) > (self.max_chunk_line if st == _SIZE else self._trailer_left):
-                raise self._fail(400 if st == _SIZE else 431)
-            if i < 0:
+            newline = buffer.find(b"\n", start, end)
+            length = end - start if newline < 0 else newline - start + 1
+            if length > (self.max_chunk_line if state == _SIZE else self._trailer_left):
+                raise self._fail(400 if state == _SIZE else 431)
+            if newline < 0:
                 return NEED
-            if i == s or b[i - 1] != 13 or b.find(b"\r", s, i - 1) >= 0 or b.find(b"\0", s, i) >= 0:
+            if (newline == start or buffer[newline - 1] != 13 or buffer.find(b"\r", start, newline - 1) >= 0
+                    or buffer.find(b"\0", start, newline) >= 0):
                 raise self._fail(400)
-            self.start = i + 1
-            if st == _TRAILER:
-                if i - s == 1:  # the empty line that ends the message
+            self.start = newline + 1
+            if state == _TRAILER:
+                if length == 2:  # the empty line that ends the message
                     self.state = _HEAD
                     return END
-                self._trailer_left -= i - s + 1
+                self._trailer_left -= length
                 continue
-            j = b.find(b";", s, i)  # chunk extensions are ignored (section 7.1.1)
-            size = bytes(self.mv[s:(i - 1 if j < 0 else j)]).strip()
-            for c in size:
-                if c not in b"0123456789abcdefABCDEF":
+            semicolon = buffer.find(b";", start, newline)  # extensions are ignored (section 7.1.1)
+            size = bytes(self.view[start:(newline - 1 if semicolon < 0 else semicolon)]).strip()
+            for digit in size:
+                if digit not in b"0123456789abcdefABCDEF":
                     size = b""
             if not size or len(size) > 8:
                 raise self._fail(400)
-            n = int(size, 16)
-            self._total += n
-            if self._total > self.max_body:
+            chunk_size = int(size, 16)
+            self._counted += chunk_size
+            if self._counted > self.max_body:
                 raise self._fail(413)
-            if n:
-                self._left = n
+            if chunk_size:
+                self._remaining = chunk_size
                 self.state = _CHUNK
             else:
                 self._trailer_left = self.max_trailer
                 self.state = _TRAILER
 
-    def _take(self, s, e):
-        # DATA: up to self._left buffered body bytes, as a view into the buffer.
-        n = min(self._left, e - s)
-        if not n:
+    def _take(self, start, end):
+        # DATA: up to self._remaining buffered body bytes, as a view into the buffer.
+        count = min(self._remaining, end - start)
+        if not count:
             return NEED
-        self.data = self.mv[s:s + n]
-        self.start += n
-        self._left -= n
+        self.data = self.view[start:start + count]
+        self.start += count
+        self._remaining -= count
         return DATA
 
-    def _line(self, s, c):
-        # One complete head line, b[s:c] (c: the CR of its CRLF): the request line, a field
-        # line or the empty line that ends the head (then True). Index arithmetic on the
-        # buffer throughout: the only allocations are the strings kept (method, target, field
-        # names and values) and the headers dict.
-        b, mv = self.buf, self.mv
+    def _line(self, start, cr):
+        # One complete head line, buffer[start:cr] (cr: the CR of its CRLF): the request line,
+        # a field line or the empty line that ends the head (then True). Index arithmetic on
+        # the buffer throughout: the only allocations are the strings kept (method, target,
+        # field names and values) and the headers dict.
+        buffer, view = self.buffer, self.view
         # RFC 9112 section 2.2: a bare CR, a bare LF or a NUL in the head is rejected (400).
-        if c < s or b[c] != 13 or b.find(b"\r", s, c) >= 0 or b.find(b"\0", s, c) >= 0:
+        if cr < start or buffer[cr] != 13 or buffer.find(b"\r", start, cr) >= 0 or buffer.find(b"\0", start, cr) >= 0:
             raise self._fail(400)
         try:
             if self.state == _HEAD:
                 # RFC 9112 section 3: request-line = method SP request-target SP HTTP-version
-                a = b.find(b" ", s, c)
-                v = b.rfind(b" ", s, c)
-                if a < 0 or b.find(b" ", a + 1, v) >= 0 or v - a < 2 or not _token(b, s, a):
+                first = buffer.find(b" ", start, cr)
+                last = buffer.rfind(b" ", start, cr)
+                if first < 0 or buffer.find(b" ", first + 1, last) >= 0 or last - first < 2 or not _token(buffer, start, first):
                     raise ValueError
                 # Section 2.3: HTTP-version = "HTTP/" DIGIT "." DIGIT; only 1.x is served (505).
-                if c - v != 9 or b.find(b"HTTP/", v, c) != v + 1 or b[v + 7] != 46 or not (
-                        47 < b[v + 6] < 58 and 47 < b[v + 8] < 58):
+                if cr - last != 9 or buffer.find(b"HTTP/", last, cr) != last + 1 or buffer[last + 7] != 46 or not (
+                        47 < buffer[last + 6] < 58 and 47 < buffer[last + 8] < 58):
                     raise ValueError
-                if b[v + 6] != 49:
+                if buffer[last + 6] != 49:
                     raise self._fail(505)
-                self.version = 10 if b[v + 8] == 48 else 11
-                self.method = m = str(mv[s:a], "utf-8")
-                t = str(mv[a + 1:v], "utf-8")
-                if t[0] != "/":
+                self.version = 10 if buffer[last + 8] == 48 else 11
+                self.method = method = str(view[start:first], "utf-8")
+                target = str(view[first + 1:last], "utf-8")
+                if target[0] != "/":
                     # Section 3.2.2: absolute-form must be accepted; asterisk-form only for
                     # OPTIONS (rare: microhttp.parse decides, ValueError for anything else).
-                    from microhttp.parse import target
+                    from microhttp.parse import other_target
 
-                    t = target(t, m)
-                self.target = t
+                    target = other_target(target, method)
+                self.target = target
                 self.headers = Headers()
                 self.state = _FIELD
                 return False
-            h = self.headers
-            if c > s:
-                j = b.find(b":", s, c)
+            headers = self.headers
+            if cr > start:
+                colon = buffer.find(b":", start, cr)
                 # Section 5.1: no whitespace before the colon; section 5.2: obs-fold is a 400.
-                if j < 0 or not _token(b, s, j, True):
+                if colon < 0 or not _token(buffer, start, colon, True):
                     raise ValueError
-                if len(h) >= self.max_headers:
+                if len(headers) >= self.max_headers:
                     raise self._fail(431)
-                k = str(mv[s:j], "utf-8")
-                j += 1
-                while j < c and b[j] in b" \t":  # optional whitespace around the value
-                    j += 1
-                while c > j and b[c - 1] in b" \t":
-                    c -= 1
-                x = str(mv[j:c], "utf-8")
-                o = h.get(k)
-                if o is not None:
-                    if k == "host":
+                name = str(view[start:colon], "utf-8")
+                value_start = colon + 1
+                while value_start < cr and buffer[value_start] in b" \t":  # whitespace around the value
+                    value_start += 1
+                while cr > value_start and buffer[cr - 1] in b" \t":
+                    cr -= 1
+                value = str(view[value_start:cr], "utf-8")
+                previous = headers.get(name)
+                if previous is not None:
+                    if name == "host":
                         raise ValueError  # RFC 9112 section 3.2: exactly one Host
-                    x = o + ", " + x  # RFC 9110 section 5.3: combine repeated fields
-                h[k] = x
+                    value = previous + ", " + value  # RFC 9110 section 5.3: combine repeated fields
+                headers[name] = value
                 return False
         except (ValueError, UnicodeError):
             raise self._fail(400)
         # The empty line: the head is complete.
-        if self.version == 11 and "host" not in h:
+        if self.version == 11 and "host" not in headers:
             raise self._fail(400)  # RFC 9112 section 3.2
-        c = h.get("connection", "").lower()
-        self.keep_alive = "close" not in c if self.version == 11 else "keep-alive" in c
-        te = h.get("transfer-encoding")
-        cl = h.get("content-length")
-        self._total = 0
+        connection = headers.get("connection", "").lower()
+        self.keep_alive = "close" not in connection if self.version == 11 else "keep-alive" in connection
+        transfer_encoding = headers.get("transfer-encoding")
+        content_length = headers.get("content-length")
+        self._counted = 0
         self.state = _BODY
-        self.start = s + 2
-        if te is not None:
+        self.start = start + 2
+        if transfer_encoding is not None:
             # Section 6.1: both framings at once is a smuggling attempt (400); HTTP/1.0 has no
             # chunked coding; chunked must be the only coding, others are 501.
-            if cl is not None or self.version == 10:
+            if content_length is not None or self.version == 10:
                 raise self._fail(400)
-            if te.lower() != "chunked":
+            if transfer_encoding.lower() != "chunked":
                 raise self._fail(501)
             self.length = -1
             self.state = _SIZE
-        elif cl is not None:
+        elif content_length is not None:
             # Section 6.3: anything but one decimal value (repeats included) is a 400.
-            if not cl.isdigit() or len(cl) > 9:
+            if not content_length.isdigit() or len(content_length) > 9:
                 raise self._fail(400)
-            self.length = self._left = int(cl)
+            self.length = self._remaining = int(content_length)
         else:
-            self.length = self._left = 0
+            self.length = self._remaining = 0
         return True

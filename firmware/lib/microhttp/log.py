@@ -17,7 +17,7 @@ class Logger:
         self.width = width
         self.stream = stream  # None: print(); else an object with write()
         self._ring = [None] * size  # type: list
-        self._i = 0
+        self._next = 0  # the slot the next line goes to (the oldest once the ring is full)
 
     def log(self, level, msg, *args):
         if level < self.level:
@@ -30,8 +30,8 @@ class Logger:
         line = "%s %s" % (_NAMES.get(level, level), msg)
         if len(line) > self.width:
             line = line[: self.width - 3] + "..."
-        self._ring[self._i] = line
-        self._i = (self._i + 1) % len(self._ring)
+        self._ring[self._next] = line
+        self._next = (self._next + 1) % len(self._ring)
         if self.stream is None:
             print(line)
         else:
@@ -57,8 +57,9 @@ class Logger:
 
     def recent(self):
         """The stored lines, oldest first."""
-        n = len(self._ring)
-        return [x for x in (self._ring[(self._i + k) % n] for k in range(n)) if x is not None]
+        size = len(self._ring)
+        lines = (self._ring[(self._next + age) % size] for age in range(size))
+        return [line for line in lines if line is not None]
 
 
 logger = Logger()

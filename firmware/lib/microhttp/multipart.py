@@ -37,44 +37,44 @@ _DONE = 4
 
 def boundary_of(content_type):
     """The boundary parameter of a multipart Content-Type (RFC 2046 5.1.1), or None."""
-    for param in content_type.split(";")[1:]:
-        k, _, v = param.strip().partition("=")
-        if k.strip().lower() == "boundary":
-            v = v.strip()
-            if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
-                v = v[1:-1]
-            if 1 <= len(v) <= 70:  # RFC 2046 5.1.1: 1 to 70 characters
-                return v
+    for parameter in content_type.split(";")[1:]:
+        key, _, value = parameter.strip().partition("=")
+        if key.strip().lower() == "boundary":
+            value = value.strip()
+            if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+                value = value[1:-1]
+            if 1 <= len(value) <= 70:  # RFC 2046 5.1.1: 1 to 70 characters
+                return value
     return None
 
 
 def _param(value, name):
     # Content-Disposition parameters (RFC 7578 4.2 / RFC 6266): name="x"; filename="y".
     for item in value.split(";")[1:]:
-        k, _, v = item.strip().partition("=")
-        if k.strip().lower() == name:
-            v = v.strip()
-            if len(v) >= 2 and v[0] == '"' and v[-1] == '"':
-                v = v[1:-1].replace('\\"', '"')
-            return v
+        key, _, parameter = item.strip().partition("=")
+        if key.strip().lower() == name:
+            parameter = parameter.strip()
+            if len(parameter) >= 2 and parameter[0] == '"' and parameter[-1] == '"':
+                parameter = parameter[1:-1].replace('\\"', '"')
+            return parameter
     return None
 
 
 class MultipartParser:
     """Sans-I/O multipart/form-data parser with one fixed buffer.
 
-    Loop: ``n = p.feed(data)`` (may take only part of ``data``: feed the rest after draining),
-    then ``ev = p.next()`` until NEED. Errors raise HTTPError(400)."""
+    Loop: ``taken = parser.feed(data)`` (may take only part of ``data``: feed the rest after
+    draining), then ``event = parser.next()`` until NEED. Errors raise HTTPError(400)."""
 
     def __init__(self, boundary, buffer_size=1024, max_header=1024):
         if isinstance(boundary, str):
             boundary = boundary.encode()
         # A delimiter is CRLF "--" boundary (RFC 2046 5.1.1); the body's first one has no CRLF,
         # so the buffer starts with a virtual CRLF and every delimiter looks the same.
-        self._delim = b"\r\n--" + boundary
+        self._delimiter = b"\r\n--" + boundary
         self.max_header = max_header
-        self._buf = bytearray(max(buffer_size, max_header + 4) + len(self._delim))
-        self._buf[0:2] = b"\r\n"
+        self._buffer = bytearray(max(buffer_size, max_header + 4) + len(self._delimiter))
+        self._buffer[0:2] = b"\r\n"
         self._start = 0
         self._end = 2
         self._state = _PREAMBLE
@@ -83,14 +83,14 @@ class MultipartParser:
 
     def feed(self, data):
         """Copy as much of ``data`` as fits; return how many bytes were taken."""
-        buf = self._buf
+        buffer = self._buffer
         if self._start:
-            n = self._end - self._start
-            buf[0:n] = memoryview(buf)[self._start:self._end]  # compact: unconsumed bytes first
+            unconsumed = self._end - self._start
+            buffer[0:unconsumed] = memoryview(buffer)[self._start:self._end]  # compact: unconsumed bytes first
             self._start = 0
-            self._end = n
-        take = min(len(data), len(buf) - self._end)
-        buf[self._end:self._end + take] = data[:take]
+            self._end = unconsumed
+        take = min(len(data), len(buffer) - self._end)
+        buffer[self._end:self._end + take] = data[:take]
         self._end += take
         return take
 
@@ -100,34 +100,34 @@ class MultipartParser:
             raise HTTPError(400, "multipart body ends early")
 
     def next(self):
-        buf = self._buf
+        buffer = self._buffer
         start = self._start
         end = self._end
-        delim = self._delim
-        st = self._state
-        if st == _PREAMBLE or st == _BODY:
-            i = buf.find(delim, start, end)
-            if i < 0:
+        delimiter = self._delimiter
+        state = self._state
+        if state == _PREAMBLE or state == _BODY:
+            found = buffer.find(delimiter, start, end)
+            if found < 0:
                 # Keep what could be the beginning of a delimiter; the rest is settled.
-                safe = end - len(delim) + 1
-                if st == _PREAMBLE or safe <= start:
-                    if st == _PREAMBLE and safe > start:
+                safe = end - len(delimiter) + 1
+                if state == _PREAMBLE or safe <= start:
+                    if state == _PREAMBLE and safe > start:
                         self._start = safe
                     return NEED
                 self._start = safe
-                self.data = memoryview(buf)[start:safe]
+                self.data = memoryview(buffer)[start:safe]
                 return DATA
-            if st == _BODY and i > start:
-                self._start = i
-                self.data = memoryview(buf)[start:i]
+            if state == _BODY and found > start:
+                self._start = found
+                self.data = memoryview(buffer)[start:found]
                 return DATA
-            self._start = i + len(delim)
+            self._start = found + len(delimiter)
             self._state = _AFTER
-            return END_PART if st == _BODY else self.next()
-        if st == _AFTER:
+            return END_PART if state == _BODY else self.next()
+        if state == _AFTER:
             if end - start < 2:
                 return NEED
-            two = bytes(buf[start:start + 2])
+            two = bytes(buffer[start:start + 2])
             if two == b"--":
                 self._state = _DONE
                 self._start = end
@@ -137,21 +137,21 @@ class MultipartParser:
             self._start = start + 2
             self._state = _HEADERS
             return self.next()
-        if st == _HEADERS:
-            if end - start >= 2 and buf[start] == 13 and buf[start + 1] == 10:
+        if state == _HEADERS:
+            if end - start >= 2 and buffer[start] == 13 and buffer[start + 1] == 10:
                 head_end = start  # a part without header fields
             else:
-                head_end = buf.find(b"\r\n\r\n", start, end)
+                head_end = buffer.find(b"\r\n\r\n", start, end)
                 if head_end < 0:
                     if end - start > self.max_header:
                         raise HTTPError(400, "multipart part header too large")
                     return NEED
                 head_end += 2
-            self._parse_head(bytes(buf[start:head_end]))
+            self._parse_head(bytes(buffer[start:head_end]))
             self._start = head_end + 2
             self._state = _BODY
             return PART
-        if st == _DONE:
+        if state == _DONE:
             self._start = end  # the epilogue is ignored (RFC 2046 5.1.1)
         return NEED
 
@@ -163,17 +163,17 @@ class MultipartParser:
         except ValueError:
             raise HTTPError(400, "multipart header is not UTF-8")
         for line in text.split("\r\n"):
-            k, sep, v = line.partition(":")
-            if not sep:
+            name, colon, value = line.partition(":")
+            if not colon:
                 continue
-            k = k.strip().lower()
-            if k == "content-disposition":
-                if v.strip().split(";")[0].strip().lower() != "form-data":
+            name = name.strip().lower()
+            if name == "content-disposition":
+                if value.strip().split(";")[0].strip().lower() != "form-data":
                     raise HTTPError(400, "part is not form-data")
-                self.name = _param(v, "name")
-                self.filename = _param(v, "filename")
-            elif k == "content-type":
-                self.content_type = v.strip()
+                self.name = _param(value, "name")
+                self.filename = _param(value, "filename")
+            elif name == "content-type":
+                self.content_type = value.strip()
         if self.name is None:
             raise HTTPError(400, "part without a name")  # RFC 7578 4.2
 
@@ -190,20 +190,21 @@ class Form:
 def safe_name(filename, max_len=64):
     """A client file name reduced to a safe base name ([A-Za-z0-9._-], no leading dot)."""
     base = filename.replace("\\", "/").split("/")[-1]
-    out = "".join(c if (c.isalpha() or c.isdigit() or c in "._-") and ord(c) < 128 else "_" for c in base)
-    out = out.lstrip(".")[:max_len]
-    if not out:
+    safe = "".join(char if (char.isalpha() or char.isdigit() or char in "._-") and ord(char) < 128 else "_"
+                   for char in base)
+    safe = safe.lstrip(".")[:max_len]
+    if not safe:
         raise HTTPError(400, "bad file name")
-    return out
+    return safe
 
 
-def _replace(tmp, path):
+def _replace(partial, path):
     # os.rename replaces the target on POSIX and LittleFS, but FAT refuses an existing one.
     try:
-        os.rename(tmp, path)
+        os.rename(partial, path)
     except OSError:
         os.remove(path)
-        os.rename(tmp, path)
+        os.rename(partial, path)
 
 
 def _remove(path):
@@ -219,30 +220,30 @@ class _Upload:
         if path is None:
             raise HTTPError(400, "unexpected file field " + name)
         self.path = path
-        self.tmp = path + ".part"
+        self.partial = path + ".part"
         self.size = 0
         self.max_file = max_file
-        self.f = open(self.tmp, "wb")
+        self.file = open(self.partial, "wb")
         form.files[name] = [path, 0, filename]
         self.entry = form.files[name]
 
-    def write(self, mv):
-        self.size += len(mv)
+    def write(self, data):
+        self.size += len(data)
         if self.size > self.max_file:
             raise HTTPError(413, "file too large")
-        self.f.write(mv)
+        self.file.write(data)
 
     def finish(self):
-        self.f.close()
-        self.f = None
-        _replace(self.tmp, self.path)
+        self.file.close()
+        self.file = None
+        _replace(self.partial, self.path)
         self.entry[1] = self.size
 
     def abort(self):
-        if self.f is not None:
-            self.f.close()
-            self.f = None
-        _remove(self.tmp)
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        _remove(self.partial)
 
 
 async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, max_fields=16,
@@ -254,8 +255,8 @@ async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, 
     and bytes per field value (413); ``buffer_size``: parser buffer bytes."""
     if max_total is None:
         max_total = max_file + 16 * 1024
-    ctype = request.headers.get("Content-Type", "")
-    kind = ctype.split(";")[0].strip().lower()
+    content_type = request.headers.get("Content-Type", "")
+    kind = content_type.split(";")[0].strip().lower()
     form = Form()
     if kind == "application/x-www-form-urlencoded":
         pairs = UrlencodedParser(max_field, max_fields)
@@ -265,7 +266,7 @@ async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, 
         return form
     if kind != "multipart/form-data":
         raise HTTPError(415, "expected a form body")
-    boundary = boundary_of(ctype)
+    boundary = boundary_of(content_type)
     if boundary is None:
         raise HTTPError(400, "multipart body without boundary")
     parser = MultipartParser(boundary, buffer_size)
@@ -274,15 +275,15 @@ async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, 
     skip = False  # inside an empty file part
     try:
         async for chunk in request.stream(max_total):
-            mv = memoryview(chunk)
-            off = 0
-            while off < len(mv):
-                off += parser.feed(mv[off:])
+            view = memoryview(chunk)
+            offset = 0
+            while offset < len(view):
+                offset += parser.feed(view[offset:])
                 while True:
-                    ev = parser.next()
-                    if ev == NEED:
+                    event = parser.next()
+                    if event == NEED:
                         break
-                    if ev == PART:
+                    if event == PART:
                         if parser.filename == "":
                             # A file input left empty: browsers send filename="" and no data
                             # (WHATWG HTML 4.10.21.8). Nothing was uploaded: keep the old file.
@@ -293,7 +294,7 @@ async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, 
                             if len(form.fields) >= max_fields:
                                 raise HTTPError(413, "too many form fields")
                             field = bytearray()
-                    elif ev == DATA:
+                    elif event == DATA:
                         data = parser.data or b""
                         if skip:
                             if len(data):
@@ -304,7 +305,7 @@ async def receive_form(request, files=None, max_file=64 * 1024, max_total=None, 
                             if len(field) + len(data) > max_field:
                                 raise HTTPError(413, "form field too large")
                             field.extend(data)
-                    elif ev == END_PART:
+                    elif event == END_PART:
                         skip = False
                         if upload is not None:
                             upload.finish()  # complete: now it replaces the old file
@@ -334,15 +335,15 @@ class UrlencodedParser:
     def feed(self, chunk, fields):
         start = 0
         while True:
-            i = chunk.find(b"&", start)
-            piece = chunk[start:] if i < 0 else chunk[start:i]
+            ampersand = chunk.find(b"&", start)
+            piece = chunk[start:] if ampersand < 0 else chunk[start:ampersand]
             if len(self._pair) + len(piece) > self.max_field:
                 raise HTTPError(413, "form field too large")
             self._pair.extend(piece)
-            if i < 0:
+            if ampersand < 0:
                 return
             self._emit(fields)
-            start = i + 1
+            start = ampersand + 1
 
     def finish(self, fields):
         self._emit(fields)
@@ -358,6 +359,6 @@ class UrlencodedParser:
             text = str(self._pair, "utf-8").replace("+", " ")
         except ValueError:
             raise HTTPError(400, "form field is not UTF-8")
-        k, _, v = text.partition("=")
-        fields[unquote(k)] = unquote(v)
+        name, _, value = text.partition("=")
+        fields[unquote(name)] = unquote(value)
         self._pair = bytearray()

@@ -3,86 +3,86 @@
 from microhttp.errors import HTTPError
 
 
-def target(t, m):
+def other_target(target, method):
     # A request-target that is not origin-form (RFC 9112 section 3.2): absolute-form is
     # reduced to its path (section 3.2.2), asterisk-form is kept for OPTIONS (3.2.4);
     # anything else raises ValueError (the parser answers 400).
-    if t[:7] == "http://" or t[:8] == "https://":
-        return "/" + t.split("/", 3)[3] if t.count("/") > 2 else "/"
-    if t != "*" or m != "OPTIONS":
+    if target[:7] == "http://" or target[:8] == "https://":
+        return "/" + target.split("/", 3)[3] if target.count("/") > 2 else "/"
+    if target != "*" or method != "OPTIONS":
         raise ValueError
-    return t
+    return target
 
 
-def unquote(s):
+def unquote(text):
     """Percent-decode a str (``+`` is left alone); raises 400 on bad escapes or UTF-8."""
-    if "%" not in s:
-        return s
-    p = s.split("%")
-    b = bytearray(p[0].encode())
+    if "%" not in text:
+        return text
+    pieces = text.split("%")
+    decoded = bytearray(pieces[0].encode())
     try:
-        for x in p[1:]:
-            b.append(int(x[:2], 16) if len(x) > 1 else -1)
-            b.extend(x[2:].encode())
-        return str(b, "utf-8")
+        for piece in pieces[1:]:
+            decoded.append(int(piece[:2], 16) if len(piece) > 1 else -1)
+            decoded.extend(piece[2:].encode())
+        return str(decoded, "utf-8")
     except (ValueError, UnicodeError):
         raise HTTPError(400, "bad request")
 
 
 class MultiDict(dict):
-    """A dict of first values; ``getall(k)`` returns every value of a repeated key."""
+    """A dict of first values; ``getall(key)`` returns every value of a repeated key."""
 
-    def add(self, k, v):
-        if k in self:
-            if not hasattr(self, "more"):
-                self.more = []
-            self.more.append((k, v))
+    def add(self, key, value):
+        if key in self:
+            if not hasattr(self, "repeated"):
+                self.repeated = []
+            self.repeated.append((key, value))
         else:
-            self[k] = v
+            self[key] = value
 
-    def getall(self, k):
-        r = [self[k]] if k in self else []
-        for a, v in getattr(self, "more", ()):
-            if a == k:
-                r.append(v)
-        return r
+    def getall(self, key):
+        values = [self[key]] if key in self else []
+        for repeated_key, value in getattr(self, "repeated", ()):
+            if repeated_key == key:
+                values.append(value)
+        return values
 
 
-def parse_qs(s, d=None):
+def parse_qs(query, into=None):
     """Parse ``a=1&b=2`` (``+`` is a space) into a MultiDict."""
-    d = MultiDict() if d is None else d
-    for x in s.split("&"):
-        if x:
-            k, _, v = x.partition("=")
-            d.add(unquote(k.replace("+", " ")), unquote(v.replace("+", " ")))
-    return d
+    into = MultiDict() if into is None else into
+    for pair in query.split("&"):
+        if pair:
+            key, _, value = pair.partition("=")
+            into.add(unquote(key.replace("+", " ")), unquote(value.replace("+", " ")))
+    return into
 
 
-def form(b):
+def form(body):
     """An application/x-www-form-urlencoded body (bytes) as a MultiDict."""
     try:
-        return parse_qs(b.decode())
+        return parse_qs(body.decode())
     except UnicodeError:
         raise HTTPError(400, "invalid form encoding")
 
 
-def peer(a):
+def peer(address):
     """The client address as ``(ip, port)``. The unix port hands out the raw sockaddr
     (family, big-endian port, address); lwIP ports and CPython give the tuple already."""
-    if isinstance(a, (bytes, bytearray)) and len(a) >= 8 and a[0] == 2:  # AF_INET
-        return ("%d.%d.%d.%d" % (a[4], a[5], a[6], a[7]), a[2] << 8 | a[3])
-    return a
+    if isinstance(address, (bytes, bytearray)) and len(address) >= 8 and address[0] == 2:  # AF_INET
+        return ("%d.%d.%d.%d" % (address[4], address[5], address[6], address[7]), address[2] << 8 | address[3])
+    return address
 
 
-def attr(req, n):
+def attr(request, name):
     """The value of a Request attribute made on first use (see Request.__getattr__)."""
-    if n == "query":
-        return parse_qs(req.query_string)
-    if n == "cookies":
-        c = {}
-        for x in req.headers.get("cookie", "").split(";"):  # RFC 6265 section 5.4
-            k, e, v = x.strip().partition("=")
-            if e:
-                c[k] = v
-        return c
-    return peer(req.conn.writer.get_extra_info("peername"))  # client_addr
+    if name == "query":
+        return parse_qs(request.query_string)
+    if name == "cookies":
+        cookies = {}
+        for pair in request.headers.get("cookie", "").split(";"):  # RFC 6265 section 5.4
+            key, equals, value = pair.strip().partition("=")
+            if equals:
+                cookies[key] = value
+        return cookies
+    return peer(request.connection.writer.get_extra_info("peername"))  # client_addr

@@ -15,9 +15,9 @@ class Request:
 
     received = None  # the whole body once read (microhttp.body.read)
 
-    def __init__(self, app, conn, parser):
+    def __init__(self, app, connection, parser):
         self.app = app
-        self.conn = conn
+        self.connection = connection
         self.method = parser.method
         self.headers = parser.headers
         # Few attributes: each request's instance dict grows (by reallocation) with them.
@@ -32,9 +32,9 @@ class Request:
     def __getattr__(self, name):
         # Only called for attributes not set yet; made ones are cached as plain attributes.
         if name == "reader":
-            return self.conn.reader
+            return self.connection.reader
         if name == "writer":
-            return self.conn.writer
+            return self.connection.writer
         if name == "g":
             value = {}
         elif name in ("query", "cookies", "client_addr"):
@@ -51,7 +51,7 @@ class Request:
         from microhttp.body import BodyIterator
 
         if max_size is not None:
-            self.conn.parser.max_body = max_size
+            self.connection.parser.max_body = max_size
         return BodyIterator(self)
 
     # The body readers are in microhttp.body, loaded when a handler first reads a body (a GET

@@ -23,19 +23,19 @@ class Response:
     def __init__(self, body=b"", status=200, headers=None, content_type=None):
         self.body = body
         self.status = status
-        self.headers = h = Headers()
+        self.headers = fields = Headers()
         if headers:
-            for k in headers:
-                h[k] = headers[k]
+            for name in headers:
+                fields[name] = headers[name]
         if content_type:
-            h["content-type"] = content_type
+            fields["content-type"] = content_type
 
-    def set_cookie(self, *args, **kw):
+    def set_cookie(self, *args, **options):
         """``set_cookie(name, value, max_age=None, path="/", http_only=True, same_site="Lax",
         secure=False, expires=None)``: add a Set-Cookie field (RFC 6265 section 4.1)."""
         from microhttp.cookies import set_cookie
 
-        set_cookie(self, *args, **kw)
+        set_cookie(self, *args, **options)
 
     def delete_cookie(self, name, path="/"):
         from microhttp.cookies import delete_cookie

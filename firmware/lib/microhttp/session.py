@@ -31,14 +31,14 @@ from microhttp.crypto import equal, hmac_sha256
 MAX_COOKIE = 3072  # bytes; browsers keep at least 4096 per cookie (RFC 6265 section 6.1)
 
 
-def _b64url(b):
+def _b64url(data):
     # RFC 4648 section 5 alphabet: every character is a valid cookie-octet (RFC 6265 4.1.1).
-    return binascii.b2a_base64(b).strip().decode().replace("+", "-").replace("/", "_").rstrip("=")
+    return binascii.b2a_base64(data).strip().decode().replace("+", "-").replace("/", "_").rstrip("=")
 
 
-def _unb64url(s):
-    s = s.replace("-", "+").replace("_", "/")
-    return binascii.a2b_base64(s + "=" * (-len(s) % 4))
+def _unb64url(text):
+    text = text.replace("-", "+").replace("_", "/")
+    return binascii.a2b_base64(text + "=" * (-len(text) % 4))
 
 
 class Sessions:
@@ -73,12 +73,12 @@ class Sessions:
         """The data of a signed cookie value, or None if it is forged, expired or malformed."""
         if not value or len(value) > MAX_COOKIE:
             return None
-        body, dot, sig = value.rpartition(".")
+        body, dot, signature = value.rpartition(".")
         if not dot:
             return None
         try:
             # Check the signature before parsing anything the client sent (RFC 2104 section 5).
-            if not equal(_unb64url(sig), hmac_sha256(self._key, body.encode())):
+            if not equal(_unb64url(signature), hmac_sha256(self._key, body.encode())):
                 return None
             payload = json.loads(_unb64url(body))
             data = payload["d"]

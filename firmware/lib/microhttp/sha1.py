@@ -7,7 +7,8 @@ when ``hashlib.sha1`` is missing: boards with one (ESP32, RP2 with networking) n
 
 def sha1(data):
     """The 20-byte SHA-1 digest of ``data`` (FIPS 180-4 section 6.1)."""
-    # Only hashes the 60-byte WebSocket handshake string, so clarity beats speed here.
+    # Only hashes the 60-byte WebSocket handshake string, so clarity beats speed here. The
+    # names are the standard's: h0-h4, the schedule w, the working variables a-e, f and k.
     h0, h1, h2, h3, h4 = 0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0
     ml = len(data) * 8
     data = bytes(data) + b"\x80" + bytes((55 - len(data)) % 64) + ml.to_bytes(8, "big")

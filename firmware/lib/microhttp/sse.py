@@ -42,33 +42,33 @@ def _check_field(value, name):
 def format_event(data, event=None, id=None, retry=None):
     """One event as bytes: ``event:``, ``id:``, ``retry:`` and one ``data:`` line per line of
     ``data`` (CRLF, CR and LF all split lines, 9.2.6), ended by a blank line."""
-    out = []
+    lines = []
     if event is not None:
         _check_field(event, "event")
-        out.append("event: " + event + "\n")
+        lines.append("event: " + event + "\n")
     if id is not None:
         _check_field(id, "id")
-        out.append("id: " + id + "\n")
+        lines.append("id: " + id + "\n")
     if retry is not None:
-        out.append("retry: %d\n" % retry)
+        lines.append("retry: %d\n" % retry)
     if data is not None:
         if not isinstance(data, str):
             data = str(data, "utf-8")  # the stream is always UTF-8 (9.2.5)
         for line in data.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
-            out.append("data: " + line + "\n")
-    out.append("\n")
-    return "".join(out).encode()
+            lines.append("data: " + line + "\n")
+    lines.append("\n")
+    return "".join(lines).encode()
 
 
-async def _until_eof(r, stream):
+async def _until_eof(reader, stream):
     # A page that goes away (a reload, a closed tab) closes its connection: the socket reads
     # EOF. Without this watch its stream would hold the connection's memory until the next
-    # heartbeat write fails (15 s by default), and a reloading phone on a short heap would
-    # wait for room that long. Anything a client sends on an event stream is discarded.
+    # heartbeat write fails, and a reloading phone on a short heap would wait for room that
+    # long. Anything a client sends on an event stream is discarded.
     # (When the stream ends first it cancels this watch: CancelledError is not an Exception.)
-    b = memoryview(bytearray(16))
+    scratch = memoryview(bytearray(16))
     try:
-        while await compat.readinto(r, b):
+        while await compat.readinto(reader, scratch):
             pass
     except Exception:  # a reset
         pass
@@ -104,14 +104,14 @@ class EventHub:
         slow or gone clients (each stream catches up from the ring on its own). It allocates,
         so call it from a task or a ``micropython.schedule`` callback, not a hard interrupt."""
         seq = self._seq + 1
-        eid = "%s.%d" % (self.epoch, seq)
-        encoded = format_event(data, event, eid)
+        event_id = "%s.%d" % (self.epoch, seq)
+        encoded = format_event(data, event, event_id)
         if len(encoded) > MAX_EVENT:
             raise ValueError("SSE event too big")
         self._ring[seq % self.history] = encoded
         self._seq = seq
         self._streams.wake_all()
-        return eid
+        return event_id
 
     def _resume_seq(self, last_id):
         """The seq a reconnecting client has seen, or -1 when its gap cannot be filled."""
@@ -130,43 +130,43 @@ class EventHub:
 
     def response(self, request):
         """A streaming response (with the connection takeover) for ``request``."""
-        from microhttp import Response
+        from microhttp.response import Response
 
         if self.clients >= self.max_clients:
             return Response("too many event streams", 503, {"Retry-After": "5"})
-        resp = Response(None, 200, _HEADERS)  # no body framing: events follow the head
-        resp.takeover = self._serve
-        return resp
+        response = Response(None, 200, _HEADERS)  # no body framing: events follow the head
+        response.takeover = self._serve
+        return response
 
     async def _serve(self, request):
-        w = request.writer
+        writer = request.writer
         seen = self._resume_seq(request.headers.get("Last-Event-ID"))
         watch = asyncio.create_task(_until_eof(request.reader, asyncio.current_task()))
         request = None  # a stream may last hours: its request's head is garbage from here on
         self.clients += 1
         try:
             if self.retry is not None:
-                compat.write(w, format_event(None, retry=self.retry))
+                compat.write(writer, format_event(None, retry=self.retry))
             quiet = ticks_ms()  # since when nothing was written
             while True:
                 if seen < 0 or seen < self._seq - self.history:
                     # Missed more than the ring holds (or a stale id): tell the page to refetch.
-                    compat.write(w, format_event("", "resync", "%s.%d" % (self.epoch, self._seq)))
+                    compat.write(writer, format_event("", "resync", "%s.%d" % (self.epoch, self._seq)))
                     seen = self._seq
                 if seen < self._seq:
                     seen += 1
-                    compat.write(w, self._ring[seen % self.history])
+                    compat.write(writer, self._ring[seen % self.history])
                     if seen < self._seq:
                         continue  # write the whole backlog, then drain once
-                    await w.drain()
+                    await writer.drain()
                     quiet = ticks_ms()
                     continue
                 left = self.heartbeat_ms - ticks_diff(ticks_ms(), quiet)
                 if left > 0:
                     await self._streams.wait_ms(left)  # until then, or an event (publish)
                     continue
-                compat.write(w, _HEARTBEAT)
-                await w.drain()
+                compat.write(writer, _HEARTBEAT)
+                await writer.drain()
                 quiet = ticks_ms()
         except OSError:  # a write to a gone client (reset, broken pipe): end this stream
             pass
@@ -178,17 +178,17 @@ class EventHub:
 def stream(request, source):
     """A streaming response sending each item of async iterator ``source`` (``data`` or
     ``(data, event)``) to this client only; no replay."""
-    from microhttp import Response
+    from microhttp.response import Response
 
-    async def run(req):
-        w = req.writer
+    async def run(request):
+        writer = request.writer
         async for item in source:
             if isinstance(item, tuple):
-                compat.write(w, format_event(item[0], item[1]))
+                compat.write(writer, format_event(item[0], item[1]))
             else:
-                compat.write(w, format_event(item))
-            await w.drain()
+                compat.write(writer, format_event(item))
+            await writer.drain()
 
-    resp = Response(b"", 200, _HEADERS)
-    resp.takeover = run
-    return resp
+    response = Response(b"", 200, _HEADERS)
+    response.takeover = run
+    return response

@@ -13,9 +13,12 @@ server drains through its shared per-connection buffer, with ``Content-Length`` 
 
 import os
 
-from microhttp import App, HTTPError, Response
+from microhttp.errors import HTTPError
+from microhttp.response import Response
+from microhttp.router import App
 
-# Extension -> media type, one compact string (a dict would cost ~1 KB of heap per import).
+# Extension -> media type, one compact string: a dict would take far more heap for as long as
+# the module is loaded.
 # Each entry is "\n<ext> <type>"; textual types carry their charset (RFC 9110 §8.3.2).
 _MIME = (
     "\nhtml text/html; charset=utf-8\nhtm text/html; charset=utf-8"
@@ -41,13 +44,13 @@ def mime_type(name):
     dot = name.rfind(".")
     if dot < 0 or dot < name.rfind("/") or len(name) - dot > 12:
         return DEFAULT_TYPE
-    ext = name[dot + 1:].lower()
-    i = _MIME.find(ext)
-    while i > 0:
-        j = i + len(ext)
-        if _MIME[i - 1] == "\n" and _MIME[j] == " ":  # a whole key, not "js" inside "json"
-            return _MIME[j + 1:_MIME.find("\n", j)]
-        i = _MIME.find(ext, j)
+    extension = name[dot + 1:].lower()
+    found = _MIME.find(extension)
+    while found > 0:
+        after = found + len(extension)
+        if _MIME[found - 1] == "\n" and _MIME[after] == " ":  # a whole key, not "js" inside "json"
+            return _MIME[after + 1:_MIME.find("\n", after)]
+        found = _MIME.find(extension, after)
     return DEFAULT_TYPE
 
 
@@ -62,32 +65,32 @@ def safe_path(path, max_path=MAX_PATH):
     double encoding (``%252e``), and decoding twice is how traversals slip through (CWE-174).
     A trailing ``/`` is kept so the caller can add the index file; "" is the root itself.
     """
-    b = path.encode() if isinstance(path, str) else path
-    if len(b) > max_path:
+    encoded = path.encode() if isinstance(path, str) else path
+    if len(encoded) > max_path:
         return None
     segments = 0
     start = 0
-    end = len(b)
+    end = len(encoded)
     for i in range(end + 1):
-        c = b[i] if i < end else 47
-        if c < 32 or c == 127 or c == 92 or c == 58 or c == 37:  # control, '\\', ':', '%'
+        byte = encoded[i] if i < end else 47
+        if byte < 32 or byte == 127 or byte == 92 or byte == 58 or byte == 37:  # control, '\\', ':', '%'
             return None
-        if c == 47:  # '/'
+        if byte == 47:  # '/'
             if i == start:
                 if i == end and i > 0:
                     break  # trailing slash: a directory
                 if end == 0:
                     break  # the root itself
                 return None  # empty segment, or an absolute path
-            if b[start] == 46:  # '.' starts "." / ".." / hidden names
+            if encoded[start] == 46:  # '.' starts "." / ".." / hidden names
                 return None
             segments += 1
             if segments > MAX_SEGMENTS:
                 return None
             start = i + 1
-    if b is path:
+    if encoded is path:
         try:
-            return b.decode()
+            return encoded.decode()
         except UnicodeError:
             return None
     return path
@@ -118,10 +121,10 @@ def parse_range(value, size):
     if not first:
         if not last:
             return None
-        n = int(last)  # suffix range: the final n bytes
-        if n == 0 or size == 0:
+        suffix = int(last)  # suffix range: the final bytes
+        if suffix == 0 or size == 0:
             return -1
-        return (max(0, size - n), size - 1)
+        return (max(0, size - suffix), size - 1)
     start = int(first)
     end = int(last) if last else size - 1
     if last and end < start:
@@ -180,11 +183,11 @@ def accepts_gzip(header):
 def _weight_above_zero(parameters):
     """False for a weight of zero (``q=0``, ``q=0.000``: "not acceptable", RFC 9110 §12.4.2)
     or one that does not parse; True for any other weight, or none."""
-    q = parameters.strip().replace(" ", "")
-    if not q.startswith("q="):
+    weight = parameters.strip().replace(" ", "")
+    if not weight.startswith("q="):
         return True
     try:
-        return float(q[2:]) > 0
+        return float(weight[2:]) > 0
     except ValueError:
         return False
 
@@ -195,29 +198,29 @@ class FileSlice:
     The server fills its own shared buffer through ``readinto``; nothing is allocated here
     except, for the final short read, one memoryview of the caller's buffer."""
 
-    def __init__(self, f, start, length):
-        self.f = f
-        self.remaining = length if f is not None else 0
+    def __init__(self, file, start, length):
+        self.file = file
+        self.remaining = length if file is not None else 0
         self.length = length
         if start:
-            f.seek(start)
+            file.seek(start)
 
-    def readinto(self, buf):
+    def readinto(self, buffer):
         if self.remaining <= 0:
             return 0
-        if len(buf) > self.remaining:
-            buf = memoryview(buf)[:self.remaining]
-        n = self.f.readinto(buf)
-        if not n:
+        if len(buffer) > self.remaining:
+            buffer = memoryview(buffer)[:self.remaining]
+        count = self.file.readinto(buffer)
+        if not count:
             self.remaining = 0
             return 0
-        self.remaining -= n
-        return n
+        self.remaining -= count
+        return count
 
     def close(self):
         self.remaining = 0
-        if self.f is not None:
-            self.f.close()
+        if self.file is not None:
+            self.file.close()
 
 
 class Static(App):
@@ -260,84 +263,85 @@ class Static(App):
 
     def _stat_gzip_variant(self, full):
         """The stat of ``full + ".gz"`` when it is a file, else None."""
-        st = self._stat(full + ".gz")
-        if st is not None and st[0] & _S_IFDIR:
+        stat = self._stat(full + ".gz")
+        if stat is not None and stat[0] & _S_IFDIR:
             return None
-        return st
+        return stat
 
     def serve(self, request, path):
         """Build the Response for ``path``: relative to the root, already percent-decoded (as
         ``request.path`` and route parameters are)."""
         if request.method != "GET" and request.method != "HEAD":
             raise HTTPError(405, "Method Not Allowed", {"Allow": "GET, HEAD"})
-        rel = safe_path(path)
-        if rel is None:
+        relative = safe_path(path)
+        if relative is None:
             raise HTTPError(400, "Bad Path")
-        if rel == "" or rel.endswith("/"):
+        if relative == "" or relative.endswith("/"):
             if not self.index:
                 raise HTTPError(404, "Not Found")
-            rel += self.index
-        full = self.root + "/" + rel if rel else self.root
+            relative += self.index
+        full = self.root + "/" + relative if relative else self.root
         tag = self.tag
         headers = request.headers
         accept = headers.get("Accept-Encoding")
-        gz_acceptable = self.gzip and accepts_gzip(accept)
+        gzip_acceptable = self.gzip and accepts_gzip(accept)
         # A client that names gzip gets the smaller variant first. With no Accept-Encoding
         # field every coding is acceptable (RFC 9110 §12.5.3), but identity is the one any
         # client can read, so the gzip variant is then served only when it is the only one.
-        gz_first = gz_acceptable and accept is not None
-        st = self._stat_gzip_variant(full) if gz_first else None
-        gz = st is not None
-        if st is None:
-            st = self._stat(full)
-            if st is None:
-                if self.gzip and not gz_first:
-                    st = self._stat_gzip_variant(full)
-                if st is None:
+        gzip_first = gzip_acceptable and accept is not None
+        stat = self._stat_gzip_variant(full) if gzip_first else None
+        gzipped = stat is not None
+        if stat is None:
+            stat = self._stat(full)
+            if stat is None:
+                if self.gzip and not gzip_first:
+                    stat = self._stat_gzip_variant(full)
+                if stat is None:
                     raise HTTPError(404, "Not Found")
-                if not gz_acceptable:
+                if not gzip_acceptable:
                     # §15.5.7: the only representation is gzip-coded and the client refused
                     # gzip; the reply varies with Accept-Encoding like the 200 would (§12.5.5).
                     raise HTTPError(406, "only a gzip-coded representation exists and"
                                     " Accept-Encoding refuses gzip", {"Vary": "Accept-Encoding"})
-                gz = True
-            elif st[0] & _S_IFDIR:
+                gzipped = True
+            elif stat[0] & _S_IFDIR:
                 if not self.index:
                     raise HTTPError(404, "Not Found")
                 # Relative links in the index need the trailing slash (RFC 3986 §5.2).
                 return Response.redirect(request.path + "/", 301)
-        if gz:
+        if gzipped:
             full += ".gz"
             tag += "z"  # another representation, another validator (RFC 9110 §8.8.3)
-        size = st[6]
-        etag = make_etag(size, st[8], tag)
-        out = {"ETag": etag, "Cache-Control": self.cache_control, "Accept-Ranges": "bytes"}
+        size = stat[6]
+        etag = make_etag(size, stat[8], tag)
+        fields = {"ETag": etag, "Cache-Control": self.cache_control, "Accept-Ranges": "bytes"}
         if self.gzip:
-            out["Vary"] = "Accept-Encoding"  # §12.5.5: the choice depends on Accept-Encoding
-        if gz:
-            out["Content-Encoding"] = "gzip"
-        ctype = mime_type(rel)
+            fields["Vary"] = "Accept-Encoding"  # §12.5.5: the choice depends on Accept-Encoding
+        if gzipped:
+            fields["Content-Encoding"] = "gzip"
+        content_type = mime_type(relative)
         # §13.2.2: If-None-Match is evaluated before Range; a match answers 304 without a body.
         if etag_matches(headers.get("If-None-Match"), etag):
-            return Response(b"", 304, out)
+            return Response(b"", 304, fields)
         start, length, status = 0, size, 200
-        rng = headers.get("Range")
-        if rng is not None:
+        range_field = headers.get("Range")
+        if range_field is not None:
             if_range = headers.get("If-Range")
             if if_range is None or etag_matches(if_range, etag, weak=False):
-                r = parse_range(rng, size)
-                if r == -1:
-                    out["Content-Range"] = "bytes */%d" % size
-                    return Response(b"", 416, out, content_type="text/plain")
-                if r is not None:
-                    start, length, status = r[0], r[1] - r[0] + 1, 206
-                    out["Content-Range"] = "bytes %d-%d/%d" % (r[0], r[1], size)
-        out["Content-Length"] = str(length)
+                byte_range = parse_range(range_field, size)
+                if byte_range == -1:
+                    fields["Content-Range"] = "bytes */%d" % size
+                    return Response(b"", 416, fields, content_type="text/plain")
+                if byte_range is not None:
+                    first, last = byte_range
+                    start, length, status = first, last - first + 1, 206
+                    fields["Content-Range"] = "bytes %d-%d/%d" % (first, last, size)
+        fields["Content-Length"] = str(length)
         if request.method == "HEAD":
             # A body that reads nothing keeps the real Content-Length (§9.3.2) without an open().
-            return Response(FileSlice(None, 0, length), status, out, content_type=ctype)
+            return Response(FileSlice(None, 0, length), status, fields, content_type=content_type)
         try:
-            f = self._open(full)
+            file = self._open(full)
         except OSError:
             raise HTTPError(404, "Not Found")
-        return Response(FileSlice(f, start, length), status, out, content_type=ctype)
+        return Response(FileSlice(file, start, length), status, fields, content_type=content_type)

@@ -89,37 +89,37 @@ _SECOND = b"\xe0\xa0\xbf\xed\x80\x9f\xf0\x90\xbf\xf4\x80\x8f\xc0\x01\x00\xc1\x01
     b"\xfc\x01\x00\xfd\x01\x00\xfe\x01\x00\xff\x01\x00"
 
 
-def decode_utf8(buf):
-    """``buf`` as ``str``; ValueError unless it is valid UTF-8 (RFC 3629)."""
-    text = str(buf, "utf-8")  # structure check at C speed on both runtimes
-    if _LAX and len(text) != len(buf):  # all-ASCII needs no more checks
+def decode_utf8(data):
+    """``data`` as ``str``; ValueError unless it is valid UTF-8 (RFC 3629)."""
+    text = str(data, "utf-8")  # structure check at C speed on both runtimes
+    if _LAX and len(text) != len(data):  # all-ASCII needs no more checks
         # Structure is right, so the remaining errors are fixed by a lead byte and its
         # successor; bytes.find runs in C, no per-byte Python loop.
-        n = len(buf)
-        for k in range(0, len(_SECOND), 3):
-            lead = _SECOND[k:k + 1]
-            i = buf.find(lead)
-            while i >= 0:
-                nxt = buf[i + 1] if i + 1 < n else 0
-                if nxt < _SECOND[k + 1] or nxt > _SECOND[k + 2]:
+        length = len(data)
+        for entry in range(0, len(_SECOND), 3):
+            lead = _SECOND[entry:entry + 1]
+            at = data.find(lead)
+            while at >= 0:
+                following = data[at + 1] if at + 1 < length else 0
+                if following < _SECOND[entry + 1] or following > _SECOND[entry + 2]:
                     raise ValueError("invalid UTF-8")
-                i = buf.find(lead, i + 1)
+                at = data.find(lead, at + 1)
     return text
 
 
 # ---------------------------------------------------------------- frames (RFC 6455 section 5)
 
-def unmask(buf, mask):
-    """XOR ``buf`` in place with the 4-byte ``mask`` (section 5.3)."""
-    mv = memoryview(buf)
-    rep = int.from_bytes(mask * (_UNMASK_BLOCK // 4), "big")
-    end = len(buf)
-    i = 0
-    while i < end:
-        k = min(_UNMASK_BLOCK, end - i)
-        m = rep >> (8 * (_UNMASK_BLOCK - k))  # the first k bytes of the repeated mask
-        buf[i:i + k] = (int.from_bytes(mv[i:i + k], "big") ^ m).to_bytes(k, "big")
-        i += k
+def unmask(payload, mask):
+    """XOR ``payload`` in place with the 4-byte ``mask`` (section 5.3)."""
+    view = memoryview(payload)
+    repeated = int.from_bytes(mask * (_UNMASK_BLOCK // 4), "big")
+    end = len(payload)
+    at = 0
+    while at < end:
+        step = min(_UNMASK_BLOCK, end - at)
+        step_mask = repeated >> (8 * (_UNMASK_BLOCK - step))  # the repeated mask's first step bytes
+        payload[at:at + step] = (int.from_bytes(view[at:at + step], "big") ^ step_mask).to_bytes(step, "big")
+        at += step
 
 
 def encode_header(head, opcode, length, fin=True):
@@ -139,8 +139,8 @@ def encode_header(head, opcode, length, fin=True):
 
 
 class FrameReader:
-    """Sans-I/O frame parser. Loop: ``mv = r.buffer()``; read up to ``len(mv)`` bytes into it;
-    ``event = r.received(n)``. Events are ``(opcode, payload)``: whole messages (``str`` for
+    """Sans-I/O frame parser. Loop: ``region = reader.buffer()``; read up to ``len(region)``
+    bytes into it; ``event = reader.received(count)``. Events are ``(opcode, payload)``: whole messages (``str`` for
     text, ``bytes`` for binary, fragments joined) and control frames (``bytes``). Raises
     ``ProtocolError`` with the close code to send."""
 
@@ -148,7 +148,7 @@ class FrameReader:
         self.max_message = max_message
         self._head = bytearray(14)
         self._parts = None  # fragments of the data message in progress
-        self._msg_op = self._msg_len = 0
+        self._message_opcode = self._message_length = 0
         self._payload = None  # None: reading a header; else the payload being filled
         self._got = 0
         self._want = 2
@@ -158,68 +158,68 @@ class FrameReader:
             return memoryview(self._payload)[self._got:]
         return memoryview(self._head)[self._got:self._want]
 
-    def received(self, n):
-        self._got += n
-        p = self._payload
-        if p is not None:
-            return self._frame_done() if self._got == len(p) else None
+    def received(self, count):
+        self._got += count
+        payload = self._payload
+        if payload is not None:
+            return self._frame_done() if self._got == len(payload) else None
         if self._got < self._want:
             return None
-        h = self._head
-        b0 = h[0]
-        op = b0 & 0x0F
-        n = h[1] & 0x7F
+        head = self._head
+        first = head[0]
+        opcode = first & 0x0F
+        length = head[1] & 0x7F
         if self._want == 2:
             # Section 5.2: no extension was negotiated, so RSV1-3 must be 0; opcodes 3-7 and
             # 11-15 are reserved. Section 5.1: every client frame is masked.
-            if b0 & 0x70 or 2 < op < 8 or op > 10 or not h[1] & 0x80:
+            if first & 0x70 or 2 < opcode < 8 or opcode > 10 or not head[1] & 0x80:
                 raise ProtocolError(_PROTOCOL, "bad frame header")
-            if op >= _CLOSE:
-                if not b0 & 0x80 or n > 125:  # 5.5: control frames are short, unfragmented
+            if opcode >= _CLOSE:
+                if not first & 0x80 or length > 125:  # 5.5: control frames are short, unfragmented
                     raise ProtocolError(_PROTOCOL, "bad control frame")
-            elif (op == _CONT) != (self._parts is not None):  # 5.4: fragments in sequence
+            elif (opcode == _CONT) != (self._parts is not None):  # 5.4: fragments in sequence
                 raise ProtocolError(_PROTOCOL, "bad fragment")
-            self._want = 6 if n < 126 else 8 if n == 126 else 14  # + extended length + mask
+            self._want = 6 if length < 126 else 8 if length == 126 else 14  # + extended length + mask
             return None
-        if n == 126:
-            n = int.from_bytes(h[2:4], "big")
-        elif n == 127:
-            n = int.from_bytes(h[2:10], "big")  # 5.2: the most significant bit must be 0
-            if n >> 63:
+        if length == 126:
+            length = int.from_bytes(head[2:4], "big")
+        elif length == 127:
+            length = int.from_bytes(head[2:10], "big")  # 5.2: the most significant bit must be 0
+            if length >> 63:
                 raise ProtocolError(_PROTOCOL, "bad length")
         # Bound before allocating: the declared length is checked, then allocated exactly.
-        if op < _CLOSE and self._msg_len + n > self.max_message:
+        if opcode < _CLOSE and self._message_length + length > self.max_message:
             raise ProtocolError(_TOO_BIG, "message too big")
-        self._payload = bytearray(n)
+        self._payload = bytearray(length)
         self._got = 0
-        return self._frame_done() if n == 0 else None
+        return self._frame_done() if length == 0 else None
 
     def _frame_done(self):
         payload = self._payload or bytearray()
-        h = self._head
+        head = self._head
         if payload:
-            unmask(payload, bytes(h[self._want - 4:self._want]))
-        op = h[0] & 0x0F
-        fin = h[0] & 0x80
+            unmask(payload, bytes(head[self._want - 4:self._want]))
+        opcode = head[0] & 0x0F
+        fin = head[0] & 0x80
         self._payload = None
         self._got = 0
         self._want = 2
-        if op >= _CLOSE:
-            return (op, bytes(payload))
-        if op != _CONT:
-            self._msg_op = op
+        if opcode >= _CLOSE:
+            return (opcode, bytes(payload))
+        if opcode != _CONT:
+            self._message_opcode = opcode
         if not fin:
             if self._parts is None:
                 self._parts = []
             self._parts.append(payload)
-            self._msg_len += len(payload)
+            self._message_length += len(payload)
             return None
         if self._parts is not None:
             self._parts.append(payload)
             payload = b"".join(self._parts)
             self._parts = None
-        self._msg_len = 0
-        if self._msg_op == _TEXT:
+        self._message_length = 0
+        if self._message_opcode == _TEXT:
             try:
                 return (_TEXT, decode_utf8(payload))
             except ValueError:
@@ -251,35 +251,36 @@ def accept_key(key):
 
         digest = sha1(data).digest()
     except ImportError:  # a port without hashlib.sha1 (the unix port): the pure-Python one
-        from microhttp import sha1 as pure
+        from microhttp.sha1 import sha1 as pure_sha1
 
-        digest = pure.sha1(data)
+        digest = pure_sha1(data)
     return binascii.b2a_base64(digest).strip().decode()
 
 
 def check_handshake(request, protocols=None, origins=None):
     """``(accept, protocol)`` for a valid opening handshake, else ``(status, message)``."""
-    h = request.headers
-    key = h.get("Sec-WebSocket-Key", "").strip()
+    headers = request.headers
+    key = headers.get("Sec-WebSocket-Key", "").strip()
     try:
         good_key = len(key) == 24 and len(binascii.a2b_base64(key)) == 16  # 4.2.1 item 5
     except ValueError:
         good_key = False
-    version = h.get("Sec-WebSocket-Version")
+    version = headers.get("Sec-WebSocket-Version")
     # 4.2.1: GET, Upgrade: websocket, Connection: Upgrade, a 16-byte key, a version.
     # Connection and Upgrade are comma-separated, case-insensitive lists (RFC 9110 7.6.1).
-    upgrade = [t.strip().lower() for t in (h.get("Upgrade", "") + "," + h.get("Connection", "")).split(",")]
+    upgrade = [token.strip().lower()
+               for token in (headers.get("Upgrade", "") + "," + headers.get("Connection", "")).split(",")]
     if request.method != "GET" or "websocket" not in upgrade or "upgrade" not in upgrade or \
             not good_key or version is None:
         return 400, "bad WebSocket handshake"
     if version.strip() != "13":
         return 426, "unsupported WebSocket version"  # 4.2.2 / 4.4
-    if origins is not None and h.get("Origin") not in origins:
+    if origins is not None and headers.get("Origin") not in origins:
         return 403, "origin not allowed"  # 10.2
     chosen = None
-    for p in h.get("Sec-WebSocket-Protocol", "").split(","):
-        if protocols and p.strip() in protocols:
-            chosen = p.strip()
+    for offered in headers.get("Sec-WebSocket-Protocol", "").split(","):
+        if protocols and offered.strip() in protocols:
+            chosen = offered.strip()
             break
     return accept_key(key), chosen
 
@@ -300,7 +301,7 @@ class WebSocket:
         self._close_sent = False
         self._ping_ms = int(ping_interval * 1000) if ping_interval else 0
         self._pong_ms = int((ping_timeout or ping_interval or 0) * 1000)
-        self._last_rx = time.ticks_ms()
+        self._last_received = time.ticks_ms()
         self._reading = None  # the task blocked in receive(), cancelled on a dead peer
         self._aborted = self._failed = False
 
@@ -309,10 +310,10 @@ class WebSocket:
         while True:
             if self.closed:
                 raise ConnectionClosed(self.close_code or _ABNORMAL)
-            op, payload = await self._next_frame()
-            if op == _PING:
+            opcode, payload = await self._next_frame()
+            if opcode == _PING:
                 await self._write(_PONG, payload)  # 5.5.2: same application data
-            elif op == _CLOSE:
+            elif opcode == _CLOSE:
                 try:
                     code, reason = parse_close(payload)
                 except ProtocolError as exc:
@@ -323,7 +324,7 @@ class WebSocket:
                 self.closed = True
                 self.close_code = code
                 raise ConnectionClosed(code, reason)
-            elif op != _PONG:
+            elif opcode != _PONG:
                 return payload
 
     def __aiter__(self):
@@ -340,11 +341,11 @@ class WebSocket:
         self._reading = asyncio.current_task()
         try:
             while True:
-                n = await compat.readinto(self.request.reader, frames.buffer())
-                if not n:
+                count = await compat.readinto(self.request.reader, frames.buffer())
+                if not count:
                     raise OSError(0)
-                self._last_rx = time.ticks_ms()
-                event = frames.received(n)
+                self._last_received = time.ticks_ms()
+                event = frames.received(count)
                 if event is not None:
                     return event
         except ProtocolError as exc:
@@ -371,8 +372,8 @@ class WebSocket:
         except Exception:
             pass
 
-    async def _linger(self, ms):
-        # Read what the peer still sends until it closes or goes quiet for ``ms``, bounded in
+    async def _linger(self, quiet_ms):
+        # Read what the peer still sends until it closes or goes quiet for ``quiet_ms``, bounded in
         # bytes. After failing, the input is skipped raw (it may be the rest of a bad frame):
         # closing a socket with unread input makes the kernel send RST, which can destroy our
         # close frame in flight. After our own close (7.1.2) frames are parsed up to the peer's
@@ -381,9 +382,9 @@ class WebSocket:
         for _ in range(64):
             try:
                 if self._failed:
-                    if not await compat.wait_for_ms(compat.readinto(self.request.reader, scratch), ms):
+                    if not await compat.wait_for_ms(compat.readinto(self.request.reader, scratch), quiet_ms):
                         return
-                elif (await compat.wait_for_ms(self._next_frame(), ms))[0] == _CLOSE:
+                elif (await compat.wait_for_ms(self._next_frame(), quiet_ms))[0] == _CLOSE:
                     return
             except Exception:  # quiet (timeout), reset, or the connection closed
                 return
@@ -395,24 +396,24 @@ class WebSocket:
         else:
             await self._write(_BINARY, data)
 
-    async def _write(self, op, payload, closing=False):
+    async def _write(self, opcode, payload, closing=False):
         if (self.closed or self._close_sent) and not closing:
             raise ConnectionClosed(self.close_code or _ABNORMAL)
-        w = self.request.writer
+        writer = self.request.writer
         # One sender at a time (a hub and the handler may both send): MicroPython's drain()
         # flushes a snapshot of the stream's pending output and then empties it, so a write
         # made by another task while a drain waits on a full socket would be lost.
         # acquire()/release() rather than "async with": two coroutine frames less per message.
         await self._lock.acquire()
         try:
-            n = encode_header(self._head, op, len(payload))
+            head_length = encode_header(self._head, opcode, len(payload))
             if len(payload) <= _SMALL:
                 # One write, so one TCP segment on MicroPython (its write() sends at once).
-                compat.write(w, bytes(self._head[:n]) + payload)
+                compat.write(writer, bytes(self._head[:head_length]) + payload)
             else:
-                compat.write(w, self._head[:n])
-                compat.write(w, payload)
-            await w.drain()
+                compat.write(writer, self._head[:head_length])
+                compat.write(writer, payload)
+            await writer.drain()
         except OSError:
             self.closed = True
             self.close_code = _ABNORMAL
@@ -449,7 +450,7 @@ class WebSocket:
         # Dead-peer detection (5.5.2): ping when idle, give up when nothing arrives in time.
         while not self.closed:
             await compat.sleep_ms(self._ping_ms)
-            if self.closed or time.ticks_diff(time.ticks_ms(), self._last_rx) < self._ping_ms:
+            if self.closed or time.ticks_diff(time.ticks_ms(), self._last_received) < self._ping_ms:
                 continue
             sent = time.ticks_ms()
             try:
@@ -457,7 +458,7 @@ class WebSocket:
             except ConnectionClosed:
                 break
             await compat.sleep_ms(self._pong_ms)
-            if time.ticks_diff(self._last_rx, sent) < 0:
+            if time.ticks_diff(self._last_received, sent) < 0:
                 self.abort()
                 break
 
@@ -494,7 +495,7 @@ def websocket(max_message=4096, ping_interval=None, ping_timeout=None, protocols
 
     def decorator(handler):
         async def upgrade(request, **params):
-            from microhttp import Response
+            from microhttp.response import Response
 
             accept, protocol = check_handshake(request, protocols, origins)
             if isinstance(accept, int):
@@ -505,8 +506,8 @@ def websocket(max_message=4096, ping_interval=None, ping_timeout=None, protocols
                 headers["Sec-WebSocket-Protocol"] = protocol
             response = Response(None, 101, headers)  # no body: the frames follow the head
 
-            async def takeover(req):
-                await WebSocket(req, max_message, ping_interval, ping_timeout, protocol)._run(handler, params)
+            async def takeover(request):
+                await WebSocket(request, max_message, ping_interval, ping_timeout, protocol)._run(handler, params)
 
             response.takeover = takeover
             return response
@@ -546,16 +547,16 @@ class Hub:
             self._clients.remove(ws)
 
     async def serve(self, ws, on_message=None):
-        """Join, then read until the client leaves; ``await on_message(ws, msg)`` per message.
+        """Join, then read until the client leaves; ``await on_message(ws, message)`` per message.
         A full hub closes the new connection with 1008 (policy, RFC 6455 7.4.1)."""
         if not self.add(ws):
             await ws.close(1008, "too many clients")
             return
         try:
             while True:
-                msg = await ws.receive()
+                message = await ws.receive()
                 if on_message is not None:
-                    await on_message(ws, msg)
+                    await on_message(ws, message)
         except ConnectionClosed:
             pass
         finally:

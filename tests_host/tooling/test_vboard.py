@@ -83,9 +83,9 @@ def test_ctrl_c_stops_main_and_ctrl_d_restarts_it(board):
 
 def test_a_ctrl_c_while_the_board_starts_gives_the_prompt_without_main(tmp_path):
     # mpremote connecting as the board boots: its Ctrl-C, then Ctrl-A. A KeyboardInterrupt in
-    # the start-up used to end the process, which came back running main.py with the Ctrl-A
-    # waiting behind it ("could not enter raw repl"). Here boot.py is slow, so the Ctrl-C
-    # surely comes during start-up.
+    # the start-up must not end the process (it would come back running main.py, with the
+    # Ctrl-A waiting behind it: "could not enter raw repl"). Here boot.py is slow, so the
+    # Ctrl-C surely comes during start-up.
     log = Log()
     boot = 'import time\ntime.sleep_ms(400)\nprint("boot.py ran")\n'
     with Supervisor(make_flash(tmp_path, boot=boot), board="virtual", log=log) as sup:

@@ -60,7 +60,7 @@ def test_build_folders_are_named_by_what_the_build_is_made_of(tmp_path, monkeypa
     monkeypatch.setattr(provision, "VARIANT_DIR", str(variant))
     default = provision.build_dir_name(64)
     assert default.startswith("micropython-1.25.0-r%d-" % provision.RECIPE_REVISION)
-    assert default != "micropython-1.25.0"  # the folder of the builds before this variant
+    assert default != "micropython-1.25.0"  # a plain build's name: never shared with the variant
     assert provision.build_dir_name(32) == provision.build_dir_name(32) != default
     assert provision.build_dir_name(32).endswith("-32bit")
 
