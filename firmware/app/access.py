@@ -17,7 +17,7 @@ from microhttp.crypto import equal
 
 MAX_SESSIONS = 8
 COOKIE = "sid"
-_ITERATIONS = 500  # a few tens of ms on an ESP32 per login; a guess costs the same
+_ITERATIONS = 500  # PBKDF2 rounds per login: a guess costs an attacker the same work
 _PUBLIC = ("/api/login",)
 
 
