@@ -124,7 +124,7 @@ class _Auth:
         return None  # the user name for a credential value; subclasses check their scheme
 
     def _challenge(self, error=None):
-        from microhttp import Response
+        from microhttp.response import Response
 
         value = '%s realm="%s"' % (self.scheme, self.realm)
         if error:
@@ -136,7 +136,7 @@ class _Auth:
     def check(self, request):
         """None when ``request`` is authenticated (``request.g["user"]`` is set), else the
         401/429 response to send."""
-        from microhttp import Response
+        from microhttp.response import Response
 
         addr = client_key(request.client_addr)
         wait = self.throttle.retry_after(addr)
