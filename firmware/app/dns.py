@@ -6,7 +6,8 @@ address makes that probe land on the provisioning page. ``answer()`` is the sans
 """
 
 import asyncio
-import sys
+
+from microhttp import compat
 
 try:
     import socket  # type: ignore[import-not-found,unused-ignore]
@@ -67,21 +68,6 @@ def answer(query, addr):
     return bytes(out)
 
 
-if sys.implementation.name == "micropython":
-    from asyncio import core as _core  # type: ignore[attr-defined]
-
-    def _readable(sock):
-        # MicroPython's own streams wait this way (extmod/asyncio/stream.py).
-        yield _core._io_queue.queue_read(sock)
-
-    async def _recvfrom(sock):
-        await _readable(sock)
-        return sock.recvfrom(_MAX_QUERY)
-else:
-    async def _recvfrom(sock):
-        return await asyncio.get_running_loop().sock_recvfrom(sock, _MAX_QUERY)
-
-
 class CaptiveDNS:
     """``dns = CaptiveDNS("192.168.4.1"); await dns.start(host, port)``; ``dns.stop()``."""
 
@@ -107,7 +93,7 @@ class CaptiveDNS:
     async def _serve(self, sock):
         while True:
             try:
-                query, peer = await _recvfrom(sock)
+                query, peer = await compat.recvfrom(sock, _MAX_QUERY)
                 reply = answer(query, self.addr)
                 if reply is not None:
                     sock.sendto(reply, peer)

@@ -50,6 +50,11 @@ class ButtonLogic:
         self._next_repeat = 0
         self.repeats = 0
 
+    def start(self, active):
+        """Begin at the contact's present level, settled: a button held at boot is pressed,
+        with no press event for it."""
+        self.pressed = self._candidate = active
+
     def busy(self):
         """True while the state machine needs more updates to finish (debounce or gesture)."""
         return self.phase != IDLE or self._candidate != self.pressed
@@ -149,7 +154,7 @@ class Button(Device):
         self._flag = asyncio.ThreadSafeFlag()
         self._irq_trigger = irq_trigger
         self._irq_on = False
-        self.logic.pressed = self.logic._candidate = self.active()
+        self.logic.start(self.active())
 
     def active(self):
         """The raw (undebounced) logical level: True while the contact is closed."""

@@ -129,6 +129,18 @@ if MICROPYTHON:
         except Exception:
             pass
 
+    def _readable(sock):
+        # Wait until ``sock`` can be read, as MicroPython's own streams do
+        # (extmod/asyncio/stream.py).
+        from asyncio import core  # type: ignore[attr-defined]
+
+        yield core._io_queue.queue_read(sock)
+
+    async def recvfrom(sock, size):
+        """The next datagram on a non-blocking UDP socket and its sender's address."""
+        await _readable(sock)
+        return sock.recvfrom(size)
+
     async def listen(handler, host, port, backlog, room):
         """Listen and accept in a task; returns it (cancel() stops and closes the socket).
         A pending connection is accepted once ``room()`` is true (asked again at every

@@ -101,6 +101,11 @@ async def linger(reader, writer, scratch, ms, quiet_ms, most):
         pass  # quiet, reset or closed: nothing left to protect
 
 
+async def recvfrom(sock, size):
+    """The next datagram on a non-blocking UDP socket and its sender's address."""
+    return await asyncio.get_running_loop().sock_recvfrom(sock, size)
+
+
 def nodelay(writer):
     try:
         writer.get_extra_info("socket").setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
