@@ -11,6 +11,8 @@ advertise it over mDNS only from activation on (docs/library/network.rst).
 import asyncio
 import time
 
+from microhttp.compat import sleep_ms
+
 # States, also shown on the status LED and the page.
 OFF = "off"
 CONNECTING = "connecting"
@@ -20,10 +22,6 @@ AP = "ap"
 _POLL_MS = 100
 _WATCH_MS = 5000  # how often a connected station checks its link
 _MAX_SCAN = 20  # networks listed on the setup page (each costs a dict on the heap)
-
-
-async def _sleep_ms(ms):
-    await asyncio.sleep(ms / 1000)
 
 
 class WiFi:
@@ -86,7 +84,7 @@ class WiFi:
                     return True
             if n + 1 < rounds:
                 self.log("wifi: no network joined; retrying in %d ms" % delay)
-                await _sleep_ms(delay)
+                await sleep_ms(delay)
                 delay = min(delay * 2, cap)
         return False
 
@@ -117,7 +115,7 @@ class WiFi:
                 self.log("wifi: " + self.last_error)
                 sta.disconnect()  # stop the port's own endless reconnects before the next try
                 return False
-            await _sleep_ms(_POLL_MS)
+            await sleep_ms(_POLL_MS)
 
     def _address(self, iface):
         try:
@@ -149,7 +147,7 @@ class WiFi:
     async def _watch_link(self):
         # The ports reconnect by themselves for a while; if the link stays down, start over.
         while self.state == CONNECTED:
-            await _sleep_ms(_WATCH_MS)
+            await sleep_ms(_WATCH_MS)
             if not self.sta.isconnected():
                 self.log("wifi: link lost")
                 if not await self.connect_station():
