@@ -56,6 +56,10 @@ class Firmware:
         command = _LED_FOR_WIFI_STATE.get(state)
         if self.status_led is not None and command is not None:
             self.status_led.command(command)
+        if state == CONNECTED and self.dns is not None:
+            # Back on a saved network from setup mode: no more captive portal.
+            self.dns.stop()
+            self.dns = None
 
     def schedule_reboot(self, delay_ms=1000):
         async def later():

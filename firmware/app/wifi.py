@@ -21,16 +21,18 @@ AP = "ap"
 
 _POLL_MS = 100
 _WATCH_MS = 5000  # how often a connected station checks its link
+_REJOIN_MS = 60000  # how often the setup access point looks for the saved networks
 _MAX_SCAN = 20  # networks listed on the setup page (each costs a dict on the heap)
 
 
 class WiFi:
-    def __init__(self, network, cfg, log=print, on_state=None, backoff_ms=(500, 8000)):
+    def __init__(self, network, cfg, log=print, on_state=None, backoff_ms=(500, 8000), rejoin_ms=_REJOIN_MS):
         self.net = network
         self.cfg = cfg
         self.log = log
         self.on_state = on_state
         self.backoff_ms = backoff_ms
+        self.rejoin_ms = rejoin_ms
         self.state = OFF
         self.ip = None
         self.ssid = None
@@ -69,8 +71,14 @@ class WiFi:
         if self.cfg["wifi"]["networks"] and await self.connect_station():
             self._watch = asyncio.create_task(self._watch_link())
             return self.state
-        self.start_ap()
+        self.fall_back_to_ap()
         return self.state
+
+    def fall_back_to_ap(self):
+        """Open the setup access point and, with networks saved, keep looking for them."""
+        self.start_ap()
+        if self.cfg["wifi"]["networks"]:
+            self._watch = asyncio.create_task(self._rejoin())
 
     async def connect_station(self):
         """Try every configured network, ``attempts`` rounds with doubling pauses between."""
@@ -151,8 +159,28 @@ class WiFi:
             if not self.sta.isconnected():
                 self.log("wifi: link lost")
                 if not await self.connect_station():
-                    self.start_ap()
+                    self.fall_back_to_ap()
                     return
+
+    async def _rejoin(self):
+        # A saved network that was away at start-up (a router slower than the board to come
+        # back after a power cut) must not leave the board in setup mode until someone
+        # restarts it. A scan shows whether one is in range; only then is it joined, so a
+        # phone on the setup access point is not disturbed by joins bound to fail.
+        while self.state == AP:
+            await sleep_ms(self.rejoin_ms)
+            in_range = [found["ssid"] for found in self.scan()]
+            for saved in self.cfg["wifi"]["networks"]:
+                if saved["ssid"] in in_range and self.state == AP and await self._try(
+                        saved["ssid"], saved["password"], self.cfg["wifi"]["connect_timeout_ms"]):
+                    self.stop_ap()
+                    self._watch = asyncio.create_task(self._watch_link())
+                    return
+
+    def stop_ap(self):
+        if self.ap is not None:
+            self.ap.active(False)
+            self.ap = None
 
     def rssi(self):
         """Signal strength in dBm while joined as a station, else None."""

@@ -155,3 +155,52 @@ def test_lost_link_rejoins_or_falls_back_to_the_ap():
     assert run(main())
     assert logs.count("wifi: link lost") == 2
     assert network.WLAN(network.AP_IF).active()
+
+
+def test_setup_mode_rejoins_a_saved_network_once_it_is_back():
+    # The router is slower than the board to come back after a power cut: the board opens
+    # its setup access point, then finds the saved network and joins it by itself.
+    network.sim.reset()
+    cfg = _cfg([("home", "secret")], attempts=1, timeout_ms=100)
+    states = []
+    w = wifi.WiFi(network, cfg, log=lambda m: None, on_state=states.append, backoff_ms=(20, 20), rejoin_ms=50)
+
+    async def main():
+        import asyncio
+
+        try:
+            state = await w.start()
+            assert state == wifi.AP and network.WLAN(network.AP_IF).active()
+            await asyncio.sleep(0.2)  # several looks: nothing in range, no join tried
+            assert w.state == wifi.AP and len(network.sim.connect_log) == 1
+            network.sim.add_network("home", "secret")
+            for _ in range(200):  # bounded: 2 s
+                if w.state == wifi.CONNECTED:
+                    break
+                await asyncio.sleep(0.01)
+            return w.state
+        finally:
+            w.stop()
+
+    assert run(main()) == wifi.CONNECTED
+    assert w.ssid == "home" and states[-1] == wifi.CONNECTED
+    assert not network.WLAN(network.AP_IF).active()  # the setup access point is closed
+    assert network.sim.connect_log == [("home", "secret"), ("home", "secret")]
+
+
+
+def test_joining_a_network_from_setup_mode_ends_the_captive_portal():
+    from app.firmware import Firmware
+
+    class Portal:
+        stopped = False
+
+        def stop(self):
+            self.stopped = True
+
+    firmware = Firmware({}, [], "config.json")
+    portal = firmware.dns = Portal()
+    firmware.show_wifi_state(wifi.AP)
+    assert firmware.dns is portal and not portal.stopped
+    firmware.show_wifi_state(wifi.CONNECTED)
+    assert portal.stopped and firmware.dns is None
