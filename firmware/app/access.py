@@ -5,7 +5,8 @@ session cookie (set by ``POST /api/login``), ``Authorization: Bearer <token>`` (
 token) or ``Authorization: Basic`` with any user name and the password. The page shell itself
 holds no device data; it shows the password form until a session exists.
 
-The password is kept only as a salted PBKDF2 hash made at boot (``microhttp.auth``); sessions
+The password is kept only as a salted PBKDF2 hash (``microhttp.auth``), in RAM and, from the
+first boot on, in config.json instead of the password typed there (app.startup); sessions
 live in RAM (a reboot logs everyone out), at most ``MAX_SESSIONS``, oldest dropped first. A
 session's token is checked against this list rather than signed into the cookie, so a logout
 ends it for good. Wrong passwords are counted per client address (``microhttp.auth.Throttle``):
@@ -21,9 +22,14 @@ _ITERATIONS = 500  # PBKDF2 rounds per login: a guess costs an attacker the same
 _PUBLIC = ("/api/login",)
 
 
+_HASHED = "pbkdf2-sha256$"  # how a microhttp.auth.hash_secret string begins
+
+
 class Access:
     def __init__(self, password):
-        self._password = hash_secret(password, _ITERATIONS)
+        # ``password``: as typed into config.json, or the hash app.startup keeps there instead
+        # from the first boot on (``stored``).
+        self.stored = password if password.startswith(_HASHED) else hash_secret(password, _ITERATIONS)
         # Five wrong passwords from one address within a minute lock that address out for 30 s
         # (a login answers 429 with Retry-After, RFC 6585 section 4).
         self.throttle = Throttle(max_failures=5, window=60, lockout=30)
@@ -39,7 +45,7 @@ class Access:
         address = client_key(request.client_addr)
         if self.throttle.retry_after(address):
             return False
-        if isinstance(candidate, str) and verify_secret(candidate, self._password):
+        if isinstance(candidate, str) and verify_secret(candidate, self.stored):
             self.throttle.succeeded(address)
             return True
         self.throttle.failed(address)

@@ -114,6 +114,14 @@ async def start(config_path=None, net=None, hw=None):
         from app.access import Access
 
         firmware.access = Access(password)
+        if firmware.access.stored != password:
+            # A password typed into config.json: from now on the file keeps only its salted
+            # hash (written atomically, app.config.save).
+            settings["auth"]["password"] = firmware.access.stored
+            try:
+                config.save(config_path, settings)
+            except OSError as exc:
+                log("config: the password stays unhashed on flash (%s)" % exc)
     firmware.commands = Coalescer(firmware.apply_command)
     firmware.hub = EventHub(history=16, heartbeat=_HEARTBEAT_S, retry=_RECONNECT_MS)
     firmware.live = Live(firmware.hub)

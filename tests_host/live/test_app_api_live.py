@@ -252,3 +252,18 @@ def test_slider_burst_ends_at_the_latest_value(device_factory, runtime):
     assert answers[-1].json()["applied"] is True
     assert dev.get("/api/devices/pwm").json()["state"]["duty"] == pytest.approx(1.0)
     assert _pwm(dev, PWM_PIN)["duty_u16"] == 65535
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_a_password_in_the_config_is_kept_on_flash_only_as_a_hash(device_factory, runtime):
+    dev = device_factory(runtime, config={"auth": {"password": "correct horse"}})
+    stored = json.loads((dev.flash / "config.json").read_text())["auth"]["password"]
+    assert stored.startswith("pbkdf2-sha256$") and "correct horse" not in stored
+    for boot in ("first", "after a restart, from the hash"):
+        if boot != "first":
+            dev.restart()
+        assert dev.post("/api/login", {"password": "wrong"}).status_code == 401, boot
+        assert dev.post("/api/login", {"password": "correct horse"}).status_code == 200, boot
+        assert "correct horse" not in dev.get("/api/board", auth=("", "correct horse")).text
+    # Hashed once: the restart kept the same hash (a new salt would mean it hashed the hash).
+    assert json.loads((dev.flash / "config.json").read_text())["auth"]["password"] == stored

@@ -81,3 +81,12 @@ def test_at_most_max_sessions_live_and_the_oldest_goes_first():
     assert len(set(tokens)) == MAX_SESSIONS + 1
     assert not access.allowed(FakeRequest(OWNER, cookies={"sid": tokens[0]}))
     assert all(access.allowed(FakeRequest(OWNER, cookies={"sid": t})) for t in tokens[1:])
+
+
+def test_a_stored_hash_checks_the_password_it_was_made_from():
+    typed = Access("correct horse")
+    assert typed.stored.startswith("pbkdf2-sha256$") and "correct horse" not in typed.stored
+    from_flash = Access(typed.stored)  # the next boot reads the hash back from config.json
+    assert from_flash.stored == typed.stored
+    assert from_flash.login(FakeRequest(OWNER), "correct horse") is not None
+    assert from_flash.login(FakeRequest(OWNER), typed.stored) is None  # the hash is no password
