@@ -86,6 +86,9 @@ def say(msg=""):
 
 
 # ---------------------------------------------------------------------- the board
+_RAW_REPL_ATTEMPTS = 3
+
+
 def connect(port):
     try:
         from mpremote.transport import TransportError
@@ -97,11 +100,18 @@ def connect(port):
     except TransportError as exc:
         raise DeployError("no board found at %s (%s); check the cable and the port name "
                           "(`mpremote connect list`)" % (port, exc))
-    try:
-        transport.enter_raw_repl(soft_reset=True)
-    except (TransportError, OSError) as exc:
-        transport.close()
-        raise DeployError("the device at %s does not answer MicroPython's raw REPL (%s)" % (port, exc))
+    # A board that has just been reset (by the last deploy, or by its user) may still be
+    # starting and miss the first Ctrl-C and Ctrl-A: ask again before giving up.
+    for attempt in range(1, _RAW_REPL_ATTEMPTS + 1):
+        try:
+            transport.enter_raw_repl(soft_reset=True)
+            return transport
+        except (TransportError, OSError) as exc:
+            if attempt == _RAW_REPL_ATTEMPTS:
+                transport.close()
+                raise DeployError("the device at %s does not answer MicroPython's raw REPL (%s); "
+                                  "press its reset button and try again" % (port, exc))
+            say("the board did not answer (%s); asking again" % exc)
     return transport
 
 
