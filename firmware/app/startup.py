@@ -20,12 +20,13 @@ scattered between the holes that boot-only data leaves.
 import gc
 import sys
 
+from microhttp import compat
+
 from app import config
 from app import wifi as wifi_mod
 from app.firmware import Firmware, log
 
 BOARDS_DIR = "boards"
-_HOST_PLATFORMS = ("linux", "darwin", "win32")  # the unix port or CPython: a simulated board
 _HEARTBEAT_S = 15  # SSE comment lines on idle streams: drops vanished phones, keeps links up
 # How soon a page's event stream tries again once the board is gone (the stream's "retry:"
 # field, WHATWG HTML section 9.2): a rebooted board is back in well under a second, and a
@@ -33,7 +34,7 @@ _HEARTBEAT_S = 15  # SSE comment lines on idle streams: drops vanished phones, k
 _RECONNECT_MS = 500
 # Free heap below which the server takes one connection and one request at a time (microhttp's
 # min_free): 12 KB on a 32-bit board, twice that where words are twice as wide.
-_MIN_FREE = 3072 * (8 if getattr(sys, "maxsize", 0) > 1 << 32 else 4)
+_MIN_FREE = 3072 * compat.WORD
 
 
 def load_board(firmware, machine):
@@ -133,10 +134,10 @@ async def start(config_path=None, net=None, hw=None):
     api.install(app, firmware)
     web.install(app, firmware)
     host = settings["bind"]
-    if sys.platform in _HOST_PLATFORMS and host == "0.0.0.0":
+    if compat.SIMULATED and host == "0.0.0.0":
         host = "127.0.0.1"  # a simulated board never listens beyond this machine
     port = settings["http_port"]
-    if sys.platform in _HOST_PLATFORMS:
+    if compat.SIMULATED:
         port = _env_int("HTTP_PORT", port)  # tests and tools pick a free port on the host
     firmware.port = port
     firmware.server = await app.start(host, port, min_free=_MIN_FREE)
@@ -144,7 +145,7 @@ async def start(config_path=None, net=None, hw=None):
 
     state = await firmware.wifi.start()
     dns_port = settings["dns_port"]
-    if sys.platform in _HOST_PLATFORMS:
+    if compat.SIMULATED:
         dns_port = _env_int("DNS_PORT", dns_port)
     if state == wifi_mod.AP and dns_port:
         from app.dns import CaptiveDNS

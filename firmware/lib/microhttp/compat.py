@@ -12,6 +12,8 @@ MICROPYTHON = sys.implementation.name == "micropython"
 # Bytes per pointer: an object on a 64-bit build (the unix port) is about twice the size it
 # has on a 32-bit board. sys.maxsize is missing on ports built with only the core features.
 WORD = 8 if getattr(sys, "maxsize", 0) > 1 << 32 else 4
+# The unix port or CPython: the firmware runs on a simulated board, on this machine.
+SIMULATED = sys.platform in ("linux", "darwin", "win32")
 
 
 # Errors that end only their own connection. MicroPython has no OSError subclasses, so they
