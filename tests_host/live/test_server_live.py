@@ -177,6 +177,35 @@ def test_malformed_requests_get_their_status_then_close_and_the_server_carries_o
     assert httpx.get(srv.url + "/items/5").json() == {"id": 5, "type": "int"}
 
 
+# Bytes no request line can start with, sent without a line end: answered 400 at once, not
+# with 408 at the head timeout (10 s, longer than the socket wait below).
+GARBAGE = [
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",  # a TLS ClientHello to the plain port
+    b"\x00\x00\x00\x00",
+    b"GET /\x1b[2J",  # an escape sequence in the target
+]
+
+
+@runtimes
+def test_garbage_at_the_first_bytes_is_answered_400_without_waiting_for_a_line_end(runtime, http_server):
+    srv = http_server(runtime)
+    for data in GARBAGE:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=3)
+        s.sendall(data)
+        try:
+            out = read_all(s)
+        except socket.timeout:
+            out = b"(no answer within 3 s)"
+        s.close()
+        assert out.startswith(b"HTTP/1.1 400 "), (data, out[:80])
+    # An SSH banner is a valid method token up to its space; the control byte after it is not.
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=3)
+    s.sendall(b"SSH-2.0-OpenSSH_9.2 x\x01")
+    assert read_all(s).startswith(b"HTTP/1.1 400 ")
+    s.close()
+    assert httpx.get(srv.url + "/items/5").status_code == 200
+
+
 @runtimes
 def test_a_client_that_sends_a_whole_oversized_head_before_reading_gets_its_431(runtime, http_server):
     # The server answers 431 after the first 2 KB, while the rest is still on its way. Closing

@@ -303,3 +303,29 @@ def test_the_buffer_starts_small_and_doubles_up_to_max_head_only_as_a_head_needs
         assert p.next() in (h1.NEED, h1.HEAD)
     assert len(p.buffer) == 2048 and p.headers["cookie"] == "c" * 1500
     assert events(b"GET / HTTP/1.1\r\nHost: h\r\nA: " + b"x" * 2100 + b"\r\n\r\n") == [("error", 431)]
+
+
+def _first_bytes(data):
+    # Feed the start of a request line (no LF yet): NEED, or the error status it got at once.
+    p = h1.Parser()
+    feed(p, data)
+    try:
+        return p.next()
+    except HTTPError as e:
+        return ("error", e.status)
+
+
+def test_garbage_is_refused_at_the_offending_byte_not_at_the_end_of_the_line():
+    assert _first_bytes(b"\x16\x03\x01\x00\xa5\x01\x00") == ("error", 400)  # a TLS ClientHello
+    assert _first_bytes(b"\x00") == ("error", 400)
+    assert _first_bytes(b"G(T ") == ("error", 400)  # "(" cannot be in a method
+    assert _first_bytes(b" GET") == ("error", 400)  # no method before the space
+    assert _first_bytes(b"GET /a\x01b") == ("error", 400)  # a control byte in the target
+    assert _first_bytes(b"GET /\x7f") == ("error", 400)
+    # What can still become a request line waits for more.
+    for partial in (b"G", b"GET", b"GET ", b"GET /pa", b"GET / HTTP/1.1\r", b"\r", b"PROPFIND /x"):
+        assert _first_bytes(partial) == h1.NEED, partial
+
+
+def test_an_empty_line_split_between_reads_before_the_request_is_still_ignored():
+    assert events(b"\r\nGET / HTTP/1.1\r\n" + H + b"\r\n", bytewise=True) == [get(), "END"]

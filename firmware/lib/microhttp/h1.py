@@ -175,6 +175,8 @@ class Parser:
                 if (end - start if newline < 0 else newline - start) >= limit:
                     raise self._fail(status)
                 if newline < 0:
+                    if self.state == _HEAD and self._not_a_request_line(start, max(start, self._scan), end):
+                        raise self._fail(400)
                     self._scan = end  # resume the search here: never rescan a slow client's line
                     return NEED
                 self._counted += newline + 1 - start
@@ -255,6 +257,24 @@ class Parser:
         self.start += count
         self._remaining -= count
         return DATA
+
+    def _not_a_request_line(self, start, new, end):
+        # Whether the start of a request line received so far, buffer[start:end] (its bytes
+        # from ``new`` not seen before), can no longer become one: garbage (a TLS handshake,
+        # a stray protocol) is refused at the offending byte, as h11 does, not after the head
+        # timeout. RFC 9112 section 3: the method is a token, and a request line holds no
+        # control bytes.
+        buffer = self.buffer
+        if end == start or (end - start == 1 and buffer[start] == 13):
+            return False  # nothing yet, or perhaps an empty line's CR (section 2.2) before its LF
+        space = buffer.find(b" ", start, end)
+        if not _token(buffer, start, end if space < 0 else space):
+            return True
+        for index in range(new, end):
+            byte = buffer[index]
+            if byte == 127 or (byte < 32 and not (byte == 13 and index == end - 1)):
+                return True
+        return False
 
     def _line(self, start, cr):
         # One complete head line, buffer[start:cr] (cr: the CR of its CRLF): the request line,
