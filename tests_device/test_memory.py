@@ -17,11 +17,12 @@ NOT_LOADED = (
     "drivers.board",  # the board-file loader and checker
     "drivers.chips",  # the chips' pin facts, for the checker
     "app.access",  # login: only with auth.password set
+    "microhttp.passwords",
     "microhttp.auth",
     "microhttp.crypto",
     "app.dns",  # the captive portal: only in access-point mode
 )
-LOGIN = ("app.access", "microhttp.auth", "microhttp.crypto")
+LOGIN = ("app.access", "microhttp.passwords", "microhttp.crypto")
 
 
 def loaded_modules(device):

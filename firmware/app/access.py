@@ -5,16 +5,23 @@ session cookie (set by ``POST /api/login``), ``Authorization: Bearer <token>`` (
 token) or ``Authorization: Basic`` with any user name and the password. The page shell itself
 holds no device data; it shows the password form until a session exists.
 
-The password is kept only as a salted PBKDF2 hash (``microhttp.auth``), in RAM and, from the
+The password is kept only as a salted PBKDF2 hash (``microhttp.passwords``), in RAM and, from the
 first boot on, in config.json instead of the password typed there (app.startup); sessions
 live in RAM (a reboot logs everyone out), at most ``MAX_SESSIONS``, oldest dropped first. A
 session's token is checked against this list rather than signed into the cookie, so a logout
-ends it for good. Wrong passwords are counted per client address (``microhttp.auth.Throttle``):
+ends it for good. Wrong passwords are counted per client address (``microhttp.passwords.Throttle``):
 one address guessing is locked out, the owner on another is not.
 """
 
-from microhttp.auth import Throttle, basic_credentials, client_key, hash_secret, make_token, verify_secret
 from microhttp.crypto import equal
+from microhttp.passwords import (
+    Throttle,
+    basic_credentials,
+    client_key,
+    hash_secret,
+    make_token,
+    verify_secret,
+)
 
 MAX_SESSIONS = 8
 COOKIE = "sid"
@@ -22,7 +29,7 @@ _ITERATIONS = 500  # PBKDF2 rounds per login: a guess costs an attacker the same
 _PUBLIC = ("/api/login",)
 
 
-_HASHED = "pbkdf2-sha256$"  # how a microhttp.auth.hash_secret string begins
+_HASHED = "pbkdf2-sha256$"  # how a microhttp.passwords.hash_secret string begins
 
 
 class Access:
