@@ -37,6 +37,7 @@ from microhttp.passwords import (  # noqa: F401 (re-exported)
     make_token,
     verify_secret,
 )
+from microhttp.router import path_in
 
 _CACHE = 4  # verified Authorization values remembered (as HMACs)
 
@@ -111,16 +112,9 @@ class _Auth:
 
         @app.before_request
         def _auth_hook(request):
-            if _exempt(request.path, exempt):
+            if path_in(request.path, exempt):
                 return None
             return self.check(request)
-
-
-def _exempt(path, patterns):
-    for p in patterns:
-        if p == path or (p.endswith("*") and path.startswith(p[:-1])):
-            return True
-    return False
 
 
 class BasicAuth(_Auth):

@@ -16,6 +16,8 @@ are not from a browser page (curl, scripts) and pass; they carry no ambient cred
 attacker could borrow. No tokens, no per-form state, nothing to store.
 """
 
+from microhttp.router import path_in
+
 _SAFE = ("GET", "HEAD", "OPTIONS", "TRACE")
 
 
@@ -26,7 +28,7 @@ class CSRF:
 
     def check(self, request):
         """None when ``request`` may proceed, else a 403 response."""
-        if request.method in _SAFE or self._exempt(request.path):
+        if request.method in _SAFE or path_in(request.path, self.exempt):
             return None
         headers = request.headers
         origin = headers.get("Origin")
@@ -49,12 +51,6 @@ class CSRF:
         from microhttp.response import Response
 
         return Response(reason, 403)
-
-    def _exempt(self, path):
-        for exempt in self.exempt:
-            if exempt == path or (exempt.endswith("*") and path.startswith(exempt[:-1])):
-                return True
-        return False
 
     def protect(self, handler):
         """Route decorator: check this route even without ``install``."""

@@ -33,6 +33,15 @@ REASONS = {
 _NO_ARGS = {}  # type: dict  # (never mutated) the arguments of a route without parameters
 
 
+def path_in(path, patterns):
+    """Whether ``path`` is one of ``patterns``, where an entry ending in ``*`` is a prefix (the
+    exempt paths of microhttp.auth and microhttp.csrf)."""
+    for pattern in patterns:
+        if pattern == path or (pattern.endswith("*") and path.startswith(pattern[:-1])):
+            return True
+    return False
+
+
 def _verb(method):
     # One function body (bytecode) for the five shortcut decorators below.
     return lambda self, url: self.route(url, (method,))
