@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import time
 
 import httpx
 import launch
@@ -199,8 +200,21 @@ TRAVERSALS = (
 )
 
 
+def _settled_fs_call_count(server):
+    # The server's log reaches the test through a pipe, after its answers: once a marker
+    # request's own filesystem call has arrived, so has every call logged before it (earlier
+    # tests' requests included).
+    opened = len([call for call in fs_calls(server) if call.endswith("index.html")])
+    assert raw(server.port, b"/static/index.html")[0] == 200
+    for _ in range(500):  # bounded: 10 s
+        if len([call for call in fs_calls(server) if call.endswith("index.html")]) > opened:
+            break
+        time.sleep(0.02)
+    return len(fs_calls(server))
+
+
 def test_traversal_attempts_are_rejected_before_the_filesystem(server, site):
-    before = len(fs_calls(server))
+    before = _settled_fs_call_count(server)
     for target in TRAVERSALS:
         status, data = raw(server.port, target)
         assert status in (400, 404), (target, data[:200])
