@@ -19,6 +19,7 @@ from microhttp.passwords import (
     basic_credentials,
     client_key,
     hash_secret,
+    is_secret_hash,
     make_token,
     verify_secret,
 )
@@ -29,14 +30,11 @@ _ITERATIONS = 500  # PBKDF2 rounds per login: a guess costs an attacker the same
 _PUBLIC = ("/api/login",)
 
 
-_HASHED = "pbkdf2-sha256$"  # how a microhttp.passwords.hash_secret string begins
-
-
 class Access:
     def __init__(self, password):
         # ``password``: as typed into config.json, or the hash app.startup keeps there instead
         # from the first boot on (``stored``).
-        self.stored = password if password.startswith(_HASHED) else hash_secret(password, _ITERATIONS)
+        self.stored = password if is_secret_hash(password) else hash_secret(password, _ITERATIONS)
         # Five wrong passwords from one address within a minute lock that address out for 30 s
         # (a login answers 429 with Retry-After, RFC 6585 section 4).
         self.throttle = Throttle(max_failures=5, window=60, lockout=30)

@@ -13,16 +13,21 @@ import paths
 CPYTHON_ONLY = True
 
 
-def test_bench_quick_reports_all_three_servers(tmp_path):
-    out = tmp_path / "bench.json"
+def _quick_bench(tmp_path, name, *options):
+    """Run ``bench_http.py --quick`` with ``options``; return (its results, its output)."""
+    out = tmp_path / (name + ".json")
     proc = subprocess.run(
-        [sys.executable, str(paths.ROOT / "tools" / "bench_http.py"), "--quick", "--json", str(out),
-         "--build-dir", str(tmp_path / "build")],
+        [sys.executable, str(paths.ROOT / "tools" / "bench_http.py"), "--quick", *options, "--json", str(out),
+         "--build-dir", str(tmp_path / ("build-" + name))],
         cwd=str(paths.ROOT), capture_output=True, text=True, timeout=300,
         env=dict(paths.micropython_env(), MICROPYTHON=paths.micropython_binary()),
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    res = json.loads(out.read_text())
+    return json.loads(out.read_text()), proc.stdout
+
+
+def test_bench_quick_reports_all_three_servers(tmp_path):
+    res, stdout = _quick_bench(tmp_path, "bench")
     assert res["servers"] == ["microhttp", "microdot", "bare"]
     for server in res["servers"]:
         for wl in ("W", "W-KA", "P", "P-KA"):
@@ -37,7 +42,7 @@ def test_bench_quick_reports_all_three_servers(tmp_path):
         assert res["import"][name]["import_bytes"] > 0, res["import"][name]
     assert res["sizes"]["microdot"]["microdot"] > 0
     assert "static" in res["sizes"]["microhttp"]
-    assert "Throughput at a 128 KB heap" in proc.stdout
+    assert "Throughput at a 128 KB heap" in stdout
     # Phone heads are bigger: every server allocates more per request for them than for Host alone.
     for server in res["servers"]:
         assert res["alloc"][server]["phone_close_status"] > res["alloc"][server]["close_status"], server
@@ -93,15 +98,7 @@ def test_floor_search_steps_up_when_a_confirmation_fails():
 
 
 def _quick_import_bytes(tmp_path, form):
-    out = tmp_path / ("bench-%s.json" % form)
-    proc = subprocess.run(
-        [sys.executable, str(paths.ROOT / "tools" / "bench_http.py"), "--quick", "--servers", "microhttp",
-         "--form", form, "--json", str(out), "--build-dir", str(tmp_path / ("build-" + form))],
-        cwd=str(paths.ROOT), capture_output=True, text=True, timeout=300,
-        env=dict(paths.micropython_env(), MICROPYTHON=paths.micropython_binary()),
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    res = json.loads(out.read_text())
+    res, _ = _quick_bench(tmp_path, form, "--servers", "microhttp", "--form", form)
     for wl in ("W", "W-KA", "P", "P-KA"):
         assert res["throughput"]["microhttp"][wl]["failures"] == 0, res["throughput"]["microhttp"][wl]
     return res["import"]["microhttp"]["import_bytes"]

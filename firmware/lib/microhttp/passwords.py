@@ -20,6 +20,7 @@ from microhttp.crypto import equal, pbkdf2_sha256
 # PBKDF2 rounds (RFC 8018 section 5.2): each guess costs an attacker as much as the board's own
 # check. Raise it on faster boards.
 DEFAULT_ITERATIONS = 1000
+_SCHEME = "pbkdf2-sha256"  # the first field of a stored hash
 
 
 def _b64(b):
@@ -32,7 +33,12 @@ def hash_secret(secret, iterations=DEFAULT_ITERATIONS, salt=None):
         secret = secret.encode()
     salt = salt or os.urandom(16)
     key = pbkdf2_sha256(secret, salt, iterations)
-    return "pbkdf2-sha256$%d$%s$%s" % (iterations, _b64(salt), _b64(key))
+    return "%s$%d$%s$%s" % (_SCHEME, iterations, _b64(salt), _b64(key))
+
+
+def is_secret_hash(value):
+    """Whether ``value`` is a ``hash_secret`` string (as opposed to a secret typed in plain)."""
+    return value.startswith(_SCHEME + "$")
 
 
 def verify_secret(secret, stored):
@@ -44,7 +50,7 @@ def verify_secret(secret, stored):
         key = binascii.a2b_base64(key)
     except (ValueError, AttributeError):
         return False
-    if scheme != "pbkdf2-sha256" or not 0 < iterations <= 1000000:
+    if scheme != _SCHEME or not 0 < iterations <= 1000000:
         return False
     if isinstance(secret, str):
         secret = secret.encode()
