@@ -18,6 +18,9 @@
 #   {"op": "mem", "largest": true}                   -> also "largest": the largest block that
 #                                                       can be allocated now (bytes)
 #   {"op": "modules"}                                -> {"ok": true, "modules": [names in sys.modules]}
+#   {"op": "heapmap"}                                -> {"ok": true}: prints the heap's block map
+#                                                       (micropython.mem_info(1)) to the board's
+#                                                       console, after a collection
 #
 # Errors reply {"ok": false, "error": "..."}. "bounce" synthesizes contact chatter: the level
 # springs back that many times, flips bounce_us apart, before it settles (real contacts bounce
@@ -161,6 +164,12 @@ def handle(req):
         if req.get("largest"):
             reply["largest"] = largest_free_block(reply["free"])
         return reply
+    if op == "heapmap":
+        import micropython
+
+        gc.collect()
+        micropython.mem_info(1)
+        return {"ok": True}
     if op == "modules":
         import sys
 

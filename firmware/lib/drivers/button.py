@@ -22,7 +22,9 @@
 #   repeat_ms 0      off, as lws's ms_repeat_down; a board may enable it
 import asyncio
 
-from drivers.device import Device, sleep_ms, ticks_add, ticks_diff
+from microhttp.compat import sleep_ms, ticks_add, ticks_diff
+
+from drivers.device import Device
 
 IDLE = 0  # released, no gesture in progress
 DOWN = 1  # first press held, not yet long

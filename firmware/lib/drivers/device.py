@@ -7,11 +7,8 @@
 # to the control page as they are. Drivers are sans-I/O at their core (an update/tick step fed
 # with now_ms); start() adds thin asyncio tasks, which are all kept and cancelled by deinit().
 import asyncio
-import sys
-import time
 
-# On CPython the simulation (tools/sim/cpython_runtime.py) adds the ticks functions.
-from time import ticks_add, ticks_diff  # noqa: F401 - re-exported to the drivers
+from microhttp.compat import print_exception, ticks_ms
 
 
 class CommandError(ValueError):
@@ -119,16 +116,6 @@ def validate_command(specs, exclusive, command):
 # --- the Device base class --------------------------------------------------------------------
 
 
-def _sleep_ms(ms):
-    # MicroPython's asyncio has sleep_ms; CPython's has only sleep(seconds).
-    if hasattr(asyncio, "sleep_ms"):
-        return asyncio.sleep_ms(ms)
-    return asyncio.sleep(ms / 1000)
-
-
-sleep_ms = _sleep_ms
-
-
 class Device:
     """Base class: name, kind, label, state(), describe(), command(), subscribe(), deinit()."""
 
@@ -140,7 +127,7 @@ class Device:
     def __init__(self, name, label=None, clock=None):
         self.name = name
         self.label = label or name
-        self.clock = clock or time.ticks_ms  # tests pass a virtual clock
+        self.clock = clock or ticks_ms  # tests pass a virtual clock
         self._subscribers = []
         self.tasks = []  # every asyncio task this device started; deinit() cancels them
 
@@ -187,10 +174,7 @@ class Device:
             try:
                 callback(self, event, data)
             except Exception as exc:  # one broken subscriber must not stop the driver
-                if hasattr(sys, "print_exception"):
-                    sys.print_exception(exc)
-                else:
-                    print("drivers: subscriber failed:", repr(exc))
+                print_exception(exc)
 
     def start(self):
         """Start this device's tasks (needs a running asyncio loop)."""

@@ -8,8 +8,10 @@
 # a plain Pin (threshold), a PWM channel (16-bit duty) or one addressable pixel.
 import asyncio
 
+from microhttp.compat import sleep_ms, ticks_diff
+
 from drivers import curves
-from drivers.device import Device, field, sleep_ms, ticks_diff
+from drivers.device import Device, field
 
 _FULL = curves.FULL
 _ONE = curves.ONE

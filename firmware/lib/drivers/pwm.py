@@ -5,8 +5,10 @@
 # before anything changes, and an error the port raises anyway becomes a CommandError.
 import asyncio
 
+from microhttp.compat import sleep_ms, ticks_add, ticks_diff
+
 from drivers import curves
-from drivers.device import CommandError, Device, field, sleep_ms, ticks_add, ticks_diff
+from drivers.device import CommandError, Device, field
 
 _FULL = curves.FULL
 MAX_STEPS = 16  # bound a sequence before storing it
