@@ -223,6 +223,9 @@ def test_the_firmware_finds_its_heap_in_one_piece(tmp_path):
             assert mem["free"] * 0.9 < mem["largest"] <= mem["free"]
             modules = client.modules()
             assert "control" in modules and "asyncio" not in modules
+            # The block map, for finding what holds the heap: printed on the board's console.
+            client.request("heapmap")
+        log.wait_for("GC memory layout")
 
 
 PINS_MAIN = """\
