@@ -58,13 +58,12 @@ def run(coro):
 
 class FakeRequest:
     """A request as an extension reads one, without a server: ``method``, ``path`` and
-    ``headers`` (microhttp's own case-insensitive Headers)."""
+    ``headers`` (microhttp.h1.RequestHeaders, as the parser makes them)."""
 
     def __init__(self, path="/", method="GET", headers=None):
-        from microhttp.h1 import Headers
+        from microhttp.h1 import RequestHeaders
 
         self.method = method
         self.path = path
-        self.headers = Headers()
-        for name in headers or {}:
-            self.headers[name] = headers[name]
+        headers = headers or {}
+        self.headers = RequestHeaders("".join("%s: %s\r\n" % (name.lower(), headers[name]) for name in headers))

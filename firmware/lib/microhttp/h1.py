@@ -1,20 +1,23 @@
 # microhttp.h1: a sans-I/O HTTP/1.1 request parser.
 #
 # Theory of operation. A Parser owns one bytearray, the connection's read buffer: 512 B,
-# doubled (up to ``max_head``) only for a line longer than that. The caller fills it
+# doubled (up to ``max_head``) only for a head longer than that. The caller fills it
 # (``space()`` gives a memoryview to ``readinto``, ``feed(n)`` says how many bytes arrived)
 # and calls ``next()``, which returns one event:
 #   NEED  more bytes are needed (call space()/feed() again)
 #   HEAD  a request head was parsed: .method .target .version .headers .keep_alive .length
 #   DATA  .data is a memoryview of body bytes, valid until the next call
 #   END   the request body is complete; the next call starts the next (pipelined) request
-# The head is parsed a line at a time as its lines arrive. Every limit is checked before the
-# bytes it guards are copied anywhere: a line over its limit (the request line's ``max_line``,
-# the head's ``max_head`` in all) is rejected (414 or 431) before the rest of it is read,
-# with nothing allocated for it. Violations raise HTTPError with the status to answer; the
-# connection must then be closed (the parser stays in an error state). Bodies are framed by
-# Content-Length or the chunked coding (RFC 9112 sections 6 and 7.1). No asyncio, no
-# sockets: tests feed bytes. This module owns every parser state and event number.
+# The head is checked a line at a time as its lines arrive, and its field lines stay in the
+# buffer until the empty line: then they become one string, from which RequestHeaders cuts a
+# value only when it is asked for. A browser sends a dozen fields and a handler reads two or
+# three, so a request pays for those, not for a string and a dict slot per field. Every limit
+# is checked before the bytes it guards are copied anywhere: a line over its limit (the
+# request line's ``max_line``, the head's ``max_head`` in all) is rejected (414 or 431) before
+# the rest of it is read, with nothing allocated for it. Violations raise HTTPError with the
+# status to answer; the connection must then be closed (the parser stays in an error state).
+# Bodies are framed by Content-Length or the chunked coding (RFC 9112 sections 6 and 7.1). No
+# asyncio, no sockets: tests feed bytes. This module owns every parser state and event number.
 
 from micropython import const
 
@@ -35,7 +38,6 @@ _CHUNK_END = const(5)  # the CRLF after chunk data
 _TRAILER = const(6)  # the trailer section, self._trailer_left bytes allowed
 _ERROR = const(7)
 
-_NO_HEADERS = {}  # type: dict  # (never mutated) a reset parser's headers
 
 # tchar per RFC 9110 section 5.6.2, as a 128-byte table: "1" marks a token character.
 _TCHAR = (
@@ -63,6 +65,70 @@ class Headers(dict):
         return super().get(name if name.islower() else name.lower()) is not None
 
 
+class RequestHeaders:
+    """A request's header fields as received (RFC 9110 section 5), read-only: ``get``,
+    ``[]``, ``in``, ``keys()``, ``items()``, ``len()``. Names are case-insensitive; the values
+    of a repeated field come combined with ", " (section 5.3), without the whitespace around
+    them (section 5.5). Each lookup cuts its value out of the head's text anew."""
+
+    def __init__(self, text):
+        self.text = text  # the head's field lines, "name: value\r\n" each, names lowercase
+
+    def get(self, name, default=None):
+        if not name.islower():
+            name = name.lower()
+        text, value, at = self.text, None, 0
+        while name:
+            at = text.find(name, at)
+            if at < 0:
+                return default if value is None else value
+            end = at + len(name)
+            # A field's name starts its line and ends at its colon (field names are tokens:
+            # no colon or line break within one).
+            if text.startswith(":", end) and (at == 0 or text.startswith("\n", at - 1)):
+                first, last = end + 1, text.find("\r", end)
+                while first < last and (text.startswith(" ", first) or text.startswith("\t", first)):
+                    first += 1
+                while last > first and (text.startswith(" ", last - 1) or text.startswith("\t", last - 1)):
+                    last -= 1
+                piece = text[first:last]
+                value = piece if value is None else value + ", " + piece
+            at = end + 1
+        return default
+
+    def __getitem__(self, name):
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+    def keys(self):
+        """The field names, lowercase, each once, in the order they first came."""
+        text, names, at = self.text, [], 0
+        while at < len(text):
+            colon = text.find(":", at)
+            name = text[at:colon]
+            if name not in names:
+                names.append(name)
+            at = text.find("\n", colon) + 1
+        return names
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        return len(self.keys())
+
+    def items(self):
+        return [(name, self.get(name)) for name in self.keys()]
+
+
+_NO_HEADERS = RequestHeaders("")  # a reset parser's headers
+
+
 def _token(buffer, start, end, lowercase=False):
     # Whether buffer[start:end] is a non-empty token; with ``lowercase``, lowercase it in
     # place (no copy).
@@ -82,7 +148,7 @@ class Parser:
     """Incremental HTTP/1.1 request parser over one preallocated buffer.
 
     :param max_head: bytes for the request line plus headers (431 over it); the buffer starts
-        at 512 B (or max_head if smaller) and doubles up to max_head only for a longer line
+        at 512 B (or max_head if smaller) and doubles up to max_head only for a longer head
     :param max_line: bytes for the request line (414 over it)
     :param max_headers: header field count (431 over it)
     :param max_body: body bytes (413 over it); may be changed per request before the body
@@ -92,10 +158,9 @@ class Parser:
 
     def __init__(self, max_head=2048, max_line=1024, max_headers=32, max_body=16384,
                  max_chunk_line=128, max_trailer=1024):
-        # The buffer holds one head line at a time (and a body passes through it), so 512 B
-        # serve nearly every request; a longer line doubles it up to max_head (space(); a
-        # pooled parser keeps what it grew to). Small buffers also fit the holes of a
-        # fragmented heap.
+        # The buffer holds a head's field lines (a body passes through it), so 512 B serve
+        # a plain client; a phone browser's head doubles it once (space(); a pooled parser
+        # keeps what it grew to). Small buffers also fit the holes of a fragmented heap.
         self.buffer = bytearray(min(max_head, 512))
         self.view = memoryview(self.buffer)
         self.max_head = max_head
@@ -106,12 +171,18 @@ class Parser:
         self.max_trailer = max_trailer
         self.reset()
 
-    def reset(self):
-        """Forget everything (the buffer is kept, for the next connection)."""
+    def reset(self, largest=None):
+        """Forget everything. The buffer is kept, for the next connection, unless it grew
+        larger than ``largest`` bytes: then it starts again at its first size."""
+        if largest is not None and len(self.buffer) > largest:
+            self.buffer = bytearray(min(self.max_head, 512))
+            self.view = memoryview(self.buffer)
         self.start = self.end = self._scan = 0  # parsed up to, filled up to, where a line's search resumes
         # Body or chunk bytes still to come; trailer bytes still allowed; head (or chunked
         # body) bytes counted so far against their limit.
         self._remaining = self._trailer_left = self._counted = self.length = 0
+        # Where the head's field lines start in the buffer; how many came, how many were Host.
+        self._fields = self._field_count = self._hosts = 0
         self.state = _HEAD
         # A pooled parser must not keep its last request's strings and dict alive.
         self.data = self.method = self.target = None
@@ -124,17 +195,20 @@ class Parser:
     def space(self):
         """A memoryview to read into. Compacts first; a line that cannot fit raises 414/431."""
         buffer, start, end = self.buffer, self.start, self.end
-        if start:
-            # Move the unparsed tail to the front: the line being received, or a few
-            # pipelined bytes (often nothing).
-            buffer[: end - start] = self.view[start:end]
-            self.end = end = end - start
-            self._scan = max(0, self._scan - start)
-            self.start = 0
+        # What must stay: the head's field lines so far while they arrive, else what is not
+        # parsed yet (the line being received, or a few pipelined bytes: often nothing).
+        keep = self._fields if self.state == _FIELD else start
+        if keep:
+            # Move it to the front.
+            buffer[: end - keep] = self.view[keep:end]
+            self.end = end = end - keep
+            self._scan = max(0, self._scan - keep)
+            self.start = start - keep
+            self._fields = 0
         if end == len(buffer):
             if end < self.max_head and self.state in (_HEAD, _FIELD):
-                # One line longer than the buffer (a long URL or cookie; next() has checked
-                # its limit): double it, never past max_head.
+                # A head longer than the buffer (many fields, a long URL or cookie; next()
+                # has checked its limit): double it, never past max_head.
                 self.buffer = bytearray(min(self.max_head, 2 * end))
                 self.buffer[:end] = buffer
                 self.view = memoryview(self.buffer)
@@ -163,8 +237,7 @@ class Parser:
                     start += 2
                 self.start = start
                 self._counted = 0  # head bytes so far (chunked reuses it for the body's)
-            # Line by line: a whole head rarely fits the 512 B buffer, but its longest line
-            # does, so a pooled buffer rarely has to grow in a fragmented heap.
+                self._field_count = self._hosts = 0
             while True:
                 if self.state == _HEAD:  # the request line: max_line, within max_head (414)
                     limit, status = min(self.max_line + 2, self.max_head), 414
@@ -280,7 +353,7 @@ class Parser:
         # One complete head line, buffer[start:cr] (cr: the CR of its CRLF): the request line,
         # a field line or the empty line that ends the head (then True). Index arithmetic on
         # the buffer throughout: the only allocations are the strings kept (method, target,
-        # field names and values) and the headers dict.
+        # and the field lines as one string once the head is complete).
         buffer, view = self.buffer, self.view
         # RFC 9112 section 2.2: a bare CR, a bare LF or a NUL in the head is rejected (400).
         if cr < start or buffer[cr] != 13 or buffer.find(b"\r", start, cr) >= 0 or buffer.find(b"\0", start, cr) >= 0:
@@ -308,35 +381,29 @@ class Parser:
 
                     target = other_target(target, method)
                 self.target = target
-                self.headers = Headers()
                 self.state = _FIELD
+                self._fields = cr + 2
                 return False
-            headers = self.headers
             if cr > start:
+                # A field line: checked, its name lowercased in place, kept in the buffer.
                 colon = buffer.find(b":", start, cr)
                 # Section 5.1: no whitespace before the colon; section 5.2: obs-fold is a 400.
                 if colon < 0 or not _token(buffer, start, colon, True):
                     raise ValueError
-                if len(headers) >= self.max_headers:
+                if self._field_count >= self.max_headers:
                     raise self._fail(431)
-                name = str(view[start:colon], "utf-8")
-                value_start = colon + 1
-                while value_start < cr and buffer[value_start] in b" \t":  # whitespace around the value
-                    value_start += 1
-                while cr > value_start and buffer[cr - 1] in b" \t":
-                    cr -= 1
-                value = str(view[value_start:cr], "utf-8")
-                previous = headers.get(name)
-                if previous is not None:
-                    if name == "host":
+                self._field_count += 1
+                if colon - start == 4 and buffer.find(b"host", start, colon) == start:
+                    self._hosts += 1
+                    if self._hosts > 1:
                         raise ValueError  # RFC 9112 section 3.2: exactly one Host
-                    value = previous + ", " + value  # RFC 9110 section 5.3: combine repeated fields
-                headers[name] = value
                 return False
+            # The empty line: the head is complete. Its field lines are text (RFC 9110 section
+            # 5.5 allows other octets in values; this server takes UTF-8 only, 400 otherwise).
+            self.headers = headers = RequestHeaders(str(view[self._fields:start], "utf-8"))
         except (ValueError, UnicodeError):
             raise self._fail(400)
-        # The empty line: the head is complete.
-        if self.version == 11 and "host" not in headers:
+        if self.version == 11 and not self._hosts:
             raise self._fail(400)  # RFC 9112 section 3.2
         connection = headers.get("connection", "").lower()
         self.keep_alive = "close" not in connection if self.version == 11 else "keep-alive" in connection

@@ -40,6 +40,9 @@ _RUN = const(4)  # in the handler: no deadline
 _LINGER_MS = const(2000)  # in all
 _LINGER_QUIET_MS = const(500)  # with nothing received: the client has sent all it had
 _LINGER_BYTES = const(65536)
+# The largest read buffer the parser pool keeps: a phone browser's head (500-700 bytes of
+# fields) fits.
+_POOLED_BUFFER = const(1024)
 
 
 class Server:
@@ -242,9 +245,11 @@ class Server:
                 await compat.close(writer)
 
     def release(self, parser):
-        # Return a parser (and its read buffer) to the pool, keeping at most max_conns.
+        # Return a parser (and its read buffer) to the pool, keeping at most max_conns. A
+        # buffer that grew past what a phone browser's head needs goes: a rare long head
+        # must not hold its kilobytes for the rest of the run.
         if len(self.pool) < self.max_conns:
-            parser.reset()
+            parser.reset(_POOLED_BUFFER)
             self.pool.append(parser)
 
 
