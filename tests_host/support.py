@@ -66,4 +66,4 @@ class FakeRequest:
         self.method = method
         self.path = path
         headers = headers or {}
-        self.headers = RequestHeaders("".join("%s: %s\r\n" % (name.lower(), headers[name]) for name in headers))
+        self.headers = RequestHeaders(["".join("%s: %s\r\n" % (name.lower(), headers[name]) for name in headers)])

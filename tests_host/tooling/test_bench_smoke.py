@@ -43,14 +43,15 @@ def test_bench_quick_reports_all_three_servers(tmp_path):
     assert res["sizes"]["microdot"]["microdot"] > 0
     assert "static" in res["sizes"]["microhttp"]
     assert "Throughput at a 128 KB heap" in stdout
-    # Phone heads are bigger: the servers that make a string per header field allocate more
-    # per request for them than for Host alone; microhttp keeps the fields as one string and
-    # cuts out the values read, so a phone head costs it less than its extra 540+ bytes.
-    for server in ("microdot", "bare"):
-        assert res["alloc"][server]["phone_close_status"] > res["alloc"][server]["close_status"], server
-    alloc = res["alloc"]["microhttp"]
-    assert alloc["phone_close_status"] < alloc["close_status"] + 540, alloc
-    assert alloc["phone_close_status"] < res["alloc"]["bare"]["phone_close_status"], res["alloc"]
+    # Phone heads are bigger: every server allocates more per request for them than for Host
+    # alone. microhttp keeps the field lines as text and cuts out the values read: the extra
+    # is under half of what the bare server's string per field line costs.
+    extra = {}
+    for server in res["servers"]:
+        alloc = res["alloc"][server]
+        assert alloc["phone_close_status"] > alloc["close_status"], server
+        extra[server] = alloc["phone_close_status"] - alloc["close_status"]
+    assert extra["microhttp"] < extra["bare"] / 2, extra
 
 
 def _bench():

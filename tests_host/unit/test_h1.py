@@ -208,12 +208,12 @@ def test_a_head_that_reaches_its_limit_is_rejected_before_more_is_read():
     assert len(p.buffer) == 64  # the buffer never grew
 
 
-def test_a_head_longer_than_the_buffer_grows_it_as_far_as_its_field_lines_need():
-    # A 1.8 KB head through a 512 B buffer, in pieces of every size: the request line is
-    # dropped once parsed, the field lines stay until the empty line, and the buffer doubles
-    # to hold them (2 KB here), never further.
+def test_the_head_is_parsed_a_line_at_a_time_so_a_small_buffer_takes_a_larger_head():
+    # A 1.8 KB head through a 512 B buffer, in pieces of every size: each bufferful of
+    # complete field lines becomes text and leaves the buffer, which never grows; a field
+    # repeated in two of those pieces still reads as one.
     fields = b"".join(b"X-F%02d: %s\r\n" % (i, b"v" * 80) for i in range(20))
-    head = b"GET /a HTTP/1.1\r\nHost: h\r\n" + fields + b"\r\n"
+    head = b"GET /a HTTP/1.1\r\nHost: h\r\nX-Twice: 1\r\n" + fields + b"X-Twice: 2\r\n\r\n"
     assert len(head) > 1800
     for step in (len(head), 100, 7, 1):
         p = h1.Parser()
@@ -228,8 +228,9 @@ def test_a_head_longer_than_the_buffer_grows_it_as_far_as_its_field_lines_need()
                 # deadline and idle-connection reclaim rely on it).
                 assert ev == h1.HEAD or p.buffered() > 0
         assert got[-1] == h1.HEAD and got.count(h1.HEAD) == 1
-        assert len(p.buffer) == 2048
-        assert len(p.headers) == 21 and p.headers["x-f19"] == "v" * 80 and p.headers["Host"] == "h"
+        assert len(p.buffer) == 512 and len(p.headers.texts) > 3
+        assert len(p.headers.items()) == 22 and p.headers["x-f19"] == "v" * 80 and p.headers["Host"] == "h"
+        assert p.headers["x-twice"] == "1, 2"
         assert p.next() == h1.END and p.buffered() == 0
 
 
@@ -317,7 +318,6 @@ def test_request_headers_are_read_from_the_heads_text():
     assert h.get("") is None and h.get("ost") is None
     with raises(KeyError):
         h["missing"]
-    assert h.keys() == ["host", "x-host", "accept", "empty"] and len(h) == 4 and list(h) == h.keys()
     assert h.items() == [("host", "h"), ("x-host", "a b"), ("accept", "x, y"), ("empty", "")]
 
 

@@ -1,17 +1,18 @@
 # microhttp.h1: a sans-I/O HTTP/1.1 request parser.
 #
 # Theory of operation. A Parser owns one bytearray, the connection's read buffer: 512 B,
-# doubled (up to ``max_head``) only for a head longer than that. The caller fills it
+# doubled (up to ``max_head``) only for a line longer than that. The caller fills it
 # (``space()`` gives a memoryview to ``readinto``, ``feed(n)`` says how many bytes arrived)
 # and calls ``next()``, which returns one event:
 #   NEED  more bytes are needed (call space()/feed() again)
 #   HEAD  a request head was parsed: .method .target .version .headers .keep_alive .length
 #   DATA  .data is a memoryview of body bytes, valid until the next call
 #   END   the request body is complete; the next call starts the next (pipelined) request
-# The head is checked a line at a time as its lines arrive, and its field lines stay in the
-# buffer until the empty line: then they become one string, from which RequestHeaders cuts a
-# value only when it is asked for. A browser sends a dozen fields and a handler reads two or
-# three, so a request pays for those, not for a string and a dict slot per field. Every limit
+# The head is checked a line at a time as its lines arrive. Its field lines stay in the buffer
+# until it is full or the head ends, and become text then, one string per bufferful, from which
+# RequestHeaders cuts a value only when it is asked for. A browser sends a dozen fields and a
+# handler reads two or three, so a request pays for those, not for a string and a dict slot
+# per field; and no piece is larger than the buffer, which fits the holes of a fragmented heap. Every limit
 # is checked before the bytes it guards are copied anywhere: a line over its limit (the
 # request line's ``max_line``, the head's ``max_head`` in all) is rejected (414 or 431) before
 # the rest of it is read, with nothing allocated for it. Violations raise HTTPError with the
@@ -67,34 +68,38 @@ class Headers(dict):
 
 class RequestHeaders:
     """A request's header fields as received (RFC 9110 section 5), read-only: ``get``,
-    ``[]``, ``in``, ``keys()``, ``items()``, ``len()``. Names are case-insensitive; the values
+    ``[]``, ``in``, ``items()``. Names are case-insensitive; the values
     of a repeated field come combined with ", " (section 5.3), without the whitespace around
     them (section 5.5). Each lookup cuts its value out of the head's text anew."""
 
-    def __init__(self, text):
-        self.text = text  # the head's field lines, "name: value\r\n" each, names lowercase
+    def __init__(self, texts):
+        # The head's field lines, "name: value\r\n" each with the name lowercase, in one or a
+        # few strings (as many as the read buffer was filled with lines).
+        self.texts = texts
 
     def get(self, name, default=None):
         if not name.islower():
             name = name.lower()
-        text, value, at = self.text, None, 0
-        while name:
-            at = text.find(name, at)
-            if at < 0:
-                return default if value is None else value
-            end = at + len(name)
-            # A field's name starts its line and ends at its colon (field names are tokens:
-            # no colon or line break within one).
-            if text.startswith(":", end) and (at == 0 or text.startswith("\n", at - 1)):
-                first, last = end + 1, text.find("\r", end)
-                while first < last and (text.startswith(" ", first) or text.startswith("\t", first)):
-                    first += 1
-                while last > first and (text.startswith(" ", last - 1) or text.startswith("\t", last - 1)):
-                    last -= 1
-                piece = text[first:last]
-                value = piece if value is None else value + ", " + piece
-            at = end + 1
-        return default
+        value = None
+        for text in self.texts:
+            at = 0
+            while name:
+                at = text.find(name, at)
+                if at < 0:
+                    break
+                end = at + len(name)
+                # A field's name starts its line and ends at its colon (field names are
+                # tokens: no colon or line break within one).
+                if text.startswith(":", end) and (at == 0 or text.startswith("\n", at - 1)):
+                    first, last = end + 1, text.find("\r", end)
+                    while first < last and (text.startswith(" ", first) or text.startswith("\t", first)):
+                        first += 1
+                    while last > first and (text.startswith(" ", last - 1) or text.startswith("\t", last - 1)):
+                        last -= 1
+                    piece = text[first:last]
+                    value = piece if value is None else value + ", " + piece
+                at = end + 1
+        return default if value is None else value
 
     def __getitem__(self, name):
         value = self.get(name)
@@ -105,28 +110,21 @@ class RequestHeaders:
     def __contains__(self, name):
         return self.get(name) is not None
 
-    def keys(self):
-        """The field names, lowercase, each once, in the order they first came."""
-        text, names, at = self.text, [], 0
-        while at < len(text):
-            colon = text.find(":", at)
-            name = text[at:colon]
-            if name not in names:
-                names.append(name)
-            at = text.find("\n", colon) + 1
-        return names
-
-    def __iter__(self):
-        return iter(self.keys())
-
-    def __len__(self):
-        return len(self.keys())
-
     def items(self):
-        return [(name, self.get(name)) for name in self.keys()]
+        """(name, value) for each field name, lowercase, in the order the names first came."""
+        names = []
+        for text in self.texts:
+            at = 0
+            while at < len(text):
+                colon = text.find(":", at)
+                name = text[at:colon]
+                if name not in names:
+                    names.append(name)
+                at = text.find("\n", colon) + 1
+        return [(name, self.get(name)) for name in names]
 
 
-_NO_HEADERS = RequestHeaders("")  # a reset parser's headers
+_NO_HEADERS = RequestHeaders(())  # a reset parser's headers
 
 
 def _token(buffer, start, end, lowercase=False):
@@ -148,7 +146,7 @@ class Parser:
     """Incremental HTTP/1.1 request parser over one preallocated buffer.
 
     :param max_head: bytes for the request line plus headers (431 over it); the buffer starts
-        at 512 B (or max_head if smaller) and doubles up to max_head only for a longer head
+        at 512 B (or max_head if smaller) and doubles up to max_head only for a longer line
     :param max_line: bytes for the request line (414 over it)
     :param max_headers: header field count (431 over it)
     :param max_body: body bytes (413 over it); may be changed per request before the body
@@ -158,9 +156,10 @@ class Parser:
 
     def __init__(self, max_head=2048, max_line=1024, max_headers=32, max_body=16384,
                  max_chunk_line=128, max_trailer=1024):
-        # The buffer holds a head's field lines (a body passes through it), so 512 B serve
-        # a plain client; a phone browser's head doubles it once (space(); a pooled parser
-        # keeps what it grew to). Small buffers also fit the holes of a fragmented heap.
+        # The buffer needs to hold one head line at a time (and a body passes through it), so
+        # 512 B serve nearly every request; a longer line doubles it up to max_head (space();
+        # a pooled parser keeps what it grew to, up to what the server allows). Small buffers
+        # also fit the holes of a fragmented heap.
         self.buffer = bytearray(min(max_head, 512))
         self.view = memoryview(self.buffer)
         self.max_head = max_head
@@ -181,8 +180,10 @@ class Parser:
         # Body or chunk bytes still to come; trailer bytes still allowed; head (or chunked
         # body) bytes counted so far against their limit.
         self._remaining = self._trailer_left = self._counted = self.length = 0
-        # Where the head's field lines start in the buffer; how many came, how many were Host.
+        # Where the head's field lines not kept as text yet start in the buffer; how many
+        # came, how many were Host; the text of those kept (see _keep_fields).
         self._fields = self._field_count = self._hosts = 0
+        self._texts = None
         self.state = _HEAD
         # A pooled parser must not keep its last request's strings and dict alive.
         self.data = self.method = self.target = None
@@ -195,20 +196,22 @@ class Parser:
     def space(self):
         """A memoryview to read into. Compacts first; a line that cannot fit raises 414/431."""
         buffer, start, end = self.buffer, self.start, self.end
-        # What must stay: the head's field lines so far while they arrive, else what is not
-        # parsed yet (the line being received, or a few pipelined bytes: often nothing).
-        keep = self._fields if self.state == _FIELD else start
-        if keep:
-            # Move it to the front.
-            buffer[: end - keep] = self.view[keep:end]
-            self.end = end = end - keep
-            self._scan = max(0, self._scan - keep)
-            self.start = start - keep
-            self._fields = 0
+        if self.state == _FIELD:
+            if end < len(buffer):
+                return self.view[end:]  # room left: the field lines so far stay where they are
+            if start > self._fields:
+                self._keep_fields(start)  # full: the complete field lines become text
+        if start:
+            # Move what is not parsed yet to the front: the line being received, or a few
+            # pipelined bytes (often nothing).
+            buffer[: end - start] = self.view[start:end]
+            self.end = end = end - start
+            self._scan = max(0, self._scan - start)
+            self.start = self._fields = 0
         if end == len(buffer):
             if end < self.max_head and self.state in (_HEAD, _FIELD):
-                # A head longer than the buffer (many fields, a long URL or cookie; next()
-                # has checked its limit): double it, never past max_head.
+                # One line longer than the buffer (a long URL or cookie; next() has checked
+                # its limit): double it, never past max_head.
                 self.buffer = bytearray(min(self.max_head, 2 * end))
                 self.buffer[:end] = buffer
                 self.view = memoryview(self.buffer)
@@ -216,6 +219,20 @@ class Parser:
             # In body states the buffer cannot be full: chunk lines are bounded well below it.
             raise self._fail(414 if self.state == _HEAD else 431)
         return self.view[end:]
+
+    def _keep_fields(self, end):
+        # The head's complete field lines not kept yet, buffer[self._fields:end], as text: a
+        # piece of the head that RequestHeaders reads (RFC 9110 section 5.5 allows other
+        # octets in values; this server takes UTF-8 only, 400 otherwise).
+        try:
+            text = str(self.view[self._fields:end], "utf-8")
+        except UnicodeError:
+            raise self._fail(400)
+        if self._texts is None:
+            self._texts = [text]
+        else:
+            self._texts.append(text)
+        self._fields = end
 
     def feed(self, count):
         """Record that ``count`` bytes were written into ``space()``."""
@@ -238,6 +255,7 @@ class Parser:
                 self.start = start
                 self._counted = 0  # head bytes so far (chunked reuses it for the body's)
                 self._field_count = self._hosts = 0
+                self._texts = None
             while True:
                 if self.state == _HEAD:  # the request line: max_line, within max_head (414)
                     limit, status = min(self.max_line + 2, self.max_head), 414
@@ -398,9 +416,11 @@ class Parser:
                     if self._hosts > 1:
                         raise ValueError  # RFC 9112 section 3.2: exactly one Host
                 return False
-            # The empty line: the head is complete. Its field lines are text (RFC 9110 section
-            # 5.5 allows other octets in values; this server takes UTF-8 only, 400 otherwise).
-            self.headers = headers = RequestHeaders(str(view[self._fields:start], "utf-8"))
+            # The empty line: the head is complete.
+            if start > self._fields:
+                self._keep_fields(start)
+            self.headers = headers = RequestHeaders(self._texts or ())
+            self._texts = None
         except (ValueError, UnicodeError):
             raise self._fail(400)
         if self.version == 11 and not self._hosts:
