@@ -18,6 +18,8 @@ are measured once, at boot.
 
 import json
 
+from microhttp.compat import utf8
+
 _STATE = b', "state": '  # the live part, last in every device object
 
 
@@ -25,7 +27,7 @@ class Pieces:
     """A read-only file over a list of pieces: what microhttp streams as a body.
 
     A piece is bytes-like, or a dict rendered to JSON when ``readinto`` reaches it (its length
-    is given: ``length`` is the whole body's). ``readinto`` copies the next bytes into the
+    is given: ``length`` is the whole body's, in bytes: JSON text may hold non-ASCII labels). ``readinto`` copies the next bytes into the
     caller's buffer (the server's output buffer); ``seek(0, 2)``/``tell()`` give the length up
     front, for Content-Length.
     """
@@ -46,7 +48,7 @@ class Pieces:
         p = self.pieces[self.i]
         if isinstance(p, dict):
             if self.rendered is None:
-                self.rendered = json.dumps(p).encode()
+                self.rendered = utf8(json.dumps(p))
             return self.rendered
         return p
 
@@ -117,7 +119,7 @@ def _schema_pieces(shared):
             pieces.append(json.dumps(shared[key]).encode())
     length = 0
     for piece in pieces:
-        length += len(json.dumps(piece)) if isinstance(piece, dict) else len(piece)
+        length += len(utf8(json.dumps(piece))) if isinstance(piece, dict) else len(piece)
     return tuple(pieces), length
 
 
@@ -147,7 +149,7 @@ class Catalog:
     def _add_device(self, out, dev):
         """Append ``dev``'s pieces to ``out``; returns their length."""
         own, schema, schema_length = self.heads[dev.name]
-        state = json.dumps(dev.state()).encode()
+        state = utf8(json.dumps(dev.state()))
         out.append(own)
         out.extend(schema)
         out.append(_STATE)
@@ -182,7 +184,7 @@ class Catalog:
         out = [self.board_head]
         length = len(self.board_head) + self._add_devices(out)
         # The live dict's members without its opening brace (a view, not a copy).
-        members = memoryview(json.dumps(live).encode())[1:]
+        members = memoryview(utf8(json.dumps(live)))[1:]
         out.append(b"], ")
         out.append(members)
         return Pieces(out, length + 3 + len(members))

@@ -89,3 +89,16 @@ def test_the_catalog_keeps_far_less_than_the_json_it_serves():
     served = len(read_all(cat.device_list(), 512))
     assert kept < served * 3 // 4, (kept, served)
     board.deinit()
+
+
+def test_lengths_count_the_bytes_of_non_ascii_text():
+    # MicroPython's json.dumps writes non-ASCII characters as they are: a rendered piece is
+    # longer in bytes than in characters, and Content-Length counts bytes.
+    from app.catalog import _schema_pieces
+
+    shared = {"kind": "sensor", "commands": [{"name": "unit", "help": "température en °C"}],
+              "exclusive": [], "events": ["changed"]}
+    pieces, length = _schema_pieces(shared)
+    for size in (5, 1024):
+        text = read_all(Pieces(list(pieces), length), size)  # checks the length it was given
+        assert json.loads(b"{" + text + b"}") == shared

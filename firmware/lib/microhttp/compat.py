@@ -124,6 +124,12 @@ if MICROPYTHON:
         except Exception:
             pass  # reset or closed: nothing left to protect
 
+    def utf8(text):
+        """``text``'s UTF-8 bytes as a buffer: here a view of the str's own bytes, no copy
+        (a str exposes them to the buffer protocol), so a rendered JSON piece is not held
+        twice while it is sent."""
+        return memoryview(text)
+
     def nodelay(writer):
         # Best effort: not every port exports (or supports) TCP_NODELAY; we coalesce anyway.
         try:

@@ -106,6 +106,10 @@ async def recvfrom(sock, size):
     return await asyncio.get_running_loop().sock_recvfrom(sock, size)
 
 
+def utf8(text):
+    return text.encode()
+
+
 def nodelay(writer):
     try:
         writer.get_extra_info("socket").setsockopt(6, 1, 1)  # IPPROTO_TCP, TCP_NODELAY
