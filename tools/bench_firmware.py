@@ -19,7 +19,8 @@ count as used):
 - largest free block at that point: the largest allocation the heap can still satisfy, which
   is what a user's buffer or a burst of requests needs (fragmentation shows here, not in
   the free total);
-- lowest during a soak: keep-alive clients reading /api/board and /api/devices while the two
+- lowest during a soak: keep-alive clients with a phone browser's request heads reading
+  /api/board and /api/devices while the two
   pages stay live, the free heap read every 50 ms; and every answer that is not a 200;
 - which modules are loaded when the board is idle, and each one's heap: after the run the
   board is soft-reset into its REPL (boot.py only) and the same modules are imported there,
@@ -32,7 +33,6 @@ and, with --json, to a file.
 
 import argparse
 import ast
-import http.client
 import json
 import socket
 import sys
@@ -287,21 +287,25 @@ def soak(host, port, requests, clients, control):
             stop.wait(POLL_S)
 
     def client(count):
-        conn = http.client.HTTPConnection(host, port, timeout=10)
+        # A phone's page fetching: its request heads, one kept-alive connection, opened
+        # again when the board closes it.
+        sock = None
         for i in range(count):
             path = SOAK_PATHS[i % len(SOAK_PATHS)]
             try:
-                conn.request("GET", path)
-                response = conn.getresponse()
-                response.read()
-                if response.status != 200:
-                    errors.append("%s: %d" % (path, response.status))
-                if response.getheader("connection", "").lower() == "close":
-                    conn.close()
-            except (OSError, http.client.HTTPException) as exc:
+                if sock is None:
+                    sock = socket.create_connection((host, port), timeout=10)
+                sock.sendall(phone_request(path))
+                status, _ = read_response(sock)
+                if status != 200:
+                    errors.append("%s: %d" % (path, status))
+            except (OSError, ValueError) as exc:
                 errors.append("%s: %r" % (path, exc))
-                conn.close()
-        conn.close()
+                if sock is not None:
+                    sock.close()
+                sock = None
+        if sock is not None:
+            sock.close()
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
