@@ -856,19 +856,38 @@ def _two_at_once(srv, first, second):
 
 
 def test_while_the_heap_is_short_a_request_waits_until_the_one_in_flight_is_answered():
+    # Room for one connection (min_free) is not room for a second request beside the first:
+    # that takes twice min_free.
+    for free in (4095, 4096, 8191):
+        log = []
+        srv = Server(_overlap_app(log), min_free=4096)
+        with _FreeHeap(srv, free):
+            a, b = _two_at_once(srv, "/slow", "/fast")
+        assert log == ["slow in", "slow out", "fast"], free
+        assert [r[0] for r in a + b] == [200, 200] and b[0][2] == b"fast"
+        assert srv.busy == 0
+
+
+def test_while_the_heap_is_short_a_head_still_arriving_waits_for_a_request_that_started_meanwhile():
+    # The first request's head arrives 7 bytes at a time: nothing was in flight when its
+    # first bytes came, but /slow started while the rest arrived; /fast then waits for it.
     log = []
     srv = Server(_overlap_app(log), min_free=4096)
-    with _FreeHeap(srv, 4095):
-        a, b = _two_at_once(srv, "/slow", "/fast")
+    trickled, whole = FakeStream(req("GET /fast HTTP/1.1"), step=7), FakeStream(req("GET /slow HTTP/1.1"))
+
+    async def main():
+        await asyncio.gather(srv.accept(trickled, trickled), srv.accept(whole, whole))
+
+    with _FreeHeap(srv, 4096):
+        run(main())
     assert log == ["slow in", "slow out", "fast"]
-    assert [r[0] for r in a + b] == [200, 200] and b[0][2] == b"fast"
-    assert srv.busy == 0
+    assert [r[0] for r in parse_responses(trickled.out) + parse_responses(whole.out)] == [200, 200]
 
 
 def test_with_room_in_the_heap_requests_are_handled_side_by_side():
     log = []
     srv = Server(_overlap_app(log), min_free=4096)
-    with _FreeHeap(srv, 4096):
+    with _FreeHeap(srv, 8192):
         _two_at_once(srv, "/slow", "/fast")
     assert log == ["slow in", "fast", "slow out"]
 

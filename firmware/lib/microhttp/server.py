@@ -57,8 +57,8 @@ class Server:
     :param out_size: bytes of the output buffer all connections share (1024): a response
         head and a small body are assembled there and handed to the socket in one write
     :param min_free: bytes of free heap needed to accept another connection while others
-        are open, or to start handling a request while others are in flight (8 KB on a
-        32-bit board, 16 KB on a 64-bit build; 0: never wait). Below it the newcomer waits
+        are open (8 KB on a 32-bit board, 16 KB on a 64-bit build; 0: never wait), and twice
+        that to start handling a request while others are in flight. Below it the newcomer waits
         in the listen backlog (deferred accept, MicroPython; not when every open connection
         is an event stream or WebSocket, as nothing would end), the request waits until the
         others are answered (5 s at most: ``admit_ms``), and a kept-alive connection idle
@@ -87,7 +87,7 @@ class Server:
         self.busy = 0  # requests admitted and not yet answered (see Connection.serve)
         self.admit_ms = 5000  # how long a request may wait for that while the heap is short
         self.room_until = 0  # until when (ticks_ms) the last reading of the heap stands
-        self.room = True  # what it found
+        self.room = 0  # what it found: the free heap, in bytes
         self.closing = self.closed = False
         self.listener = self.reaper = None
         self.closed_event = None  # an asyncio.Event once someone waits (its module costs heap)
@@ -113,10 +113,11 @@ class Server:
                 return False
         return True
 
-    def has_room(self):
+    def has_room(self, need=1):
         # Asked before each accept() (through _acceptable; MicroPython only, CPython has no
-        # heap limit), and by a request before its handler while others are in flight (Connection.serve):
-        # whether the heap has room for one more connection or request. A connection that cannot
+        # heap limit), and by a request before its handler while others are in flight
+        # (Connection.serve, with ``need`` 2): whether the heap has ``need`` times min_free
+        # free, room for one more connection or request. A connection that cannot
         # be served in the heap left would fail half-way (503, or a dropped connection when
         # even that cannot be allocated); deferred, it waits in the listen backlog until a
         # connection ends (5 s at most: see compat.listen). The first connection is always
@@ -124,9 +125,9 @@ class Server:
         if not self.conns:
             return True
         if 0 < ticks_diff(self.room_until, ticks_ms()) <= 20:
-            return self.room  # a recent reading stands (the bounds: see below)
+            return self.room >= need * self.min_free  # a recent reading stands (the bounds: see below)
         f = compat.mem_free()
-        if f < self.min_free:
+        if f < need * self.min_free:
             gc.collect()  # the free figure counts garbage as used until a collection
             f = compat.mem_free()
             if f < self.min_free:
@@ -138,8 +139,8 @@ class Server:
             # stands for 20 ms, or until a connection ends. (The bounds keep a stale
             # deadline from looking fresh after the ticks wrap.)
             self.room_until = ticks_add(ticks_ms(), 20)
-            self.room = f >= self.min_free
-        return f >= self.min_free
+            self.room = f
+        return f >= need * self.min_free
 
     def close_idle(self, idle_ms):
         # Close one kept-alive connection idle for idle_ms or more (a phone opens several and
@@ -365,10 +366,11 @@ class Connection:
         # what a request holds). A request in flight holds a few hundred bytes to a few KB,
         # in pieces: with several at once in a short heap, the free bytes end up in holes
         # too small for the next allocation, and requests fail half-way (503) with KBs free.
-        # So while the heap is short, a request waits until the others are answered (each
-        # answer wakes the request waiting longest), admit_ms at most: one at a time, every
-        # one answered. (has_room() is the heap check here: this connection is one of
-        # server.conns.)
+        # So a request starts beside others only with twice min_free free: its own room,
+        # and as much again for what those still allocate and the holes between their
+        # pieces. Otherwise it waits until the others are answered (each answer wakes the
+        # request waiting longest), admit_ms at most: one at a time, every one answered.
+        # (has_room() is the heap check here: this connection is one of server.conns.)
         if server.busy:  # others in flight: the heap decides whether this one waits
             await self._admission()
         try:
@@ -378,6 +380,8 @@ class Connection:
             request = self._request()
         except HTTPError as e:
             return await self.send(None, server.app.error_response(None, e))
+        if server.busy:  # others may have started while the rest of this head arrived
+            await self._admission()
         # In flight from here (a head still arriving holds no one back: it may take seconds).
         server.busy += 1
         self.admitted = True
@@ -388,7 +392,7 @@ class Connection:
         # Wait while the heap is short and others are in flight, admit_ms at most.
         server = self.server
         began = ticks_ms()
-        while server.busy and not server.has_room() and ticks_diff(ticks_ms(), began) < server.admit_ms:
+        while server.busy and not server.has_room(2) and ticks_diff(ticks_ms(), began) < server.admit_ms:
             await compat.wait_ms(100)  # woken when a request is answered, or asks again
 
     def _request(self):
