@@ -373,6 +373,31 @@ def test_connection_cap_reclaims_idle_connections_else_503(runtime, http_server)
 
 
 @runtimes
+def test_clients_dribbling_their_heads_do_not_lock_out_a_normal_client(runtime, http_server):
+    # A slowloris at the cap: each round, heads that never end hold both slots for over a
+    # second; a normal client's request then takes the slot of the oldest, which gets 408.
+    srv = http_server(runtime, max_conns=2)
+    slow = []
+
+    def dribble():
+        s = connect(srv.port)
+        s.sendall(b"GET /items/1 HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        slow.append(s)
+
+    dribble()
+    for _ in range(3):
+        dribble()
+        time.sleep(1.2)
+        assert httpx.get(srv.url + "/items/2", timeout=WAIT).status_code == 200
+        oldest = slow.pop(0)
+        (r,) = h11_parse(read_all(oldest), ["GET"])
+        assert r[0] == 408
+        oldest.close()
+    for s in slow:
+        s.close()
+
+
+@runtimes
 def test_a_burst_over_the_cap_gets_an_answer_on_every_connection(runtime, http_server):
     # max_conns + 6 connections opened at once, each sending its request at once: every one
     # is served or told 503, none is closed unanswered (a just-accepted connection whose

@@ -732,6 +732,44 @@ class _IdleConn:
         self.cancelled = True
 
 
+class _StalledConn:
+    """What Server.close_stalled() looks at in a connection: its phase (1: reading a head, 0:
+    idle, 4: in its handler) entered ``for_ms`` ago, whether it has answered a request, and
+    how many bytes of the next one it holds."""
+
+    def __init__(self, srv, phase, for_ms, answered=False, buffered=0):
+        from microhttp.compat import ticks_add, ticks_ms
+
+        self.phase, self.answered, self.held = phase, answered, buffered
+        self.deadline = ticks_add(ticks_ms(), srv.timeouts_ms[phase] - for_ms) if phase < 4 else None
+        self.expired = self.cancelled = False
+        self.parser = self.task = self
+
+    def buffered(self):
+        return self.held
+
+    def cancel(self):
+        self.cancelled = True
+
+
+def test_at_the_cap_the_connection_stalled_longest_makes_room():
+    srv = Server(App())
+    young_head = _StalledConn(srv, 1, 500)
+    old_head = _StalledConn(srv, 1, 3000)
+    silent = _StalledConn(srv, 0, 2000)  # accepted 2 s ago, nothing read: its request may be in the socket
+    kept_alive = _StalledConn(srv, 0, 5000, answered=True)  # close_idle's, not this one's
+    arriving = _StalledConn(srv, 0, 5000, buffered=3)  # a request's first bytes are in
+    handling = _StalledConn(srv, 4, 0)
+    srv.conns[:] = [young_head, old_head, silent, kept_alive, arriving, handling]
+    second_head = _StalledConn(srv, 1, 2000)
+    srv.conns.append(second_head)
+    assert srv.close_stalled() and old_head.cancelled and old_head.expired
+    assert srv.close_stalled() and second_head.cancelled and second_head.expired
+    assert not srv.close_stalled()  # a head started under a second ago is not stalled
+    assert [c.cancelled for c in srv.conns] == [False, True, False, False, False, False, True]
+    srv.conns[:] = []
+
+
 class _FreeHeap:
     """Within ``with``: compat.mem_free() reports ``.bytes``; the server's connections are
     cleared on the way out."""

@@ -49,7 +49,8 @@ class Server:
     """A running microhttp server; ``App.start()`` makes one. Limits (keyword arguments):
 
     :param max_conns: concurrent connections (8); over it an idle kept-alive connection is
-        closed to make room, else the new one gets 503 with Retry-After
+        closed to make room, else the oldest head unfinished for a second or more (408), else
+        the new one gets 503 with Retry-After
     :param idle_timeout: seconds a kept-alive connection may wait for its next request (30)
     :param head_timeout: seconds from a request's first byte to its complete head (10)
     :param body_timeout: seconds a request's body may take to arrive (10), plus 1 s for every
@@ -156,6 +157,27 @@ class Server:
                 return True
         return False
 
+    def close_stalled(self):
+        # At the cap with no idle kept-alive connection to close: make room by closing the
+        # connection whose head started longest ago, a second or more, and is still
+        # unfinished (408). Clients that dribble their heads (slowloris) then cannot hold
+        # every slot against a phone; whether there was one. (A connection that has sent
+        # nothing yet is left alone: under load its request may be waiting unread in the
+        # socket, and closing it would reset the client.)
+        now = ticks_ms()
+        stalled = stalled_since = None
+        for conn in self.conns:
+            if conn.expired or conn.phase != _HEAD:
+                continue
+            since = ticks_add(conn.deadline, -self.timeouts_ms[_HEAD])  # its first byte
+            if ticks_diff(now, since) >= 1000 and (stalled is None or ticks_diff(since, stalled_since) < 0):
+                stalled, stalled_since = conn, since
+        if stalled is None:
+            return False
+        stalled.expired = True
+        stalled.task.cancel()
+        return True
+
     async def reap(self):
         # Wake often enough that a deadline is late by at most a quarter of the shortest one.
         while True:
@@ -198,7 +220,7 @@ class Server:
         conn = None
         linger = False  # whether the client may still be sending when we close (see _LINGER_MS)
         try:
-            if len(self.conns) >= self.max_conns and not self.close_idle(0):
+            if len(self.conns) >= self.max_conns and not self.close_idle(0) and not self.close_stalled():
                 linger = await _canned(writer, 503, b"retry-after: 1\r\n")
                 return
             conn = Connection(self, reader, writer)
