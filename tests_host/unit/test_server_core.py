@@ -693,7 +693,7 @@ def test_buffers_are_pooled_across_connections():
 def test_over_the_cap_a_just_accepted_connection_is_not_closed_as_idle():
     # A connection accepted a moment ago whose request is not read yet is not a kept-alive
     # idle one: closing it would leave its client without any answer. The newcomer over the
-    # cap gets 503 with Retry-After instead, and both clients get an answer.
+    # cap waits for the slot instead, and both clients are served.
     srv = Server(make_app(), max_conns=1)
     first, second = FakeStream(req("GET / HTTP/1.1")), FakeStream(req("GET / HTTP/1.1"))
 
@@ -707,8 +707,26 @@ def test_over_the_cap_a_just_accepted_connection_is_not_closed_as_idle():
     run(main())
     (a,), (b,) = parse_responses(first.out), parse_responses(second.out)
     assert a[0] == 200 and a[2] == b"hello"
+    assert b[0] == 200 and b[2] == b"hello"
+
+
+def test_over_the_cap_a_newcomer_gets_503_when_no_slot_frees_within_a_second():
+    log = []
+    srv = Server(_overlap_app(log, until_fast=True), max_conns=1)
+    holder, late = FakeStream(req("GET /slow HTTP/1.1")), FakeStream(req("GET /fast HTTP/1.1"))
+
+    async def main():
+        task = asyncio.create_task(srv.accept(holder, holder))
+        while "slow in" not in log:
+            await asyncio.sleep(0)
+        await srv.accept(late, late)  # /slow holds the one slot for 2 s
+        await task
+
+    run(main())
+    (b,) = parse_responses(late.out)
     assert b[0] == 503 and b[1]["retry-after"] == "1" and b[1]["connection"] == "close"
-    assert second.i == len(second.data)  # its request was read (and dropped) before the close
+    assert late.i == len(late.data)  # its request was read (and dropped) before the close
+    assert log == ["slow in", "slow out"] and parse_responses(holder.out)[0][0] == 200
 
 
 class _IdleConn:

@@ -40,6 +40,7 @@ _RUN = const(4)  # in the handler: no deadline
 _LINGER_MS = const(2000)  # in all
 _LINGER_QUIET_MS = const(500)  # with nothing received: the client has sent all it had
 _LINGER_BYTES = const(65536)
+_SLOT_WAIT_MS = const(1000)  # how long a connection over max_conns waits for a slot (see slot)
 # The largest read buffer the parser pool keeps: a phone browser's head (500-700 bytes of
 # fields) fits.
 _POOLED_BUFFER = const(1024)
@@ -50,7 +51,7 @@ class Server:
 
     :param max_conns: concurrent connections (8); over it an idle kept-alive connection is
         closed to make room, else the oldest head unfinished for a second or more (408), else
-        the new one gets 503 with Retry-After
+        the new one waits for a slot, and gets 503 with Retry-After if none is free within 1 s
     :param idle_timeout: seconds a kept-alive connection may wait for its next request (30)
     :param head_timeout: seconds from a request's first byte to its complete head (10)
     :param body_timeout: seconds a request's body may take to arrive (10), plus 1 s for every
@@ -64,13 +65,15 @@ class Server:
         is an event stream or WebSocket, as nothing would end), the request waits until the
         others are answered (5 s at most: ``admit_ms``), and a kept-alive connection idle
         for a second or more is closed to make room
-    :param backlog: listen backlog (4)
+    :param backlog: listen backlog (8): connections the network stack completes before they
+        are accepted. A burst (a phone's page opens six at once) beyond it loses its handshake
+        and its request waits for the client's retransmission, a second or more.
     Parser limits (see microhttp.h1.Parser): max_head (2048), max_line (1024), max_headers
     (32), max_chunk_line (128), max_trailer (1024). Body size: App(max_body=...).
     """
 
     def __init__(self, app, max_conns=8, idle_timeout=30, head_timeout=10, body_timeout=10,
-                 out_size=1024, min_free=compat.WORD * 2048, backlog=4, **limits):
+                 out_size=1024, min_free=compat.WORD * 2048, backlog=8, **limits):
         self.app = app
         self.max_conns = max_conns
         self.min_free = min_free
@@ -157,6 +160,18 @@ class Server:
                 return True
         return False
 
+    async def slot(self):
+        # Whether a newly accepted connection may be served. Over max_conns it waits, a
+        # second at most, for one to end or to become one that may be closed to make room:
+        # a phone loading a page opens several connections at once, and each of them is
+        # answered in milliseconds. Then it is turned away (503), not left in silence.
+        began = ticks_ms()
+        while len(self.conns) >= self.max_conns and not self.close_idle(0) and not self.close_stalled():
+            if ticks_diff(ticks_ms(), began) >= _SLOT_WAIT_MS:
+                return False
+            await compat.wait_ms(50)  # woken when a connection ends or a request is answered
+        return True
+
     def close_stalled(self):
         # At the cap with no idle kept-alive connection to close: make room by closing the
         # connection whose head started longest ago, a second or more, and is still
@@ -220,7 +235,7 @@ class Server:
         conn = None
         linger = False  # whether the client may still be sending when we close (see _LINGER_MS)
         try:
-            if len(self.conns) >= self.max_conns and not self.close_idle(0) and not self.close_stalled():
+            if len(self.conns) >= self.max_conns and not await self.slot():
                 linger = await _canned(writer, 503, b"retry-after: 1\r\n")
                 return
             conn = Connection(self, reader, writer)
