@@ -321,14 +321,6 @@ def test_request_headers_are_read_from_the_heads_text():
     assert h.items() == [("host", "h"), ("x-host", "a b"), ("accept", "x, y"), ("empty", "")]
 
 
-def test_headers_are_case_insensitive():
-    h = h1.Headers()
-    h["Content-Type"] = "text/plain"
-    assert h["content-type"] == "text/plain" and h.get("CONTENT-TYPE") == "text/plain"
-    assert "Content-type" in h and "x" not in h
-    assert h.get("missing", 5) == 5
-
-
 def test_unquote():
     assert parse.unquote("/a%20b/%C3%A9") == "/a b/\u00e9"
     assert parse.unquote("plain") == "plain"

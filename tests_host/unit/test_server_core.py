@@ -382,6 +382,17 @@ def test_routing_405_head_options_and_converters():
     assert rs[8][1]["content-length"] == "3000"
 
 
+def test_response_headers_are_case_insensitive():
+    from microhttp.response import Headers
+
+    h = Headers()
+    h["Content-Type"] = "text/plain"
+    assert h["content-type"] == "text/plain" and h.get("CONTENT-TYPE") == "text/plain"
+    assert "Content-type" in h and "x" not in h
+    assert h.get("missing", 5) == 5
+    assert Response("x", headers={"X-Mixed": "1"}).headers["x-mixed"] == "1"
+
+
 def test_return_values_and_response_objects():
     data = (req("GET /none HTTP/1.1") + req("GET /tuple HTTP/1.1") + req("GET /resp HTTP/1.1")
             + req("GET /redirect HTTP/1.1") + req("GET /list HTTP/1.1") + req("GET /agen HTTP/1.1")
