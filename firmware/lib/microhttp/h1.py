@@ -49,6 +49,23 @@ _TCHAR = (
 )
 
 
+class Headers(dict):
+    """A dict with case-insensitive keys (stored lowercase)."""
+
+    # name.lower() allocates even when the name is lowercase already: check first.
+    def __setitem__(self, name, value):
+        super().__setitem__(name if name.islower() else name.lower(), value)
+
+    def __getitem__(self, name):
+        return super().__getitem__(name if name.islower() else name.lower())
+
+    def get(self, name, default=None):
+        return super().get(name if name.islower() else name.lower(), default)
+
+    def __contains__(self, name):
+        return super().get(name if name.islower() else name.lower()) is not None
+
+
 class RequestHeaders:
     """A request's header fields as received (RFC 9110 section 5), read-only: ``get``,
     ``[]``, ``in``, ``items()``. Names are case-insensitive; the values

@@ -1,23 +1,7 @@
 # microhttp.response: what a handler returns, normalised in one place (make).
+from microhttp.h1 import Headers
 
 JSON = "application/json"
-
-
-class Headers(dict):
-    """A response's header fields: a dict with case-insensitive keys (stored lowercase)."""
-
-    # name.lower() allocates even when the name is lowercase already: check first.
-    def __setitem__(self, name, value):
-        super().__setitem__(name if name.islower() else name.lower(), value)
-
-    def __getitem__(self, name):
-        return super().__getitem__(name if name.islower() else name.lower())
-
-    def get(self, name, default=None):
-        return super().get(name if name.islower() else name.lower(), default)
-
-    def __contains__(self, name):
-        return super().get(name if name.islower() else name.lower()) is not None
 
 
 class Response:
