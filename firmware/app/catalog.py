@@ -27,8 +27,8 @@ class Pieces:
     """A read-only file over a list of pieces: what microhttp streams as a body.
 
     A piece is bytes-like, or a dict rendered to JSON when ``readinto`` reaches it (its length
-    is given: ``length`` is the whole body's, in bytes: JSON text may hold non-ASCII labels). ``readinto`` copies the next bytes into the
-    caller's buffer (the server's output buffer); ``seek(0, 2)``/``tell()`` give the length up
+    is given: ``length`` is the whole body's, in bytes, as JSON text may hold non-ASCII
+    labels). ``readinto`` copies the next bytes into the caller's buffer (the server's output buffer); ``seek(0, 2)``/``tell()`` give the length up
     front, for Content-Length.
     """
 

@@ -12,10 +12,10 @@
 # until it is full or the head ends, and become text then, one string per bufferful, from which
 # RequestHeaders cuts a value only when it is asked for. A browser sends a dozen fields and a
 # handler reads two or three, so a request pays for those, not for a string and a dict slot
-# per field; and no piece is larger than the buffer, which fits the holes of a fragmented heap. Every limit
-# is checked before the bytes it guards are copied anywhere: a line over its limit (the
-# request line's ``max_line``, the head's ``max_head`` in all) is rejected (414 or 431) before
-# the rest of it is read, with nothing allocated for it. Violations raise HTTPError with the
+# per field; and no piece is larger than the buffer, which fits the holes of a fragmented
+# heap. Every limit is checked before the bytes it guards are copied anywhere: a line over its
+# limit (the request line's ``max_line``, the head's ``max_head`` in all) is rejected (414 or
+# 431) before the rest of it is read, with nothing allocated for it. Violations raise HTTPError with the
 # status to answer; the connection must then be closed (the parser stays in an error state).
 # Bodies are framed by Content-Length or the chunked coding (RFC 9112 sections 6 and 7.1). No
 # asyncio, no sockets: tests feed bytes. This module owns every parser state and event number.
@@ -371,7 +371,7 @@ class Parser:
         # One complete head line, buffer[start:cr] (cr: the CR of its CRLF): the request line,
         # a field line or the empty line that ends the head (then True). Index arithmetic on
         # the buffer throughout: the only allocations are the strings kept (method, target,
-        # and the field lines as one string once the head is complete).
+        # and the field lines as text, see _keep_fields).
         buffer, view = self.buffer, self.view
         # RFC 9112 section 2.2: a bare CR, a bare LF or a NUL in the head is rejected (400).
         if cr < start or buffer[cr] != 13 or buffer.find(b"\r", start, cr) >= 0 or buffer.find(b"\0", start, cr) >= 0:

@@ -41,8 +41,7 @@ _LINGER_MS = const(2000)  # in all
 _LINGER_QUIET_MS = const(500)  # with nothing received: the client has sent all it had
 _LINGER_BYTES = const(65536)
 _SLOT_WAIT_MS = const(1000)  # how long a connection over max_conns waits for a slot (see slot)
-# The largest read buffer the parser pool keeps: a phone browser's head (500-700 bytes of
-# fields) fits.
+# The largest read buffer the parser pool keeps: one that a phone browser's head grew fits.
 _POOLED_BUFFER = const(1024)
 
 
