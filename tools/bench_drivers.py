@@ -8,12 +8,15 @@ by the ratio of a board's speed when reading the figures):
   - one iteration of the polling task (asyncio sleep_ms(0) + poll), i.e. what the event loop
     pays per poll, and the same per second at the default poll interval (10 ms);
   - one LED frame (pulse pattern) and one PWM fade frame, for comparison;
-  - the heap the drivers and the virtual board's devices take (64-bit unix port: pointers are
-    twice a board's size), before and after drivers.board.unload();
-and compiles every module of firmware/lib/drivers with mpy-cross (the benchmark runs on these
-.mpy files, as deployed) to report its size.
+  - the heap ``import drivers`` takes, with the modules it loads (the drivers take their
+    timing helpers from microhttp.compat, and nothing more of microhttp);
+  - the heap the drivers and the virtual board's devices take, before and after
+    drivers.board.unload();
+on the 64-bit unix port (pointers twice a board's size) or, with --bits 32, a board's word
+size. It compiles every module of firmware/lib/drivers and firmware/lib/microhttp with
+mpy-cross (the benchmark runs on these .mpy files, as deployed) and reports the drivers' sizes.
 
-Usage: python tools/bench_drivers.py [--rounds N] [--json]
+Usage: python tools/bench_drivers.py [--rounds N] [--bits 32] [--json]
 """
 
 import argparse
@@ -24,8 +27,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from build_image import HOST_ONLY
+
 ROOT = Path(__file__).resolve().parent.parent
 DRIVERS = ROOT / "firmware" / "lib" / "drivers"
+MICROHTTP = ROOT / "firmware" / "lib" / "microhttp"
 
 BENCH = r"""
 import asyncio, gc, time, json, sys
@@ -37,6 +43,10 @@ asyncio.Event()
 asyncio.ThreadSafeFlag()
 gc.collect()
 _before = gc.mem_alloc()
+import drivers
+gc.collect()
+_heap_import = gc.mem_alloc() - _before
+_modules_import = sorted(name for name in sys.modules if name.startswith(("drivers", "microhttp")))
 from drivers.board import load_board
 _board = load_board(%(board)r, machine)
 del load_board
@@ -83,7 +93,8 @@ def loop_overhead_us(n):
 
 now = [0]
 clock = lambda: now[0]
-results = {"heap_bytes_drivers_and_virtual_board": _heap_board, "heap_bytes_after_unload": _heap_unloaded}
+results = {"heap_bytes_import_drivers": _heap_import, "modules_loaded_by_import_drivers": _modules_import,
+           "heap_bytes_drivers_and_virtual_board": _heap_board, "heap_bytes_after_unload": _heap_unloaded}
 base = loop_overhead_us(ROUNDS)
 
 b = Button("b", c_pin(), clock=clock)
@@ -132,32 +143,36 @@ print("@@BENCH " + json.dumps(results))
 """
 
 
-def micropython():
+def micropython(bits):
     """The provisioned unix-port interpreter (tools/provision_micropython.py)."""
-    sys.path.insert(0, str(ROOT / "tools"))
     import provision_micropython
 
-    return provision_micropython.interpreter()
+    return provision_micropython.interpreter(bits)
 
 
 def compile_drivers(out):
-    """The driver package as .mpy files under ``out``/drivers; returns {file: size}."""
-    package = Path(out) / "drivers"
-    package.mkdir()
+    """The driver package, and microhttp beside it, as .mpy files under ``out``; returns
+    {driver file: size}."""
     sizes = {}
-    for src in sorted(DRIVERS.glob("*.py")):
-        target = package / (src.stem + ".mpy")
-        subprocess.run(["mpy-cross", "-o", str(target), str(src)], check=True)
-        sizes[src.name] = target.stat().st_size
+    for source in (DRIVERS, MICROHTTP):
+        package = Path(out) / source.name
+        package.mkdir()
+        for src in sorted(source.glob("*.py")):
+            if src.name in HOST_ONLY:
+                continue
+            target = package / (src.stem + ".mpy")
+            subprocess.run(["mpy-cross", "-o", str(target), str(src)], check=True)
+            if source is DRIVERS:
+                sizes[src.name] = target.stat().st_size
     return sizes
 
 
-def run_bench(rounds, mpy_dir):
+def run_bench(rounds, mpy_dir, bits):
     env = dict(os.environ)
     env["MICROPYPATH"] = ":".join([".frozen", str(ROOT / "tools" / "sim"), mpy_dir])
     script = Path(mpy_dir) / "bench_drivers_script.py"
     script.write_text(BENCH % {"rounds": rounds, "board": str(ROOT / "boards" / "virtual.json")})
-    proc = subprocess.run([micropython(), "-X", "heapsize=4m", str(script)], env=env, capture_output=True,
+    proc = subprocess.run([micropython(bits), "-X", "heapsize=4m", str(script)], env=env, capture_output=True,
                           text=True, timeout=600)
     for line in proc.stdout.splitlines():
         if line.startswith("@@BENCH "):
@@ -168,20 +183,22 @@ def run_bench(rounds, mpy_dir):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=20000)
+    parser.add_argument("--bits", type=int, choices=(32, 64), default=64,
+                        help="the unix port's word size (32: a board's)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as out:
         sizes = compile_drivers(out)
-        figures = run_bench(args.rounds, out)
+        figures = run_bench(args.rounds, out, args.bits)
     poll_ms = 10
     per_second = figures["task_iteration_us"] * 1000 / poll_ms
-    report = {"micropython": figures, "polls_per_second": 1000 // poll_ms,
+    report = {"bits": args.bits, "micropython": figures, "polls_per_second": 1000 // poll_ms,
               "task_us_per_second_at_10ms": per_second, "cpu_percent_at_10ms": per_second / 1e4,
               "mpy_bytes": sizes, "mpy_total_bytes": sum(sizes.values())}
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print("MicroPython unix port, %d rounds" % args.rounds)
+    print("MicroPython unix port, %d-bit, %d rounds" % (args.bits, args.rounds))
     print("  Button.poll(), C-level pin (int())  : %6.2f us" % figures["poll_us_const_pin"])
     print("  Button.poll(), simulated Pin (Python): %5.2f us" % figures["poll_us_sim_pin"])
     print("  polling task iteration (sleep + poll): %6.2f us" % figures["task_iteration_us"])
@@ -190,6 +207,8 @@ def main():
     print("  bytes allocated per poll             : %6.2f" % figures["poll_bytes_allocated_per_call"])
     print("  LED pulse frame                      : %6.2f us" % figures["led_frame_us"])
     print("  PWM fade frame                       : %6.2f us" % figures["pwm_fade_frame_us"])
+    print("  heap: import drivers (.mpy)          : %6d bytes, loading %s"
+          % (figures["heap_bytes_import_drivers"], ", ".join(figures["modules_loaded_by_import_drivers"])))
     print("  heap: drivers + virtual board (.mpy) : %6d bytes, %d after drivers.board.unload()"
           % (figures["heap_bytes_drivers_and_virtual_board"], figures["heap_bytes_after_unload"]))
     print(".mpy sizes (mpy-cross 1.25):")

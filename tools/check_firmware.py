@@ -173,6 +173,8 @@ def check_types(firmware, problems):
             "follow_imports = silent\n"
             "no_site_packages = True\n"
             "check_untyped_defs = True\n"
+            # A module's ``if TYPE_CHECKING:`` imports (MicroPython has no typing module).
+            "always_true = TYPE_CHECKING\n"
             "warn_unused_ignores = False\n"
             "explicit_package_bases = True\n"
             "disable_error_code = import-untyped\n"

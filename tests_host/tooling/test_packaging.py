@@ -4,6 +4,7 @@ local package.json puts a package on a fresh virtual board that imports there.""
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -139,3 +140,41 @@ def test_mpremote_mip_installs_each_package_on_a_fresh_board(tmp_path):
         assert r.stdout.startswith("imported %d" % len(modules))
         installed = sorted(p.relative_to(sup.flash).as_posix() for p in sup.flash.rglob("*.py"))
         assert installed == sorted("lib/" + dest for pkg in PACKAGES for dest, _ in load(pkg)["urls"])
+
+
+# What each package may load of its siblings when it is imported: the drivers take their timing
+# helpers from microhttp.compat, and a program that uses the drivers without serving HTTP must
+# not carry the server in its heap.
+LOADED_WITH = {"drivers": {"microhttp", "microhttp.compat"}}
+# CPython with the simulated board modules (machine, micropython) and the firmware's packages.
+CPYTHON_ENV = {**os.environ, "PYTHONPATH": "%s:%s" % (paths.SIM, paths.FIRMWARE_LIB)}
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython", "micropython32"])
+@pytest.mark.parametrize("pkg", sorted(LOADED_WITH))
+def test_importing_a_package_loads_only_the_sibling_modules_it_needs(pkg, runtime):
+    probe = ("import sys\nimport %s\nprint(' '.join(sorted(name for name in sys.modules if name.split('.')[0] in %r)))"
+             % (pkg, sorted(SIBLINGS[pkg])))
+    if runtime == "cpython":
+        command, env = [sys.executable, "-c", probe], CPYTHON_ENV
+        expected = LOADED_WITH[pkg] | {"microhttp.compat_cpython"}  # compat's CPython half
+    else:
+        command, env = [paths.micropython_binary(paths.MICROPYTHON_BITS[runtime]), "-c", probe], paths.micropython_env()
+        expected = LOADED_WITH[pkg]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert set(out.stdout.split()) == expected
+
+
+def test_the_package_still_gives_its_public_names_and_submodules():
+    # Loaded on first use (microhttp/__init__.py): the names, and a submodule asked for by
+    # `from microhttp import ...` before it is imported, on both runtimes.
+    probe = ("from microhttp import App, HTTPError\nfrom microhttp import sse\nimport microhttp\n"
+             "print(App.__name__, HTTPError.__name__, microhttp.Response.__name__, microhttp.Request.__name__,"
+             " sse.EventHub.__name__)\n"
+             "try:\n    from microhttp import no_such_module\nexcept ImportError:\n    print('ImportError')\n")
+    for command, env in (([sys.executable, "-c", probe], CPYTHON_ENV),
+                         ([paths.micropython_binary(32), "-c", probe], paths.micropython_env())):
+        out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert out.stdout.split() == ["App", "HTTPError", "Response", "Request", "EventHub", "ImportError"]
