@@ -969,6 +969,34 @@ def test_a_request_waits_for_room_at_most_admit_ms():
     assert [r[0] for r in a + b] == [200, 200]
 
 
+def test_a_request_whose_head_came_in_one_read_waits_for_room_once():
+    # Its head was complete when it was first checked: nothing started since could change the
+    # answer, so it does not wait a second admit_ms once its head is parsed.
+    from microhttp import compat
+
+    waits = []
+    real_wait = compat.wait_ms
+
+    def counted(ms):
+        waits.append(ms)
+        return real_wait(ms)
+
+    log = []
+    srv = Server(_overlap_app(log, until_fast=True), min_free=4096)
+    srv.admit_ms = 20
+    compat.wait_ms = counted
+    try:
+        with _FreeHeap(srv, 0):
+            a, b = _two_at_once(srv, "/slow", "/fast")
+    finally:
+        compat.wait_ms = real_wait
+    assert log == ["slow in", "fast", "slow out"]
+    assert [r[0] for r in a + b] == [200, 200]
+    # One wait, for admit_ms; none where the heap check's collection (CPython's, of the whole
+    # test process) took that long by itself.
+    assert len(waits) <= 1
+
+
 def test_while_the_heap_is_short_the_next_head_is_parsed_only_once_the_one_in_flight_is_answered():
     # The head's strings and headers dict are most of what a request holds: a request that
     # waits for room must wait before they are made, not after (a kept-alive connection's

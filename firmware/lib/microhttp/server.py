@@ -407,27 +407,30 @@ class Connection:
         # pieces. Otherwise it waits until the others are answered (each answer wakes the
         # request waiting longest), admit_ms at most: one at a time, every one answered.
         # (has_room() is the heap check here: this connection is one of server.conns.)
-        if server.busy:  # others in flight: the heap decides whether this one waits
-            await self._admission()
+        began = ticks_ms()  # admit_ms counts from here, for both checks
+        if server.busy and not server.has_room(2):  # others in flight and the heap short
+            await self._admission(began)
+        more = False  # whether more of the head arrived after that check
         try:
             while parser.next() == h1.NEED:  # in this state the only other event is HEAD
                 if not await self.fill(_HEAD):
                     return False
+                more = True
             request = self._request()
         except HTTPError as e:
             return await self.send(None, server.app.error_response(None, e))
-        if server.busy:  # others may have started while the rest of this head arrived
-            await self._admission()
+        if more and server.busy and not server.has_room(2):
+            await self._admission(began)  # others started while the rest of this head arrived
         # In flight from here (a head still arriving holds no one back: it may take seconds).
         server.busy += 1
         self.admitted = True
         response = await server.app.dispatch(request)
         return await self.send(request, response)
 
-    async def _admission(self):
-        # Wait while the heap is short and others are in flight, admit_ms at most.
+    async def _admission(self, began):
+        # Wait while the heap is short and others are in flight, until admit_ms after
+        # ``began`` at most.
         server = self.server
-        began = ticks_ms()
         while server.busy and not server.has_room(2) and ticks_diff(ticks_ms(), began) < server.admit_ms:
             await compat.wait_ms(100)  # woken when a request is answered, or asks again
 
