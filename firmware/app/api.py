@@ -132,6 +132,8 @@ def install(app, ctx):
             "connections": ctx.connections(),
             "wifi": {"state": wifi.state if wifi else "off", "rssi": wifi.rssi() if wifi else None},
             "events_published": ctx.live.published if ctx.live else 0,
+            # Whether the outputs' state on flash is current (None: the board keeps none).
+            "state_saved": not ctx.power_on.unsaved if ctx.power_on and ctx.power_on.kept else None,
         }
 
     @app.get("/api/events")

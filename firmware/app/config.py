@@ -4,13 +4,13 @@
 key) gives the defaults for what is wrong, and each reason is a line in ``problems`` for the
 log and the page. ``settings`` is plain data (dicts, lists, strings, numbers), so nothing
 that runs later holds on to this module: it is needed at boot and when a setting is saved,
-and leaves RAM in between (app.runner). ``save(path, data)`` writes ``path + ".tmp"`` then
-renames it over ``path``, so a power cut leaves either the old file or the new one, never
-half of one.
+and leaves RAM in between (app.runner). ``save(path, data)`` writes it atomically
+(app.storage), so a power cut leaves either the old file or the new one, never half of one.
 """
 
 import json
-import os
+
+from app.storage import write_json as save  # noqa: F401 (this module's save)
 
 FILENAME = "config.json"
 
@@ -31,6 +31,7 @@ def defaults():
         "bind": "0.0.0.0",
         "dns_port": 53,  # captive-portal DNS in AP mode (0 disables it)
         "status_led": "",  # device name that shows the Wi-Fi state ("" -> the first LED)
+        "power_on": {},  # output device name -> "off" | "on" | "restore" (default; app.power_on)
     }
 
 
@@ -42,10 +43,12 @@ def _merge(base, loaded, where, problems):
         value = loaded[key]
         default = base[key]
         if isinstance(default, dict):
-            if isinstance(value, dict):
+            if not isinstance(value, dict):
+                problems.append("%s%s must be an object; using the default" % (where, key))
+            elif default:
                 _merge(default, value, where + key + ".", problems)
             else:
-                problems.append("%s%s must be an object; using the default" % (where, key))
+                base[key] = value  # a map without fixed keys (power_on): its user checks each entry
         elif type(value) is type(default) or (isinstance(default, list) and isinstance(value, list)):
             base[key] = value
         else:
@@ -86,16 +89,6 @@ def load(path=FILENAME):
     _merge(data, loaded, "", problems)
     _check_networks(data, problems)
     return data, problems
-
-
-def save(path, data):
-    """Write ``data`` as JSON to ``path`` atomically (temporary file, then rename)."""
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f)
-    # rename() replaces the target on LittleFS and POSIX; MicroPython's FAT driver removes
-    # an existing target and retries (extmod/vfs_fat.c), so there is no window without a file.
-    os.rename(tmp, path)
 
 
 def add_network(settings, ssid, password, path=FILENAME):

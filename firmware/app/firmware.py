@@ -34,6 +34,7 @@ class Firmware:
         self.commands = None
         self.wifi = None
         self.status_led = None
+        self.power_on = None  # app.power_on.PowerOn when the board has outputs
         self.access = None  # app.access.Access when a password is set
         self.hub = None
         self.live = None
@@ -70,6 +71,8 @@ class Firmware:
 
     async def stop(self):
         """Stop every part that start-up started (those it reached)."""
+        if self.power_on is not None:
+            self.power_on.stop()  # the outputs' last change on flash before the reboot
         if self.dns is not None:
             self.dns.stop()
         if self.wifi is not None:

@@ -75,6 +75,12 @@ def find_status_led(firmware):
     return led
 
 
+def beside(path, name):
+    """The file ``name`` in the folder of file ``path``."""
+    folder = path.rpartition("/")[0]
+    return folder + "/" + name if folder else name
+
+
 def _env_int(name, default):
     import os
 
@@ -128,6 +134,15 @@ async def start(config_path=None, net=None, hw=None):
     firmware.live = Live(firmware.hub)
     firmware.live.watch(firmware.device_list)
     firmware.status_led = find_status_led(firmware)
+    if firmware.device_list:
+        from app.power_on import FILENAME, PowerOn
+
+        reported = len(firmware.problems)
+        firmware.power_on = PowerOn(firmware.device_list, settings["power_on"], beside(config_path, FILENAME),
+                                    firmware.problems, firmware.status_led, log)
+        firmware.power_on.restore()
+        for problem in firmware.problems[reported:]:
+            log(problem)
     firmware.wifi = wifi_mod.WiFi(net, settings, log=log, on_state=firmware.show_wifi_state)
 
     app = App(max_body=1024)

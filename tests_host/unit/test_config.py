@@ -127,3 +127,17 @@ def _exists(path):
         return True
     except OSError:
         return False
+
+
+def test_power_on_is_taken_as_a_map_and_refused_when_not_an_object():
+    # Its entries name the board's devices: app.power_on checks them against the board.
+    path = _tmp_path()
+    try:
+        _write(path, json.dumps({"power_on": {"lamp": "on", "fan": "off"}}))
+        cfg, problems = config.load(path)
+        assert cfg["power_on"] == {"lamp": "on", "fan": "off"} and problems == []
+        _write(path, json.dumps({"power_on": "on"}))
+        cfg, problems = config.load(path)
+        assert cfg["power_on"] == {} and problems == ["power_on must be an object; using the default"]
+    finally:
+        _cleanup(path)

@@ -123,6 +123,9 @@ class Device:
     COMMANDS = ()  # type: tuple # field specs accepted by command()
     EXCLUSIVE = ()  # type: tuple # groups of fields that cannot appear together
     EVENTS = ("state",)  # type: tuple
+    # The command that switches this device fully on (a board's "on at power-up"), or None for
+    # a device with nothing to switch (an input).
+    ON_COMMAND = None  # type: dict | None
 
     def __init__(self, name, label=None, clock=None):
         self.name = name
@@ -133,6 +136,12 @@ class Device:
 
     def state(self):
         return {}
+
+    def restore_command(self):
+        """The command that brings this device, freshly built, back to its present state (an
+        output's state kept across a power cut), or None when it has none to keep (an input).
+        Where it is heading, for a state still changing: a fade's target."""
+        return None
 
     def describe(self):
         return {

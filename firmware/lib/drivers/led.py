@@ -108,6 +108,7 @@ class Led(Device):
     )
     EXCLUSIVE = (("on", "toggle"),)
     EVENTS = ("state",)
+    ON_COMMAND = {"on": True}
 
     def __init__(self, name, pin=None, pwm=None, output=None, active_low=False, curve="cie",
                  brightness=1.0, frame_ms=20, label=None, clock=None):
@@ -238,6 +239,16 @@ class Led(Device):
             "level": round(self._written / _FULL, 4),
             "dimmable": self.output.dimmable,
         }
+
+    def restore_command(self):
+        brightness = round(self._brightness / _FULL, 4)
+        if not self._on:
+            return {"on": False, "brightness": brightness}  # its brightness for the next "on"
+        command = {"on": True, "brightness": brightness, "transition_ms": 0}  # type: dict
+        if self._pattern != "off":
+            command["pattern"] = self._pattern
+            command["period_ms"] = self._period
+        return command
 
     def __call__(self):
         return self._on

@@ -49,6 +49,7 @@ class PwmOut(Device):
 
     kind = "pwm"
     EVENTS = ("state",)
+    ON_COMMAND = {"duty": 1.0}
 
     def __init__(self, name, pwm, freq=1000, duty=0.0, invert=False, plan=None, freq_range=(1, 40000000),
                  frame_ms=20, label=None, clock=None):
@@ -189,6 +190,17 @@ class PwmOut(Device):
             "target": None if ramp is None else round(ramp[1] / _FULL, 4),
             "sequence": bool(self._steps),
         }
+
+    def restore_command(self):
+        # A fade or a sequence is kept as the duty it ends on (one repeating for ever: its
+        # last step's).
+        if self._steps:
+            duty = self._steps[-1][0]
+        elif self._ramp is not None:
+            duty = self._ramp[1]
+        else:
+            duty = self._duty
+        return {"freq": self._freq, "duty_u16": duty}
 
     def __call__(self):
         return self._duty / _FULL
