@@ -419,6 +419,10 @@ FEATURES = (
     ("default", "Wi-Fi joined, no password", {}),
     ("login", "a password set (auth.password): login, sessions, the API guarded", {"auth": {"password": "benchpass"}}),
     ("setup", "no network in range: the setup access point and its captive-portal DNS", None),
+    ("bindings", "a button bound to a device (bindings): a click toggles the LED, with no network",
+     {"bindings": [{"button": "button", "event": "click", "device": "led", "command": {"toggle": True}}]}),
+    ("power-on off", "every output off at power-up (power_on): no state kept, none written",
+     {"power_on": {"led": "off", "pwm": "off"}}),
 )
 
 

@@ -4,7 +4,9 @@
     GET  /api/devices          devices with state
     GET  /api/devices/<name>   one device (404 if unknown)
     POST /api/devices/<name>   command one device: 200 new state, 400 naming the field, 404
-    GET  /api/health           uptime, free heap, open connections, Wi-Fi signal
+    GET  /api/health           uptime, free heap, open connections, Wi-Fi signal, state saved
+    GET  /api/bindings         the button bindings (app.bindings)
+    PUT  /api/bindings         replace them: {"bindings": [...]}, 400 naming the field, saved
     GET  /api/events           server-sent events (see app.events)
     GET  /api/wifi/scan        networks in range
     POST /api/wifi             save {"ssid", "password"} first in the list, then reboot
@@ -139,6 +141,27 @@ def install(app, ctx):
     @app.get("/api/events")
     def events(request):
         return ctx.hub.response(request)
+
+    @app.get("/api/bindings")
+    def get_bindings(request):
+        return {"bindings": ctx.settings["bindings"]}
+
+    @app.put("/api/bindings")
+    async def put_bindings(request):
+        body = await _json_object(request)
+        from app.bindings import check  # loaded when bindings are first set
+
+        entries, errors = check(body.get("bindings"), ctx.devices)
+        if errors:
+            return _error(400, str(errors[0]), errors[0].field)
+        from app import config  # the config writer, loaded only when a setting is saved
+
+        settings = dict(ctx.settings)
+        settings["bindings"] = entries
+        config.save(ctx.config_path, settings)  # atomic: the old file or the new one
+        ctx.settings = settings
+        ctx.set_bindings(entries)
+        return {"bindings": entries}
 
     @app.get("/api/wifi/scan")
     def wifi_scan(request):

@@ -32,6 +32,7 @@ def defaults():
         "dns_port": 53,  # captive-portal DNS in AP mode (0 disables it)
         "status_led": "",  # device name that shows the Wi-Fi state ("" -> the first LED)
         "power_on": {},  # output device name -> "off" | "on" | "restore" (default; app.power_on)
+        "bindings": [],  # button event -> device command, with no network (app.bindings)
     }
 
 

@@ -35,6 +35,7 @@ class Firmware:
         self.wifi = None
         self.status_led = None
         self.power_on = None  # app.power_on.PowerOn when the board has outputs
+        self.bindings = None  # app.bindings.Bindings when config.json binds a button
         self.access = None  # app.access.Access when a password is set
         self.hub = None
         self.live = None
@@ -52,6 +53,14 @@ class Firmware:
     def apply_command(self, name, command):
         """Apply a validated command to device ``name`` (the coalescer calls this)."""
         return self.devices[name].command(command)
+
+    def set_bindings(self, entries):
+        """Replace the button bindings with ``entries`` (checked: app.bindings.check)."""
+        from app.bindings import Bindings
+
+        if self.bindings is not None:
+            self.bindings.close()
+        self.bindings = Bindings(self.devices, entries, log) if entries else None
 
     def show_wifi_state(self, state):
         command = _LED_FOR_WIFI_STATE.get(state)
@@ -71,6 +80,8 @@ class Firmware:
 
     async def stop(self):
         """Stop every part that start-up started (those it reached)."""
+        if self.bindings is not None:
+            self.bindings.close()
         if self.power_on is not None:
             self.power_on.stop()  # the outputs' last change on flash before the reboot
         if self.dns is not None:

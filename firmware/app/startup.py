@@ -143,6 +143,15 @@ async def start(config_path=None, net=None, hw=None):
         firmware.power_on.restore()
         for problem in firmware.problems[reported:]:
             log(problem)
+    if settings["bindings"]:
+        from app.bindings import Bindings, check
+
+        entries, errors = check(settings["bindings"], firmware.devices)
+        for error in errors:
+            firmware.problems.append("%s; left out" % error)
+            log(firmware.problems[-1])
+        if entries:
+            firmware.bindings = Bindings(firmware.devices, entries, log)
     firmware.wifi = wifi_mod.WiFi(net, settings, log=log, on_state=firmware.show_wifi_state)
 
     app = App(max_body=1024)

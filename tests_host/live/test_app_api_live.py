@@ -267,3 +267,52 @@ def test_a_password_in_the_config_is_kept_on_flash_only_as_a_hash(device_factory
         assert "correct horse" not in dev.get("/api/board", auth=("", "correct horse")).text
     # Hashed once: the restart kept the same hash (a new salt would mean it hashed the hash).
     assert json.loads((dev.flash / "config.json").read_text())["auth"]["password"] == stored
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_outputs_come_back_as_they_were_after_the_board_restarts(device_factory, runtime):
+    dev = device_factory(runtime, config={"power_on": {"pwm": "on"}})
+    assert dev.get("/api/health").json()["state_saved"] is True  # nothing changed yet
+    assert _pwm(dev, PWM_PIN)["duty_u16"] == 65535  # "on" at power-up
+    dev.post("/api/devices/led", {"on": True, "brightness": 0.4})
+    assert dev.get("/api/health").json()["state_saved"] is False
+    deadline = time.monotonic() + 20
+    while not dev.get("/api/health").json()["state_saved"]:
+        assert time.monotonic() < deadline, "the state was not saved within 20 s"
+        time.sleep(0.5)
+    dev.post("/api/devices/pwm", {"duty": 0.25})  # "on" at power-up: nothing to keep
+    assert dev.get("/api/health").json()["state_saved"] is True
+    dev.restart()  # the process killed and started again: a power cut
+    led = dev.get("/api/devices/led").json()["state"]
+    assert led["on"] is True and led["brightness"] == 0.4
+    assert _pwm(dev, PWM_PIN)["duty_u16"] == 65535
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_a_bound_button_drives_the_lamp_with_no_page_and_bindings_are_checked_and_kept(device_factory, runtime):
+    dev = device_factory(runtime)
+    assert dev.get("/api/bindings").json() == {"bindings": []}
+    before = (dev.flash / "config.json").read_text()
+    bad = dev.put("/api/bindings", {"bindings": [
+        {"button": "button", "event": "click", "device": "led", "command": {"toggle": True}},
+        {"button": "button", "event": "long_press", "device": "led", "command": {"brightness": 2}},
+    ]})
+    assert bad.status_code == 400
+    assert bad.json() == {"error": "bindings[1].command.brightness: must be between 0 and 1",
+                          "field": "bindings[1].command.brightness"}
+    assert (dev.flash / "config.json").read_text() == before  # nothing changed
+    bindings = [{"button": "button", "event": "click", "device": "led", "command": {"toggle": True}},
+                {"button": "button", "event": "click", "device": "pwm", "command": {"duty": 0.5}}]
+    r = dev.put("/api/bindings", {"bindings": bindings})
+    assert r.status_code == 200 and r.json() == {"bindings": bindings}
+    assert json.loads((dev.flash / "config.json").read_text())["bindings"] == bindings
+    for boot in ("set from the API", "after a restart, from config.json"):
+        if boot != "set from the API":
+            dev.restart()
+        was_on = dev.get("/api/devices/led").json()["state"]["on"]
+        dev.control(op="click", name="button")
+        deadline = time.monotonic() + 5
+        while dev.get("/api/devices/led").json()["state"]["on"] == was_on:
+            assert time.monotonic() < deadline, "the click did not toggle the lamp (%s)" % boot
+            time.sleep(0.1)
+        assert _pwm(dev, PWM_PIN)["duty_u16"] == pytest.approx(32768, abs=2), boot
