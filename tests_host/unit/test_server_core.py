@@ -681,6 +681,34 @@ def test_a_handler_out_of_memory_gets_503_and_closes_while_the_others_are_served
     assert b[0][1]["connection"] == "close" and srv.busy == 0
 
 
+def test_once_no_new_connection_comes_the_pool_keeps_one_parser_with_a_first_size_buffer():
+    # Three connections at once (a phone loading a page), one with a head longer than the
+    # first buffer: their parsers come back to the pool, and stay until the server is quiet.
+    from microhttp import h1
+
+    app = make_app()
+    long_head = req("GET / HTTP/1.1", "Cookie: " + "c" * 700 + "\r\n")
+
+    async def main():
+        srv = Server(app)
+        streams = [FakeStream(req("GET / HTTP/1.1")), FakeStream(long_head), FakeStream(req("GET / HTTP/1.1"))]
+        await asyncio.gather(*(srv.accept(s, s) for s in streams))
+        assert len(srv.pool) == 3
+        assert max(len(p.buffer) for p in srv.pool) > h1.FIRST_BUFFER
+        srv.trim_pool()  # a connection came just now: a burst may still be going on
+        assert len(srv.pool) == 3
+        srv.pool_quiet_ms = 0
+        srv.trim_pool()
+        assert len(srv.pool) == 1 and len(srv.pool[0].buffer) == h1.FIRST_BUFFER
+        late = [FakeStream(long_head), FakeStream(req("GET / HTTP/1.1"))]
+        await asyncio.gather(*(srv.accept(s, s) for s in late))
+        # Quiet by then (pool_quiet_ms 0 here): what ends is not kept beyond one parser.
+        assert len(srv.pool) == 1 and len(srv.pool[0].buffer) == h1.FIRST_BUFFER
+        return [parse_responses(s.out)[0][0] for s in streams + late]
+
+    assert run(main()) == [200, 200, 200, 200, 200]
+
+
 def test_buffers_are_pooled_across_connections():
     app = make_app()
 

@@ -24,6 +24,7 @@ from micropython import const
 
 from microhttp.errors import HTTPError
 
+FIRST_BUFFER = 512  # a read buffer's first size, in bytes (see Parser.__init__)
 NEED = 0
 HEAD = 1
 DATA = 2
@@ -160,7 +161,7 @@ class Parser:
         # 512 B serve nearly every request; a longer line doubles it up to max_head (space();
         # a pooled parser keeps what it grew to, up to what the server allows). Small buffers
         # also fit the holes of a fragmented heap.
-        self.buffer = bytearray(min(max_head, 512))
+        self.buffer = bytearray(min(max_head, FIRST_BUFFER))
         self.view = memoryview(self.buffer)
         self.max_head = max_head
         self.max_line = max_line
@@ -174,7 +175,7 @@ class Parser:
         """Forget everything. The buffer is kept, for the next connection, unless it grew
         larger than ``largest`` bytes: then it starts again at its first size."""
         if largest is not None and len(self.buffer) > largest:
-            self.buffer = bytearray(min(self.max_head, 512))
+            self.buffer = bytearray(min(self.max_head, FIRST_BUFFER))
             self.view = memoryview(self.buffer)
         self.start = self.end = self._scan = 0  # parsed up to, filled up to, where a line's search resumes
         # Body or chunk bytes still to come; trailer bytes still allowed; head (or chunked

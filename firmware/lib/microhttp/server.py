@@ -84,6 +84,9 @@ class Server:
         # The first connection's parser and buffer, allocated now (and unknown limits
         # rejected now).
         self.pool = [h1.Parser(**limits)]
+        self.drawn = ticks_ms()  # when a new connection last took a parser (see trim_pool)
+        # How long without a new connection before the pool shrinks (see trim_pool).
+        self.pool_quiet_ms = 10000
         # Shared safely: a write hands the bytes to the socket (or copies what it cannot send)
         # before returning, and nothing awaits between filling this buffer and that write.
         self.out = bytearray(out_size)
@@ -196,6 +199,7 @@ class Server:
         # Wake often enough that a deadline is late by at most a quarter of the shortest one.
         while True:
             await compat.sleep_ms(max(10, min(self.timeouts_ms) // 4))
+            self.trim_pool()
             for conn in self.conns:
                 if conn.deadline is not None and ticks_diff(ticks_ms(), conn.deadline) >= 0:
                     conn.deadline = None
@@ -281,12 +285,33 @@ class Server:
             finally:
                 await compat.close(writer)
 
+    def take_parser(self):
+        # A new connection's parser: a pooled one, else a new one.
+        self.drawn = ticks_ms()
+        return self.pool.pop() if self.pool else h1.Parser(**self.limits)
+
+    def quiet(self):
+        # Whether no new connection has come for pool_quiet_ms.
+        return ticks_diff(ticks_ms(), self.drawn) >= self.pool_quiet_ms
+
+    def trim_pool(self):
+        # A quiet server's pool keeps one parser with a first-size buffer: the others served
+        # a burst (a phone opens several connections to load a page) and would hold their
+        # buffers for the rest of the run, heap the board's own code could use. (The reaper
+        # asks every few seconds.)
+        pool = self.pool
+        if pool and (len(pool) > 1 or len(pool[0].buffer) > h1.FIRST_BUFFER) and self.quiet():
+            del pool[1:]
+            pool[0].reset(h1.FIRST_BUFFER)
+
     def release(self, parser):
-        # Return a parser (and its read buffer) to the pool, keeping at most max_conns. A
-        # buffer that grew past what a phone browser's head needs goes: a rare long head
-        # must not hold its kilobytes for the rest of the run.
-        if len(self.pool) < self.max_conns:
-            parser.reset(_POOLED_BUFFER)
+        # Return a parser (and its read buffer) to the pool, keeping at most max_conns, or one
+        # once the server is quiet (see trim_pool). A buffer that grew past what a phone
+        # browser's head needs goes: a rare long head must not hold its kilobytes for the
+        # rest of the run.
+        quiet = self.quiet()
+        if len(self.pool) < (1 if quiet else self.max_conns):
+            parser.reset(h1.FIRST_BUFFER if quiet else _POOLED_BUFFER)
             self.pool.append(parser)
 
 
@@ -314,7 +339,7 @@ class Connection:
         self.takeover = None  # the coroutine that owns the connection after this response
         self.phase = _IDLE
         self.task = asyncio.current_task()
-        self.parser = server.pool.pop() if server.pool else h1.Parser(**server.limits)
+        self.parser = server.take_parser()
         self.out = server.out  # where the response head is assembled (see _put)
         self.body_ms_left = 0  # ms left for reading this request's body (see fill)
         server.conns.append(self)
