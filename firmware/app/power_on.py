@@ -59,8 +59,8 @@ class PowerOn:
         for name in modes:
             if name not in self.modes and (status_led is None or name != status_led.name):
                 self.problems.append("power_on.%s: the board has no output of that name; ignored" % name)
-        self.saved = {}  # what state.json holds: output name -> restore command
-        self.unsaved = False  # whether a kept output changed since the last write
+        self.saved = ""  # what state.json holds, as its JSON text
+        self.unsaved = False  # whether a kept output reported a change since the last write
         self._writer = None  # the task that writes SAVE_DELAY_MS after a change
         self._unsubscribe = []
 
@@ -77,7 +77,7 @@ class PowerOn:
                 device.command(command)
             except ValueError as exc:  # CommandError: a state file from another board file
                 self.problems.append("power_on.%s: the saved state was not applied (%s)" % (device.name, exc))
-        self.saved = self.current()
+        self.saved = json.dumps(self.current())
         for device in self.kept:
             self._unsubscribe.append(device.subscribe(self._changed))
 
@@ -100,11 +100,10 @@ class PowerOn:
         return saved
 
     def _changed(self, device, event, data):
-        if event != "state" or self.unsaved or device.restore_command() == self.saved.get(device.name):
-            return  # already due to be written, or nothing kept has changed
-        self.unsaved = True
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._save_later())
+        if event == "state" and not self.unsaved:
+            self.unsaved = True  # (whether it changed what is kept is seen when writing)
+            if self._writer is None:
+                self._writer = asyncio.create_task(self._save_later())
 
     async def _save_later(self):
         try:
@@ -119,15 +118,15 @@ class PowerOn:
         if not self.unsaved:
             return True
         self.unsaved = False
-        state = self.current()
-        if state == self.saved:  # changed back before the write
+        text = json.dumps(self.current())
+        if text == self.saved:  # nothing kept changed (a fade's end), or it changed back
             return True
         try:
-            storage.write_json(self.path, state)
+            storage.write_text(self.path, text)
         except OSError as exc:  # a full or failing filesystem: said, and tried again at the next change
             self.log("power_on: the outputs' state was not saved (%s)" % exc)
             return False
-        self.saved = state
+        self.saved = text
         return True
 
     def stop(self):

@@ -108,7 +108,7 @@ def test_a_first_boot_without_a_state_file_starts_every_output_off():
     keeper.restore()
     assert problems == []
     assert devices[0].state()["on"] is False and devices[2].state()["duty_u16"] == 0
-    assert keeper.saved == {"lamp": devices[0].restore_command(), "fan": devices[2].restore_command()}
+    assert json.loads(keeper.saved) == {"lamp": devices[0].restore_command(), "fan": devices[2].restore_command()}
 
 
 def test_bad_modes_and_names_are_reported_and_ignored():
@@ -147,13 +147,13 @@ def test_a_corrupt_or_foreign_state_file_changes_nothing_and_says_why():
 
 def _counting_writes():
     writes = []
-    real = storage.write_json
+    real = storage.write_text
 
-    def counted(path, data):
-        writes.append(data)
-        real(path, data)
+    def counted(path, text):
+        writes.append(text)
+        real(path, text)
 
-    storage.write_json = counted
+    storage.write_text = counted
     return writes, real
 
 
@@ -186,7 +186,7 @@ def test_changes_are_written_once_after_the_delay_together():
         assert not keeper.unsaved
     finally:
         power_on.SAVE_DELAY_MS = delay
-        storage.write_json = real
+        storage.write_text = real
         _cleanup(path)
 
 
