@@ -4,7 +4,7 @@
     GET  /api/devices          devices with state
     GET  /api/devices/<name>   one device (404 if unknown)
     POST /api/devices/<name>   command one device: 200 new state, 400 naming the field, 404
-    GET  /api/health           uptime, free heap, open connections, Wi-Fi signal, state saved
+    GET  /api/health           diagnostics: uptime, free heap, Wi-Fi, versions, reset cause, state saved
     GET  /api/bindings         the button bindings (app.bindings)
     PUT  /api/bindings         replace them: {"bindings": [...]}, 400 naming the field, saved
     GET  /api/events           server-sent events (see app.events)
@@ -18,6 +18,7 @@ reboot function.
 """
 
 import gc
+import sys
 import time
 
 from drivers.device import CommandError, validate_command
@@ -25,6 +26,7 @@ from microhttp import HTTPError, Response
 
 from app.catalog import Catalog
 from app.control import SUPERSEDED
+from app.firmware import VERSION
 
 _JSON = "application/json"
 
@@ -132,7 +134,12 @@ def install(app, ctx):
             "uptime_s": time.ticks_diff(time.ticks_ms(), ctx.started) // 1000,
             "free_heap": free,
             "connections": ctx.connections(),
-            "wifi": {"state": wifi.state if wifi else "off", "rssi": wifi.rssi() if wifi else None},
+            "wifi": {"state": wifi.state if wifi else "off", "rssi": wifi.rssi() if wifi else None,
+                     "ip": wifi.ip if wifi else None},
+            "hostname": ctx.settings["hostname"],
+            "version": VERSION,
+            "runtime": "%s %s" % (sys.implementation.name, ".".join(str(n) for n in sys.implementation.version[:3])),
+            "reset_cause": ctx.reset_cause,
             "events_published": ctx.live.published if ctx.live else 0,
             # Whether the outputs' state on flash is current (None: the board keeps none).
             "state_saved": not ctx.power_on.unsaved if ctx.power_on and ctx.power_on.kept else None,

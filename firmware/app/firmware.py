@@ -16,6 +16,9 @@ _LED_FOR_WIFI_STATE = {
 }
 
 
+VERSION = "0.1.0"  # the firmware's release: pyproject.toml's and firmware/manifest.py's version
+
+
 def log(msg):
     print(msg)
 
@@ -43,6 +46,7 @@ class Firmware:
         self.dns = None
         self.port = 80
         self.started = time.ticks_ms()
+        self.reset_cause = None  # why the board last started (see read_reset_cause)
         self.reboot = asyncio.Event()
         self._reboot_task = None
 

@@ -61,6 +61,24 @@ def load_board(firmware, machine):
             loader.unload()
 
 
+# machine.reset_cause() -> words for the diagnostics (the constants a port lacks are skipped).
+_RESET_CAUSES = (("PWRON_RESET", "power-on"), ("HARD_RESET", "reset button or hard reset"),
+                 ("WDT_RESET", "watchdog"), ("DEEPSLEEP_RESET", "wake from deep sleep"),
+                 ("SOFT_RESET", "soft reset"))
+
+
+def read_reset_cause(machine):
+    """Why the board last started, in words, or None where the port cannot tell."""
+    try:
+        cause = machine.reset_cause()
+    except (AttributeError, OSError):
+        return None
+    for name, words in _RESET_CAUSES:
+        if getattr(machine, name, None) == cause:
+            return words
+    return "unknown (%s)" % cause
+
+
 def find_status_led(firmware):
     """The LED that shows the Wi-Fi state: the configured one, the board's "wifi_status"
     role, else the first LED; None when the board has none."""
@@ -106,6 +124,7 @@ async def start(config_path=None, net=None, hw=None):
     except ImportError as exc:
         firmware.problems.append("no machine module (%s)" % exc)
     else:
+        firmware.reset_cause = read_reset_cause(hw)
         load_board(firmware, hw)
     gc.collect()
 

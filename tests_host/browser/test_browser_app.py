@@ -139,7 +139,7 @@ def test_cold_load_is_small_precompressed_and_cached(device_factory, phone, runt
 
 @pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_page_reconnects_after_a_restart_and_shows_the_fresh_state(device_factory, phone, runtime):
-    dev = device_factory(runtime)
+    dev = device_factory(runtime, config={"power_on": {"led": "off"}})  # off after every start
     page = _open(phone, dev)
     page.get_by_role("switch", name="Desk lamp on/off").tap()
     assert _until(lambda: _duty(dev, LED_PIN) > 0)
@@ -152,7 +152,7 @@ def test_page_reconnects_after_a_restart_and_shows_the_fresh_state(device_factor
     page.wait_for_function("document.querySelector('[role=switch][aria-label=\"Desk lamp on/off\"]').disabled", timeout=5000)
     assert page.get_by_label("Fan Duty").is_disabled()
     assert "not answering" in page.text_content("#foot")
-    dev.start()  # a fresh boot: the LED is off again, and the page must not say otherwise
+    dev.start()  # a fresh boot: the LED is off again (power_on), and the page must not say otherwise
     dev.post("/api/devices/pwm", {"duty": 0.4})
     page.wait_for_selector("#conn.live", timeout=20000)
     page.wait_for_function("!document.querySelector('[role=switch][aria-label=\"Desk lamp on/off\"]').checked", timeout=5000)
@@ -259,3 +259,21 @@ def test_a_fast_slider_sends_few_requests_and_ends_at_the_last_value(device_fact
     page.wait_for_timeout(300)  # let any straggler arrive before counting
     assert 1 <= len(posts) <= 3, posts  # one in flight, then only the newest value
     assert dev.get("/api/devices/pwm").json()["state"]["duty"] == 1.0
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_the_device_card_shows_what_the_board_reports_and_keeps_it_current(device_factory, phone, runtime):
+    dev = device_factory(runtime, config={"hostname": "porch"})
+    page = _open(phone, dev)
+    page.wait_for_selector("#diag:not([hidden])", timeout=5000)
+    health = dev.get("/api/health").json()
+    rows = dict(zip(page.locator("#diagList dt").all_text_contents(), page.locator("#diagList dd").all_text_contents(), strict=True))
+    assert rows["Name"] == "porch" and rows["Address"] == "127.0.0.1"
+    assert rows["Wi-Fi signal"] == "no signal reading"  # the setup access point: no station signal
+    assert rows["Firmware"] == health["version"] and rows["Runtime"] == health["runtime"]
+    assert rows["Last start"] == "power-on"
+    if runtime == "micropython":
+        assert rows["Free memory"].endswith(" KB") and float(rows["Free memory"][:-3]) > 0
+    first = rows["Running for"]
+    # Read again every 10 s: the running time moves on by itself.
+    page.wait_for_function("document.querySelectorAll('#diagList dd')[3].textContent !== %r" % first, timeout=15000)

@@ -53,7 +53,11 @@ def test_board_devices_health_and_not_found(device_factory, runtime):
     assert set(health) >= {"uptime_s", "free_heap", "connections", "wifi"}
     assert isinstance(health["uptime_s"], int) and health["uptime_s"] >= 0
     assert health["connections"] >= 1  # this request's own connection
-    assert health["wifi"] == {"state": "ap", "rssi": None}
+    assert health["wifi"]["state"] == "ap" and health["wifi"]["rssi"] is None
+    assert health["wifi"]["ip"] == "127.0.0.1"  # the simulated access point's address
+    assert health["hostname"] == "microhttp" and health["version"] == "0.1.0"
+    assert health["runtime"].startswith("micropython 1.25." if runtime == "micropython" else "cpython 3.")
+    assert health["reset_cause"] == "power-on"
     if runtime == "micropython":
         assert health["free_heap"] > 0
 

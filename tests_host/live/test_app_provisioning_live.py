@@ -74,7 +74,7 @@ def test_failed_join_opens_setup_ap_and_saved_network_survives_reboot(device_fac
     assert status["on"] is False and status["pattern"] == "off"  # joined: blinking stopped
     assert "wifi: joining 'home'" in dev.output
     assert not [p for p in board["problems"] if "config" in p]
-    assert dev.get("/api/health").json()["wifi"] == {"state": "connected", "rssi": -50}
+    assert dev.get("/api/health").json()["wifi"] == {"state": "connected", "rssi": -50, "ip": "127.0.0.1"}
 
 
 @pytest.mark.parametrize("runtime", launch.RUNTIMES)

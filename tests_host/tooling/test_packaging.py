@@ -178,3 +178,14 @@ def test_the_package_still_gives_its_public_names_and_submodules():
         out = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stdout + out.stderr
         assert out.stdout.split() == ["App", "HTTPError", "Response", "Request", "EventHub", "ImportError"]
+
+
+def test_the_firmware_reports_the_release_the_project_and_the_freezing_manifest_name():
+    import re
+    import tomllib
+
+    release = tomllib.loads((paths.ROOT / "pyproject.toml").read_text())["project"]["version"]
+    firmware_py = (paths.FIRMWARE / "app" / "firmware.py").read_text()
+    manifest = (paths.FIRMWARE / "manifest.py").read_text()
+    assert re.search(r'^VERSION = "([^"]+)"', firmware_py, re.M).group(1) == release
+    assert re.search(r'metadata\(.*version="([^"]+)"', manifest).group(1) == release
