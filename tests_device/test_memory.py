@@ -21,6 +21,7 @@ NOT_LOADED = (
     "microhttp.auth",
     "microhttp.crypto",
     "app.dns",  # the captive portal: only in access-point mode
+    "app.bindings",  # button bindings: only when config.json has some (or one is set)
 )
 LOGIN = ("app.access", "microhttp.passwords", "microhttp.crypto")
 
