@@ -78,7 +78,7 @@ def test_page_drives_the_board_and_shows_button_presses(device_factory, phone, r
     assert dev.get("/api/devices/led").json()["state"]["on"] is True
 
     # Move the PWM slider: the duty cycle follows.
-    slider = page.get_by_label("Fan Duty")
+    slider = page.get_by_label("Fan Level")
     slider.fill("75")
     assert _until(lambda: abs(_duty(dev, PWM_PIN) - 0.75 * 65535) < 2), _duty(dev, PWM_PIN)
     assert page.text_content("#s-pwm-duty-v") == "75%"
@@ -150,7 +150,7 @@ def test_page_reconnects_after_a_restart_and_shows_the_fresh_state(device_factor
     # Offline the page is honest: the controls take no input and the footer no longer
     # claims a Wi-Fi state it cannot know.
     page.wait_for_function("document.querySelector('[role=switch][aria-label=\"Desk lamp on/off\"]').disabled", timeout=5000)
-    assert page.get_by_label("Fan Duty").is_disabled()
+    assert page.get_by_label("Fan Level").is_disabled()
     assert "not answering" in page.text_content("#foot")
     dev.start()  # a fresh boot: the LED is off again (power_on), and the page must not say otherwise
     dev.post("/api/devices/pwm", {"duty": 0.4})
@@ -277,3 +277,23 @@ def test_the_device_card_shows_what_the_board_reports_and_keeps_it_current(devic
     first = rows["Running for"]
     # Read again every 10 s: the running time moves on by itself.
     page.wait_for_function("document.querySelectorAll('#diagList dd')[3].textContent !== %r" % first, timeout=15000)
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_dragging_the_brightness_of_a_lamp_that_is_off_switches_it_on(device_factory, phone, runtime):
+    dev = device_factory(runtime)
+    page = _open(phone, dev)
+    switch = page.get_by_role("switch", name="Desk lamp on/off")
+    assert not switch.is_checked()
+    page.get_by_label("Desk lamp Brightness").fill("40")
+    state = _until(lambda: (lambda s: s if s["on"] else None)(dev.get("/api/devices/led").json()["state"]))
+    assert state and state["brightness"] == 0.4, state
+    page.wait_for_function("document.querySelector('[role=switch][aria-label=\"Desk lamp on/off\"]').checked",
+                           timeout=2000)
+    # A lamp that is on keeps its switch as it is: only the brightness is sent.
+    page.get_by_label("Desk lamp Brightness").fill("70")
+    assert _until(lambda: dev.get("/api/devices/led").json()["state"]["brightness"] == 0.7)
+    # The kinds in words a house uses, not the API's.
+    assert page.locator("[data-device=led] .kind").text_content() == "light"
+    assert page.locator("[data-device=pwm] .kind").text_content() == "output"
+    assert page.text_content("#foot") == "Wi-Fi: setup access point open (microhttp-setup)"
