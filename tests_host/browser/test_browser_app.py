@@ -297,3 +297,27 @@ def test_dragging_the_brightness_of_a_lamp_that_is_off_switches_it_on(device_fac
     assert page.locator("[data-device=led] .kind").text_content() == "light"
     assert page.locator("[data-device=pwm] .kind").text_content() == "output"
     assert page.text_content("#foot") == "Wi-Fi: setup access point open (microhttp-setup)"
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_a_button_action_set_on_the_page_works_with_the_page_closed(device_factory, phone, runtime):
+    dev = device_factory(runtime)
+    page = _open(phone, dev)
+    page.wait_for_selector("#actions:not([hidden])", timeout=5000)
+    assert page.text_content("#actionList") == "None yet."
+    page.get_by_label("When", exact=True).select_option("click")
+    page.get_by_label("Action", exact=True).select_option(label="Desk lamp: toggle")
+    page.get_by_role("button", name="Add").tap()
+    page.wait_for_selector("#actionList li button", timeout=5000)
+    assert page.text_content("#actionList li span") == "Button, click: Desk lamp toggle"
+    assert dev.get("/api/bindings").json()["bindings"] == [
+        {"button": "button", "event": "click", "device": "led", "command": {"toggle": True}}]
+    page.close()  # no page, no phone: the board does it by itself
+    dev.control(op="click", name="button")
+    assert _until(lambda: dev.get("/api/devices/led").json()["state"]["on"]), "the click did not switch the lamp on"
+
+    page = _open(phone, dev)  # it is there on the next visit, and it can be removed
+    page.wait_for_selector("#actionList li button", timeout=5000)
+    page.get_by_role("button", name="Remove Button, click: Desk lamp toggle").tap()
+    page.wait_for_function("document.getElementById('actionList').textContent === 'None yet.'", timeout=5000)
+    assert dev.get("/api/bindings").json()["bindings"] == []
