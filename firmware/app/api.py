@@ -5,6 +5,7 @@
     GET  /api/devices/<name>   one device (404 if unknown)
     POST /api/devices/<name>   command one device: 200 new state, 400 naming the field, 404
     GET  /api/health           diagnostics: uptime, free heap, Wi-Fi, versions, reset cause, state saved
+    GET  /api/log              the last lines of the firmware's log (app.firmware.log)
     GET  /api/bindings         the button bindings (app.bindings)
     PUT  /api/bindings         replace them: {"bindings": [...]}, 400 naming the field, saved
     GET  /api/events           server-sent events (see app.events)
@@ -26,7 +27,7 @@ from microhttp import HTTPError, Response
 
 from app.catalog import Catalog
 from app.control import SUPERSEDED
-from app.firmware import VERSION
+from app.firmware import VERSION, log, recent_lines
 
 _JSON = "application/json"
 
@@ -149,6 +150,10 @@ def install(app, ctx):
     def events(request):
         return ctx.hub.response(request)
 
+    @app.get("/api/log")
+    def get_log(request):
+        return {"lines": recent_lines}
+
     @app.get("/api/bindings")
     def get_bindings(request):
         return {"bindings": ctx.settings["bindings"]}
@@ -168,6 +173,7 @@ def install(app, ctx):
         config.save(ctx.config_path, settings)  # atomic: the old file or the new one
         ctx.settings = settings
         ctx.set_bindings(entries)
+        log("bindings: %d saved" % len(entries))
         return {"bindings": entries}
 
     @app.get("/api/wifi/scan")

@@ -73,9 +73,10 @@ class Bindings:
         self.log = log
         self.entries = entries
         self.fired = 0
-        self._unsubscribe = []
-        for name in {entry["button"] for entry in entries}:
-            self._unsubscribe.append(devices[name].subscribe(self._on_event))
+        self._buttons = [devices[name] for name in {entry["button"] for entry in entries}]
+        self._callback = self._on_event  # one object, to subscribe and unsubscribe with
+        for button in self._buttons:
+            button.subscribe(self._callback)
 
     def _on_event(self, button, event, data):
         for entry in self.entries:
@@ -87,6 +88,6 @@ class Bindings:
                     self.log("bindings: %s %s -> %s: %s" % (button.name, event, entry["device"], exc))
 
     def close(self):
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe = []
+        for button in self._buttons:
+            button.unsubscribe(self._callback)
+        self._buttons = []

@@ -8,6 +8,7 @@ so after a reboot (replay buffer gone) it still shows the current state.
 Event types on the stream:
     state   {"name": "led", "state": {...}}
     button  {"name": "button", "event": "press"|"release"|"click"|..., "state": {...}, "data": ...}
+    log     {"line": "wifi: connected to 'home' as 192.168.1.40"}
 """
 
 import json
@@ -17,17 +18,26 @@ class Live:
     def __init__(self, hub):
         self.hub = hub
         self.published = 0
-        self._unsubscribe = []
+        self._watched = []
+        self._callback = self._on_event  # one object, to subscribe and unsubscribe with
 
     def watch(self, devices):
         for dev in devices:
-            self._unsubscribe.append(dev.subscribe(self._on_event))
+            dev.subscribe(self._callback)
+            self._watched.append(dev)
 
     def _on_event(self, device, event, data):
         if event == "state":
             self.publish("state", {"name": device.name, "state": data})
         else:
             self.publish("button", {"name": device.name, "event": event, "state": device.state(), "data": data})
+
+    def log_line(self, line):
+        """A line of the firmware's log (app.firmware.log), to every open page. Only while a
+        page is open: a page reads the earlier lines from /api/log when it connects, and the
+        replay buffer keeps its room for the devices' events."""
+        if self.hub.clients:
+            self.publish("log", {"line": line})
 
     def publish(self, event, payload):
         try:
@@ -37,6 +47,6 @@ class Live:
             print("events: publish failed:", repr(exc))
 
     def close(self):
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe = []
+        for dev in self._watched:
+            dev.unsubscribe(self._callback)
+        self._watched = []

@@ -8,19 +8,40 @@ import time
 
 from app.wifi import AP, CONNECTED, CONNECTING
 
-# Wi-Fi state -> status LED command (Led patterns from drivers.led).
-_LED_FOR_WIFI_STATE = {
-    CONNECTING: {"pattern": "blink", "period_ms": 400},
-    AP: {"pattern": "heartbeat"},
-    CONNECTED: {"on": False},  # joined: the LED is the user's again
-}
+
+def status_led_command(state):
+    """The status LED's command for Wi-Fi ``state`` (Led patterns from drivers.led), or None.
+    Made when the state changes: no table of them stays in RAM."""
+    if state == CONNECTING:
+        return {"pattern": "blink", "period_ms": 400}
+    if state == AP:
+        return {"pattern": "heartbeat"}
+    if state == CONNECTED:
+        return {"on": False}  # joined: the LED is the user's again
+    return None
 
 
 VERSION = "0.1.0"  # the firmware's release: pyproject.toml's and firmware/manifest.py's version
 
 
+# The firmware's log: each line is printed (the serial console), and the last LOG_LINES are
+# kept for the page (GET /api/log) and passed to the listeners (the pages' event stream), so
+# the log can be read with no laptop. Bounded: a line is cut at LOG_WIDTH characters.
+LOG_LINES = 12
+LOG_WIDTH = 160
+recent_lines = []  # type: list  # oldest first
+log_listeners = []  # type: list  # each called with every new line
+
+
 def log(msg):
     print(msg)
+    if len(msg) > LOG_WIDTH:
+        msg = msg[:LOG_WIDTH - 3] + "..."
+    recent_lines.append(msg)
+    if len(recent_lines) > LOG_LINES:
+        del recent_lines[0]
+    for listener in log_listeners:
+        listener(msg)
 
 
 class Firmware:
@@ -67,7 +88,7 @@ class Firmware:
         self.bindings = Bindings(self.devices, entries, log) if entries else None
 
     def show_wifi_state(self, state):
-        command = _LED_FOR_WIFI_STATE.get(state)
+        command = status_led_command(state)
         if self.status_led is not None and command is not None:
             self.status_led.command(command)
         if state == CONNECTED and self.dns is not None:
@@ -93,6 +114,7 @@ class Firmware:
         if self.wifi is not None:
             self.wifi.stop()
         if self.live is not None:
+            del log_listeners[:]  # the pages' stream is closing
             self.live.close()
         if self.server is not None:
             await self.server.close()

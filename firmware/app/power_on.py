@@ -37,9 +37,8 @@ class PowerOn:
         self.path = path
         self.log = log
         self.problems = problems if problems is not None else []
-        self.modes = {}  # output name -> mode
-        self.outputs = []  # the devices a mode applies to, in board order
-        self.kept = []  # those whose state is saved: the "restore" ones
+        self.plan = []  # (output, its mode) in board order, until restore() has applied them
+        self.kept = []  # the outputs whose state is saved: the "restore" ones
         for device in devices:
             if device.restore_command() is None:
                 continue  # an input: nothing to switch or keep
@@ -52,24 +51,24 @@ class PowerOn:
             if mode not in MODES:
                 self.problems.append("power_on.%s must be off, on or restore; using restore" % device.name)
                 mode = "restore"
-            self.modes[device.name] = mode
-            self.outputs.append(device)
+            self.plan.append((device, mode))
             if mode == "restore":
                 self.kept.append(device)
+        planned = [device.name for device, _ in self.plan]
         for name in modes:
-            if name not in self.modes and (status_led is None or name != status_led.name):
+            if name not in planned and (status_led is None or name != status_led.name):
                 self.problems.append("power_on.%s: the board has no output of that name; ignored" % name)
         self.saved = ""  # what state.json holds, as its JSON text
         self.unsaved = False  # whether a kept output reported a change since the last write
         self._writer = None  # the task that writes SAVE_DELAY_MS after a change
-        self._unsubscribe = []
+        self._callback = self._changed  # one object, to subscribe and unsubscribe with
 
     def restore(self):
         """Apply each output's mode (at boot, once the board is started), then follow the
         changes of the outputs it keeps."""
         saved = self._read() if self.kept else {}
-        for device in self.outputs:
-            mode = self.modes[device.name]
+        plan, self.plan = self.plan, []  # needed at power-up only
+        for device, mode in plan:
             command = device.ON_COMMAND if mode == "on" else saved.get(device.name) if mode == "restore" else None
             if not command:
                 continue
@@ -79,7 +78,7 @@ class PowerOn:
                 self.problems.append("power_on.%s: the saved state was not applied (%s)" % (device.name, exc))
         self.saved = json.dumps(self.current())
         for device in self.kept:
-            self._unsubscribe.append(device.subscribe(self._changed))
+            device.subscribe(self._callback)
 
     def current(self):
         """The restore command of each output kept, now."""
@@ -135,6 +134,5 @@ class PowerOn:
             self._writer.cancel()
             self._writer = None
         self.save()
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe = []
+        for device in self.kept:
+            device.unsubscribe(self._callback)

@@ -24,7 +24,7 @@ from microhttp import compat
 
 from app import config
 from app import wifi as wifi_mod
-from app.firmware import Firmware, log
+from app.firmware import Firmware, log, log_listeners
 
 BOARDS_DIR = "boards"
 _HEARTBEAT_S = 15  # SSE comment lines on idle streams: drops vanished phones, keeps links up
@@ -168,6 +168,7 @@ async def start(config_path=None, net=None, hw=None):
     firmware.hub = EventHub(history=16, heartbeat=_HEARTBEAT_S, retry=_RECONNECT_MS)
     firmware.live = Live(firmware.hub)
     firmware.live.watch(firmware.device_list)
+    log_listeners.append(firmware.live.log_line)
     if settings["bindings"]:
         from app.bindings import Bindings, check
 

@@ -321,3 +321,17 @@ def test_a_button_action_set_on_the_page_works_with_the_page_closed(device_facto
     page.get_by_role("button", name="Remove Button, click: Desk lamp toggle").tap()
     page.wait_for_function("document.getElementById('actionList').textContent === 'None yet.'", timeout=5000)
     assert dev.get("/api/bindings").json()["bindings"] == []
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_the_log_shows_the_boards_last_lines_and_new_ones_live(device_factory, phone, runtime):
+    dev = device_factory(runtime)
+    page = _open(phone, dev)
+    page.locator("#log summary").tap()
+    page.wait_for_function("document.getElementById('logLines').textContent.includes('ready: wifi ap')", timeout=5000)
+    lines = page.locator("#logLines li").all_text_contents()
+    assert any(line.startswith("http: listening on ") for line in lines), lines
+    assert dev.get("/api/log").json()["lines"] == lines  # the same lines, in the same order
+    dev.put("/api/bindings", {"bindings": []})  # something that logs, from elsewhere
+    page.wait_for_function("[...document.querySelectorAll('#logLines li')].pop().textContent === 'bindings: 0 saved'",
+                           timeout=5000)

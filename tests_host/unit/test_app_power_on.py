@@ -116,7 +116,7 @@ def test_bad_modes_and_names_are_reported_and_ignored():
     problems = []
     keeper = power_on.PowerOn(devices, {"lamp": "dim", "porch": "on", "status": "on", "button": "on"}, _tmp_path(),
                               problems, status_led=devices[1])
-    assert keeper.modes == {"lamp": "restore", "fan": "restore"}
+    assert [(device.name, mode) for device, mode in keeper.plan] == [("lamp", "restore"), ("fan", "restore")]
     assert "power_on.lamp must be off, on or restore; using restore" in problems
     assert "power_on.porch: the board has no output of that name; ignored" in problems
     assert "power_on.button: the board has no output of that name; ignored" in problems

@@ -42,6 +42,17 @@ def test_subscribe_unsubscribe_and_a_failing_subscriber():
     unsubscribe()  # twice is harmless
     led.command({"on": False})
     assert len(got) == 1
+    # Or unsubscribe with the object given to subscribe(): nothing to keep per subscription.
+    def listener(device, event, data):
+        got.append((device.name, event, data["on"]))
+
+    led.subscribe(lambda d, e, data: None)
+    led.subscribe(listener)
+    led.command({"on": True})
+    led.unsubscribe(listener)
+    led.unsubscribe(listener)
+    led.command({"on": False})
+    assert got == [("led", "state", True), ("led", "state", True)]
 
 
 def test_command_error_is_a_value_error_with_a_field():

@@ -166,17 +166,19 @@ class Device:
         raise CommandError("command", "%s accepts no commands" % self.kind)
 
     def subscribe(self, callback):
-        """``callback(device, event, data)``; returns a function that unsubscribes it."""
+        """``callback(device, event, data)``; returns a function that unsubscribes it (or call
+        ``unsubscribe(callback)`` with the same object: nothing to keep per subscription)."""
+        self._subscribers.append(callback)
+        return lambda: self.unsubscribe(callback)
+
+    def unsubscribe(self, callback):
+        """Stop calling ``callback`` (the object given to subscribe()); harmless when it is
+        not subscribed."""
         subscribers = self._subscribers
-        subscribers.append(callback)
-
-        def unsubscribe():
-            for i in range(len(subscribers)):
-                if subscribers[i] is callback:
-                    del subscribers[i]
-                    return
-
-        return unsubscribe
+        for i in range(len(subscribers)):
+            if subscribers[i] is callback:
+                del subscribers[i]
+                return
 
     def _emit(self, event, data):
         for callback in tuple(self._subscribers):
