@@ -335,3 +335,21 @@ def test_the_log_shows_the_boards_last_lines_and_new_ones_live(device_factory, p
     dev.put("/api/bindings", {"bindings": []})  # something that logs, from elsewhere
     page.wait_for_function("[...document.querySelectorAll('#logLines li')].pop().textContent === 'bindings: 0 saved'",
                            timeout=5000)
+
+
+@pytest.mark.parametrize("runtime", ["cpython"])
+def test_on_a_desktop_the_device_cards_sit_side_by_side(device_factory, app_browser, runtime):
+    # A phone shows one card per row; a desktop's wide window shows several, not a narrow
+    # column with the rest of the screen empty.
+    dev = device_factory(runtime)
+    context = app_browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(dev.url + "/")
+        page.wait_for_selector("#conn.live")
+        lamp = page.locator("[data-device=led]").bounding_box()
+        status = page.locator("[data-device=status]").bounding_box()
+        assert abs(lamp["y"] - status["y"]) < 1 and status["x"] > lamp["x"] + lamp["width"]
+        assert page.locator("main").bounding_box()["width"] > 900
+    finally:
+        context.close()
