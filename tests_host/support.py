@@ -49,6 +49,25 @@ class raises:
         return True
 
 
+def temporary_json_path(prefix):
+    """A fresh path for a JSON file under /tmp (both runtimes have os.urandom; neither shares
+    tempfile)."""
+    import os
+
+    return "/tmp/%s-%s.json" % (prefix, "".join("%02x" % b for b in os.urandom(6)))
+
+
+def remove_atomically_written(path):
+    """Remove ``path`` and the temporary file an atomic write leaves beside it, if any."""
+    import os
+
+    for p in (path, path + ".tmp"):
+        try:
+            os.remove(p)
+        except OSError:
+            pass
+
+
 def run(coro):
     """Run a coroutine to completion on a fresh event loop (both runtimes)."""
     import asyncio

@@ -3,27 +3,14 @@ restore), and the saved state: coalesced writes, a write before a reboot, bad fi
 modes reported without changing anything. Both runtimes; the outputs run on a virtual clock."""
 
 import json
-import os
 
 import machine
 from app import power_on, storage
 from drivers import Button, Led, PwmOut
-from support import run
+from support import remove_atomically_written, run, temporary_json_path
 from vclock import VirtualClock
 
 FULL = 65535
-
-
-def _tmp_path():
-    return "/tmp/mhstate-" + "".join("%02x" % b for b in os.urandom(6)) + ".json"
-
-
-def _cleanup(path):
-    for p in (path, path + ".tmp"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
 
 
 def _board():
@@ -83,7 +70,7 @@ def test_inputs_have_nothing_to_restore_and_outputs_say_how_to_switch_on():
 
 
 def test_restore_brings_back_the_saved_state_and_the_modes_apply():
-    path = _tmp_path()
+    path = temporary_json_path("mhstate")
     try:
         _write(path, {"lamp": {"on": True, "brightness": 0.5}, "fan": {"freq": 25000, "duty_u16": 45875}})
         devices, _ = _board()
@@ -97,11 +84,11 @@ def test_restore_brings_back_the_saved_state_and_the_modes_apply():
         assert devices[0].state()["on"] is False
         assert devices[2].state()["duty_u16"] == FULL
     finally:
-        _cleanup(path)
+        remove_atomically_written(path)
 
 
 def test_a_first_boot_without_a_state_file_starts_every_output_off():
-    path = _tmp_path()
+    path = temporary_json_path("mhstate")
     devices, _ = _board()
     problems = []
     keeper = power_on.PowerOn(devices, {}, path, problems, status_led=devices[1])
@@ -114,7 +101,7 @@ def test_a_first_boot_without_a_state_file_starts_every_output_off():
 def test_bad_modes_and_names_are_reported_and_ignored():
     devices, _ = _board()
     problems = []
-    keeper = power_on.PowerOn(devices, {"lamp": "dim", "porch": "on", "status": "on", "button": "on"}, _tmp_path(),
+    keeper = power_on.PowerOn(devices, {"lamp": "dim", "porch": "on", "status": "on", "button": "on"}, temporary_json_path("mhstate"),
                               problems, status_led=devices[1])
     assert [(device.name, mode) for device, mode in keeper.plan] == [("lamp", "restore"), ("fan", "restore")]
     assert "power_on.lamp must be off, on or restore; using restore" in problems
@@ -125,7 +112,7 @@ def test_bad_modes_and_names_are_reported_and_ignored():
 
 
 def test_a_corrupt_or_foreign_state_file_changes_nothing_and_says_why():
-    path = _tmp_path()
+    path = temporary_json_path("mhstate")
     try:
         for content, expected in (('{"lamp": {"on": tr', "is corrupt"), ("[1, 2]", "is not a JSON object")):
             _write(path, content)
@@ -142,7 +129,7 @@ def test_a_corrupt_or_foreign_state_file_changes_nothing_and_says_why():
         assert problems == ["power_on.lamp: the saved state was not applied (brightness: must be between 0 and 1)"]
         assert devices[0].state()["on"] is False and devices[2].state()["duty_u16"] == 1000
     finally:
-        _cleanup(path)
+        remove_atomically_written(path)
 
 
 def _counting_writes():
@@ -158,7 +145,7 @@ def _counting_writes():
 
 
 def test_changes_are_written_once_after_the_delay_together():
-    path = _tmp_path()
+    path = temporary_json_path("mhstate")
     writes, real = _counting_writes()
     delay = power_on.SAVE_DELAY_MS
     power_on.SAVE_DELAY_MS = 50
@@ -187,11 +174,11 @@ def test_changes_are_written_once_after_the_delay_together():
     finally:
         power_on.SAVE_DELAY_MS = delay
         storage.write_text = real
-        _cleanup(path)
+        remove_atomically_written(path)
 
 
 def test_stop_writes_what_is_pending_before_a_reboot():
-    path = _tmp_path()
+    path = temporary_json_path("mhstate")
     try:
         devices, _ = _board()
         keeper = power_on.PowerOn(devices, {"fan": "off"}, path, status_led=devices[1])
@@ -208,7 +195,7 @@ def test_stop_writes_what_is_pending_before_a_reboot():
         devices[0].command({"on": False})
         assert not keeper.unsaved  # no longer followed
     finally:
-        _cleanup(path)
+        remove_atomically_written(path)
 
 
 def test_a_failed_write_is_reported_and_tried_again_at_the_next_change():

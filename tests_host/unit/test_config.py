@@ -4,12 +4,7 @@ import json
 import os
 
 from app import config
-
-
-def _tmp_path():
-    # Both runtimes have os.urandom; neither shares tempfile.
-    name = "/tmp/mhcfg-" + "".join("%02x" % b for b in os.urandom(6))
-    return name + ".json"
+from support import remove_atomically_written, temporary_json_path
 
 
 def _write(path, text):
@@ -17,16 +12,8 @@ def _write(path, text):
         f.write(text)
 
 
-def _cleanup(path):
-    for p in (path, path + ".tmp"):
-        try:
-            os.remove(p)
-        except OSError:
-            pass
-
-
 def test_missing_file_gives_defaults_and_says_so():
-    path = _tmp_path()
+    path = temporary_json_path("mhcfg")
     cfg, problems = config.load(path)
     assert cfg["http_port"] == 80
     assert cfg["wifi"]["networks"] == []
@@ -35,7 +22,7 @@ def test_missing_file_gives_defaults_and_says_so():
 
 
 def test_corrupt_file_gives_defaults_and_says_so():
-    path = _tmp_path()
+    path = temporary_json_path("mhcfg")
     try:
         _write(path, '{"hostname": "half-writ')
         cfg, problems = config.load(path)
@@ -44,11 +31,11 @@ def test_corrupt_file_gives_defaults_and_says_so():
         _write(path, "[1, 2]")
         assert "not a JSON object" in config.load(path)[1][0]
     finally:
-        _cleanup(path)
+        remove_atomically_written(path)
 
 
 def test_wrong_types_fall_back_per_key_and_keep_the_rest():
-    path = _tmp_path()
+    path = temporary_json_path("mhcfg")
     try:
         _write(path, json.dumps({
             "hostname": "kitchen", "http_port": "eighty", "auth": "x",
@@ -64,22 +51,22 @@ def test_wrong_types_fall_back_per_key_and_keep_the_rest():
         text = " | ".join(problems)
         assert "http_port" in text and "auth" in text and "wifi.networks" in text
     finally:
-        _cleanup(path)
+        remove_atomically_written(path)
 
 
 def test_out_of_range_port_is_reported():
-    path = _tmp_path()
+    path = temporary_json_path("mhcfg")
     try:
         _write(path, '{"http_port": 70000}')
         cfg, problems = config.load(path)
         assert cfg["http_port"] == 80
         assert "http_port" in problems[0]
     finally:
-        _cleanup(path)
+        remove_atomically_written(path)
 
 
 def test_save_is_atomic_and_round_trips():
-    path = _tmp_path()
+    path = temporary_json_path("mhcfg")
     try:
         cfg = config.load(path)[0]
         cfg["hostname"] = "porch"
@@ -95,22 +82,22 @@ def test_save_is_atomic_and_round_trips():
         nets = config.load(path)[0]["wifi"]["networks"]
         assert nets == [{"ssid": "home", "password": "newer"}, {"ssid": "cafe", "password": ""}]
     finally:
-        _cleanup(path)
+        remove_atomically_written(path)
 
 
 def test_interrupted_write_leaves_the_old_file():
-    path = _tmp_path()
+    path = temporary_json_path("mhcfg")
     try:
         config.save(path, {"hostname": "old"})
         _write(path + ".tmp", '{"hostname": "ne')  # power cut before the rename
         cfg, problems = config.load(path)
         assert cfg["hostname"] == "old" and problems == []
     finally:
-        _cleanup(path)
+        remove_atomically_written(path)
 
 
 def test_network_list_is_bounded():
-    path = _tmp_path()
+    path = temporary_json_path("mhcfg")
     try:
         cfg = config.load(path)[0]
         for i in range(12):
@@ -118,7 +105,7 @@ def test_network_list_is_bounded():
         nets = config.load(path)[0]["wifi"]["networks"]
         assert len(nets) == 8 and nets[0]["ssid"] == "net11"
     finally:
-        _cleanup(path)
+        remove_atomically_written(path)
 
 
 def _exists(path):
@@ -131,7 +118,7 @@ def _exists(path):
 
 def test_power_on_is_taken_as_a_map_and_refused_when_not_an_object():
     # Its entries name the board's devices: app.power_on checks them against the board.
-    path = _tmp_path()
+    path = temporary_json_path("mhcfg")
     try:
         _write(path, json.dumps({"power_on": {"lamp": "on", "fan": "off"}}))
         cfg, problems = config.load(path)
@@ -140,4 +127,4 @@ def test_power_on_is_taken_as_a_map_and_refused_when_not_an_object():
         cfg, problems = config.load(path)
         assert cfg["power_on"] == {} and problems == ["power_on must be an object; using the default"]
     finally:
-        _cleanup(path)
+        remove_atomically_written(path)
