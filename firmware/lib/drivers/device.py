@@ -8,7 +8,7 @@
 # with now_ms); start() adds thin asyncio tasks, which are all kept and cancelled by deinit().
 import asyncio
 
-from microhttp.compat import print_exception, ticks_ms
+from microhttp.compat import print_exception, sleep_ms, ticks_ms
 
 
 class CommandError(ValueError):
@@ -207,6 +207,45 @@ class Device:
 
     def __repr__(self):
         return "<%s %s>" % (self.kind, self.name)
+
+
+class AnimatedDevice(Device):
+    """An output that moves by itself (a fade, a blink, a sequence). Subclasses give
+    ``animating(now)`` and ``tick(now)``; start() adds one task that ticks every ``frame_ms``
+    while something moves and otherwise sleeps until a command calls wake()."""
+
+    def __init__(self, name, label=None, clock=None, frame_ms=20):
+        super().__init__(name, label, clock)
+        self.frame_ms = frame_ms  # 50 Hz: smooth enough for fades, cheap for the loop
+        self._wake = None  # an asyncio.Event once started
+
+    def animating(self, now):
+        return False
+
+    def tick(self, now=None):
+        pass
+
+    def wake(self):
+        """Let the task see a command that started something moving."""
+        if self._wake is not None:
+            self._wake.set()
+
+    def start(self):
+        wake = self._wake = asyncio.Event()  # made here: CPython binds an Event to the running loop
+        self._start_task(self._animate(wake))
+
+    async def _animate(self, wake):
+        while True:
+            if self.animating(self.clock()):
+                self.tick()
+                await sleep_ms(self.frame_ms)
+            else:
+                self.tick()  # the last frame: a fade that ended between two frames lands exactly
+                wake.clear()
+                await wake.wait()
+
+    def _release(self):
+        self._wake = None
 
 
 # --- a loaded board ---------------------------------------------------------------------------

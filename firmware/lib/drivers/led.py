@@ -6,12 +6,10 @@
 # tick(now_ms) writes it. start() adds one task that ticks every frame_ms while something
 # moves and sleeps on an Event otherwise. Outputs are small adapters so the same logic drives
 # a plain Pin (threshold), a PWM channel (16-bit duty) or one addressable pixel.
-import asyncio
-
-from microhttp.compat import sleep_ms, ticks_diff
+from microhttp.compat import ticks_diff
 
 from drivers import curves
-from drivers.device import Device, field
+from drivers.device import AnimatedDevice, field
 
 _FULL = curves.FULL
 _ONE = curves.ONE
@@ -93,7 +91,7 @@ class PixelOutput:
         self.pixels.write()
 
 
-class Led(Device):
+class Led(AnimatedDevice):
     """An LED: give it a Pin (on/off), a PWM (dimmable) or any output adapter above."""
 
     kind = "led"
@@ -112,7 +110,7 @@ class Led(Device):
 
     def __init__(self, name, pin=None, pwm=None, output=None, active_low=False, curve="cie",
                  brightness=1.0, frame_ms=20, label=None, clock=None):
-        super().__init__(name, label, clock)
+        super().__init__(name, label, clock, frame_ms)
         if output is None:
             if pwm is not None:
                 output = PwmOutput(pwm, active_low, curve)
@@ -121,7 +119,6 @@ class Led(Device):
             else:
                 raise ValueError("Led needs a pin, a pwm or an output")
         self.output = output
-        self.frame_ms = frame_ms  # 50 Hz: smooth enough for fades, cheap for the loop
         now = self.clock()
         # current "program": on, brightness (0..65535), pattern, period, phase origin
         self._on = False
@@ -133,8 +130,6 @@ class Led(Device):
         self._fade_t0 = now
         self._fade_ms = 0
         self._written = -1
-        self._wake = asyncio.Event()
-        self._started = False
         self.tick(now)
 
     # --- sans-I/O core --------------------------------------------------------------------
@@ -227,8 +222,7 @@ class Led(Device):
         self._pattern = pattern
         self._period = period
         self.tick(now)
-        if self._started:
-            self._wake.set()
+        self.wake()
 
     def state(self):
         return {
@@ -253,23 +247,6 @@ class Led(Device):
     def __call__(self):
         return self._on
 
-    # --- asyncio glue ---------------------------------------------------------------------
-
-    def start(self):
-        self._wake = asyncio.Event()  # made here: CPython binds an Event to the running loop
-        self._started = True
-        self._start_task(self._run())
-
-    async def _run(self):
-        while True:
-            if self.animating(self.clock()):
-                self.tick()
-                await sleep_ms(self.frame_ms)
-            else:
-                self.tick()
-                self._wake.clear()
-                await self._wake.wait()
-
     def _release(self):
-        self._started = False
+        super()._release()
         self.output.release()

@@ -3,12 +3,11 @@
 # the duty for that instant; the last step writes the target itself, so a ramp ends exactly on
 # it whatever the frame timing was. Port limits (timers, slices) are checked through a PwmPlan
 # before anything changes, and an error the port raises anyway becomes a CommandError.
-import asyncio
 
-from microhttp.compat import sleep_ms, ticks_add, ticks_diff
+from microhttp.compat import ticks_add, ticks_diff
 
 from drivers import curves
-from drivers.device import CommandError, Device, field
+from drivers.device import AnimatedDevice, CommandError, field
 
 _FULL = curves.FULL
 MAX_STEPS = 16  # bound a sequence before storing it
@@ -44,7 +43,7 @@ def _commands(freq_range):
     return schema
 
 
-class PwmOut(Device):
+class PwmOut(AnimatedDevice):
     """A PWM output (fan, dimmer, buzzer...) on a machine.PWM object."""
 
     kind = "pwm"
@@ -53,14 +52,13 @@ class PwmOut(Device):
 
     def __init__(self, name, pwm, freq=1000, duty=0.0, invert=False, plan=None, freq_range=(1, 40000000),
                  frame_ms=20, label=None, clock=None):
-        super().__init__(name, label, clock)
+        super().__init__(name, label, clock, frame_ms)
         self.pwm = pwm
         self.invert = invert
         self.plan = plan
         if plan is not None:
             freq_range = plan.freq_range()
         self.freq_range = freq_range
-        self.frame_ms = frame_ms
         self.COMMANDS = _commands(freq_range)
         self._freq = freq
         self._duty = int(duty * _FULL + 0.5)
@@ -68,8 +66,6 @@ class PwmOut(Device):
         self._steps = []  # (to_u16, ms, easing) per step while a sequence runs
         self._step = 0
         self._passes_left = 0
-        self._wake = asyncio.Event()
-        self._started = False
         self._write()
 
     EXCLUSIVE = (("duty", "duty_u16", "duty_ns", "fade", "sequence", "stop"),)
@@ -121,7 +117,7 @@ class PwmOut(Device):
         self._start_ramp(to, ms, easing, t0)  # next step starts when the last one ended: no drift
         return self._ramp
 
-    def animating(self):
+    def animating(self, now):
         return self._ramp is not None
 
     # --- commands -------------------------------------------------------------------------
@@ -176,8 +172,7 @@ class PwmOut(Device):
         self._write()  # re-apply duty after a frequency change: ports differ in what they keep
         if self._ramp is not None:
             self.tick(now)
-            if self._started:
-                self._wake.set()
+            self.wake()
 
     def state(self):
         ramp = self._ramp
@@ -205,24 +200,8 @@ class PwmOut(Device):
     def __call__(self):
         return self._duty / _FULL
 
-    # --- asyncio glue ---------------------------------------------------------------------
-
-    def start(self):
-        self._wake = asyncio.Event()  # made here: CPython binds an Event to the running loop
-        self._started = True
-        self._start_task(self._run())
-
-    async def _run(self):
-        while True:
-            if self._ramp is not None:
-                self.tick()
-                await sleep_ms(self.frame_ms)
-            else:
-                self._wake.clear()
-                await self._wake.wait()
-
     def _release(self):
-        self._started = False
+        super()._release()
         self._ramp = None
         self._steps = []
         if self.plan is not None:

@@ -37,7 +37,7 @@ from microhttp.passwords import (  # noqa: F401 (re-exported)
     make_token,
     verify_secret,
 )
-from microhttp.router import path_in
+from microhttp.router import guarded, path_in
 
 _CACHE = 4  # verified Authorization values remembered (as HMACs)
 
@@ -97,14 +97,7 @@ class _Auth:
 
     def required(self, handler):
         """Route decorator: run ``handler`` only for authenticated requests."""
-
-        async def guarded(request, **params):
-            denied = self.check(request)
-            if denied is not None:
-                return denied
-            return await handler(request, **params)
-
-        return guarded
+        return guarded(self.check, handler)
 
     def install(self, app, exempt=()):
         """Require authentication on every route of ``app`` except the ``exempt`` paths (full

@@ -16,7 +16,7 @@ are not from a browser page (curl, scripts) and pass; they carry no ambient cred
 attacker could borrow. No tokens, no per-form state, nothing to store.
 """
 
-from microhttp.router import path_in
+from microhttp.router import guarded, path_in
 
 _SAFE = ("GET", "HEAD", "OPTIONS", "TRACE")
 
@@ -54,14 +54,7 @@ class CSRF:
 
     def protect(self, handler):
         """Route decorator: check this route even without ``install``."""
-
-        async def guarded(request, **params):
-            denied = self.check(request)
-            if denied is not None:
-                return denied
-            return await handler(request, **params)
-
-        return guarded
+        return guarded(self.check, handler)
 
     def install(self, app):
         @app.before_request

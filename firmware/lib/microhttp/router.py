@@ -42,6 +42,20 @@ def path_in(path, patterns):
     return False
 
 
+def guarded(check, handler):
+    """``handler`` behind ``check``: a route handler that answers with what ``check(request)``
+    returns when that is not None (a refusal), and runs ``handler`` otherwise (the route
+    decorators of microhttp.auth and microhttp.csrf)."""
+
+    async def guarded_handler(request, **params):
+        refusal = check(request)
+        if refusal is not None:
+            return refusal
+        return await handler(request, **params)
+
+    return guarded_handler
+
+
 def _verb(method):
     # One function body (bytecode) for the five shortcut decorators below.
     return lambda self, url: self.route(url, (method,))
