@@ -30,11 +30,16 @@ _ITERATIONS = 500  # PBKDF2 rounds per login: a guess costs an attacker the same
 _PUBLIC = ("/api/login",)
 
 
+def hash_password(password):
+    """The salted hash config.json keeps instead of ``password``."""
+    return hash_secret(password, _ITERATIONS)
+
+
 class Access:
     def __init__(self, password):
         # ``password``: as typed into config.json, or the hash app.startup keeps there instead
         # from the first boot on (``stored``).
-        self.stored = password if is_secret_hash(password) else hash_secret(password, _ITERATIONS)
+        self.stored = password if is_secret_hash(password) else hash_password(password)
         # Five wrong passwords from one address within a minute lock that address out for 30 s
         # (a login answers 429 with Retry-After, RFC 6585 section 4).
         self.throttle = Throttle(max_failures=5, window=60, lockout=30)
@@ -55,6 +60,11 @@ class Access:
             return True
         self.throttle.failed(address)
         return False
+
+    def verify(self, request, candidate):
+        """Whether ``candidate`` is the password (a wrong one counts towards the request's
+        address's lockout, as at the login)."""
+        return self._check(request, candidate)
 
     def login(self, request, candidate):
         """A new session token, or None (wrong password, or the address is locked out: see

@@ -11,6 +11,12 @@
     GET  /api/events           server-sent events (see app.events)
     GET  /api/wifi/scan        networks in range
     POST /api/wifi             save {"ssid", "password"} first in the list, then reboot
+    GET  /api/settings         names, hostname, networks (no passwords), whether a password is set
+    PUT  /api/settings         change some of them (app.settings): 400 naming the field, saved
+    POST /api/restart          restart the board
+    GET  /api/config           the configuration as a backup file (without the password)
+    PUT  /api/config           upload one: checked whole, 400 naming the field, saved, restart
+    POST /api/factory-reset    {"confirm": true}: forget the configuration and state, restart
     POST /api/login, /api/logout
 
 ``install(app, ctx)`` adds the routes; ``ctx`` is the ``app.firmware.Firmware`` with the
@@ -39,14 +45,15 @@ def _error(status, message, field=None):
     return Response.json(body, status)
 
 
-async def _json_object(request):
+async def _json_object(request, max_size=None):
+    # ``max_size``: a body larger than the app's max_body may come (413 over it).
     # Requiring a JSON media type also stops cross-site HTML forms (which cannot send one
     # without a CORS preflight we never approve) from changing anything: a CSRF guard.
     ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
     if ctype != _JSON:
         raise HTTPError(415, "send the body as application/json")
     try:
-        body = await request.json()
+        body = await request.json(max_size)
     except (HTTPError, OSError):
         raise  # the server answers an HTTPError and ends a connection whose peer is gone
     except Exception:
@@ -86,9 +93,13 @@ def _body(pieces):
     return Response(pieces, content_type=_JSON)
 
 
+def _refused(exc):
+    return _error(400, str(exc), exc.field)
+
+
 def install(app, ctx):
     # Now, at boot, while start-up collects often: what the catalog keeps sits low in the heap.
-    catalog = make_catalog(ctx)
+    ctx.catalog = make_catalog(ctx)
 
     if ctx.access is not None:  # a password is set
 
@@ -102,15 +113,15 @@ def install(app, ctx):
     # string of the whole description per request, which a fragmented heap may not fit.
     @app.get("/api/board")
     def get_board(request):
-        return _body(catalog.board(board_live(ctx)))
+        return _body(ctx.catalog.board(board_live(ctx)))
 
     @app.get("/api/devices")
     def get_devices(request):
-        return _body(catalog.device_list())
+        return _body(ctx.catalog.device_list())
 
     @app.get("/api/devices/<name>")
     def get_device(request, name):
-        return _body(catalog.device(_device(ctx, name)))
+        return _body(ctx.catalog.device(_device(ctx, name)))
 
     @app.post("/api/devices/<name>")
     async def command_device(request, name):
@@ -121,7 +132,7 @@ def install(app, ctx):
             validate_command(dev.COMMANDS, dev.EXCLUSIVE, cmd)
             result = await ctx.commands.submit(name, cmd)
         except CommandError as exc:
-            return _error(400, str(exc), exc.field)
+            return _refused(exc)
         if result == SUPERSEDED:
             return {"name": name, "applied": False, "state": dev.state()}
         return {"name": name, "applied": True, "state": result}
@@ -165,7 +176,7 @@ def install(app, ctx):
 
         entries, errors = check(body.get("bindings"), ctx.devices)
         if errors:
-            return _error(400, str(errors[0]), errors[0].field)
+            return _refused(errors[0])
         from app import config  # the config writer, loaded only when a setting is saved
 
         settings = dict(ctx.settings)
@@ -198,6 +209,71 @@ def install(app, ctx):
         ctx.problems = []
         ctx.schedule_reboot()
         return {"saved": ssid, "rebooting": True}, 202
+
+    # The settings' code (app.settings) loads with the first settings request: the page asks
+    # only when its settings are opened.
+    @app.get("/api/settings")
+    def get_settings(request):
+        from app import settings
+
+        return settings.current(ctx)
+
+    @app.put("/api/settings")
+    async def put_settings(request):
+        body = await _json_object(request)
+        from app import settings
+
+        try:
+            saved, restart = settings.change(ctx, body, lambda candidate: ctx.access.verify(request, candidate))
+        except CommandError as exc:
+            return _refused(exc)
+        if "labels" in saved:
+            ctx.catalog = make_catalog(ctx)
+            ctx.live.publish("resync", {})  # every open page reads the new names
+        log("settings: %s saved" % ", ".join(saved))
+        if restart:
+            ctx.schedule_reboot()
+        return {"saved": saved, "rebooting": restart}
+
+    @app.post("/api/restart")
+    def restart(request):
+        log("restart asked for from %s" % request.client_addr[0])
+        ctx.schedule_reboot()
+        return {"rebooting": True}, 202
+
+    @app.get("/api/config")
+    def download_config(request):
+        from app import settings
+
+        resp = Response.json(settings.backup(ctx))
+        # RFC 6266: saved as a file named after the board, not shown.
+        resp.headers["content-disposition"] = 'attachment; filename="%s-config.json"' % ctx.settings["hostname"]
+        return resp
+
+    @app.put("/api/config")
+    async def upload_config(request):
+        from app import settings
+
+        body = await _json_object(request, settings.MAX_CONFIG_BYTES)
+        try:
+            settings.restore(ctx, body)
+        except CommandError as exc:
+            return _refused(exc)
+        log("settings: configuration uploaded")
+        ctx.schedule_reboot()
+        return {"saved": True, "rebooting": True}, 202
+
+    @app.post("/api/factory-reset")
+    async def factory_reset(request):
+        body = await _json_object(request)
+        if body.get("confirm") is not True:
+            return _error(400, 'send {"confirm": true} to forget every setting', "confirm")
+        from app import settings
+
+        settings.factory_reset(ctx)
+        log("settings: factory reset")
+        ctx.schedule_reboot()
+        return {"reset": True, "rebooting": True}, 202
 
     @app.post("/api/login")
     async def login(request):

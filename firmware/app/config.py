@@ -2,7 +2,8 @@
 
 ``settings, problems = load(path)`` never raises: a missing or corrupt file (or a wrong-typed
 key) gives the defaults for what is wrong, and each reason is a line in ``problems`` for the
-log and the page. ``settings`` is plain data (dicts, lists, strings, numbers), so nothing
+log and the page. ``merged(loaded, report, strict=True)`` is the same merge for a
+configuration uploaded as a whole (app.settings), which refuses instead. ``settings`` is plain data (dicts, lists, strings, numbers), so nothing
 that runs later holds on to this module: it is needed at boot and when a setting is saved,
 and leaves RAM in between (app.runner). ``save(path, data)`` writes it atomically
 (app.storage), so a power cut leaves either the old file or the new one, never half of one.
@@ -13,6 +14,7 @@ import json
 from app.storage import write_json as save  # noqa: F401 (this module's save)
 
 FILENAME = "config.json"
+MAX_NETWORKS = 8  # bounded: each try costs up to connect_timeout_ms at boot
 
 
 def defaults():
@@ -33,11 +35,13 @@ def defaults():
         "status_led": "",  # device name that shows the Wi-Fi state ("" -> the first LED)
         "power_on": {},  # output device name -> "off" | "on" | "restore" (default; app.power_on)
         "bindings": [],  # button event -> device command, with no network (app.bindings)
+        "labels": {},  # device name -> the name the page shows (app.settings)
     }
 
 
-def _merge(base, loaded, where, problems):
-    """Take each known key from ``loaded`` when it has the default's type; report the rest."""
+def _merge(base, loaded, where, report, strict):
+    """Take each known key from ``loaded`` when it has the default's type;
+    ``report(field, message)`` each one that has not (and, ``strict``, each unknown key)."""
     for key in base:
         if key not in loaded:
             continue
@@ -45,15 +49,27 @@ def _merge(base, loaded, where, problems):
         default = base[key]
         if isinstance(default, dict):
             if not isinstance(value, dict):
-                problems.append("%s%s must be an object; using the default" % (where, key))
+                report(where + key, "must be an object")
             elif default:
-                _merge(default, value, where + key + ".", problems)
+                _merge(default, value, where + key + ".", report, strict)
             else:
                 base[key] = value  # a map without fixed keys (power_on): its user checks each entry
         elif type(value) is type(default) or (isinstance(default, list) and isinstance(value, list)):
             base[key] = value
         else:
-            problems.append("%s%s has the wrong type; using the default" % (where, key))
+            report(where + key, "has the wrong type")
+    if strict:
+        for key in loaded:
+            if key not in base:
+                report(where + str(key), "is not a setting")
+
+
+def merged(loaded, report, strict=True):
+    """The defaults with what ``loaded`` (a dict) sets; ``report(field, message)`` is called
+    for each key that cannot be taken (see _merge) and may raise to stop at the first."""
+    data = defaults()
+    _merge(data, loaded, "", report, strict)
+    return data
 
 
 def _check_networks(data, problems):
@@ -87,7 +103,8 @@ def load(path=FILENAME):
     if not isinstance(loaded, dict):
         problems.append("%s is not a JSON object; using defaults" % path)
         return data, problems
-    _merge(data, loaded, "", problems)
+    data = merged(loaded, lambda field, message: problems.append("%s %s; using the default" % (field, message)),
+                  strict=False)
     _check_networks(data, problems)
     return data, problems
 
@@ -96,6 +113,6 @@ def add_network(settings, ssid, password, path=FILENAME):
     """Put ``ssid`` first in ``settings``' network list (replacing an older entry) and save."""
     nets = [n for n in settings["wifi"]["networks"] if n["ssid"] != ssid]
     nets.insert(0, {"ssid": ssid, "password": password})
-    del nets[8:]  # bounded: each try costs up to connect_timeout_ms at boot
+    del nets[MAX_NETWORKS:]
     settings["wifi"]["networks"] = nets
     save(path, settings)

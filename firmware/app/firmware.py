@@ -61,6 +61,7 @@ class Firmware:
         self.power_on = None  # app.power_on.PowerOn when the board has outputs
         self.bindings = None  # app.bindings.Bindings when config.json binds a button
         self.access = None  # app.access.Access when a password is set
+        self.catalog = None  # app.catalog.Catalog: the board's description as the API serves it
         self.hub = None
         self.live = None
         self.server = None

@@ -22,7 +22,7 @@ import sys
 
 from microhttp import compat
 
-from app import config
+from app import config, storage
 from app import wifi as wifi_mod
 from app.firmware import Firmware, log, log_listeners
 
@@ -93,6 +93,19 @@ def find_status_led(firmware):
     return led
 
 
+def apply_labels(firmware):
+    """The names the maker gave the devices on the page (config.json's ``labels``)."""
+    labels = firmware.settings["labels"]
+    for name in labels:
+        device = firmware.devices.get(name)
+        if device is None:
+            firmware.problems.append("labels.%s: the board has no device of that name; ignored" % name)
+        elif not isinstance(labels[name], str) or not labels[name]:
+            firmware.problems.append("labels.%s must be a name; ignored" % name)
+        else:
+            device.label = labels[name]
+
+
 def restore_outputs(firmware, config_path):
     """Each output's power-up mode (app.power_on), its saved state read from beside the config."""
     if not firmware.device_list:
@@ -100,17 +113,11 @@ def restore_outputs(firmware, config_path):
     from app.power_on import FILENAME, PowerOn
 
     reported = len(firmware.problems)
-    firmware.power_on = PowerOn(firmware.device_list, firmware.settings["power_on"], beside(config_path, FILENAME),
+    firmware.power_on = PowerOn(firmware.device_list, firmware.settings["power_on"], storage.beside(config_path, FILENAME),
                                 firmware.problems, firmware.status_led, log)
     firmware.power_on.restore()
     for problem in firmware.problems[reported:]:
         log(problem)
-
-
-def beside(path, name):
-    """The file ``name`` in the folder of file ``path``."""
-    folder = path.rpartition("/")[0]
-    return folder + "/" + name if folder else name
 
 
 def _env_int(name, default):
@@ -140,6 +147,7 @@ async def start(config_path=None, net=None, hw=None):
     else:
         firmware.reset_cause = read_reset_cause(hw)
         load_board(firmware, hw)
+        apply_labels(firmware)
         firmware.status_led = find_status_led(firmware)
         restore_outputs(firmware, config_path)  # reading the state file is boot-only work too
     gc.collect()

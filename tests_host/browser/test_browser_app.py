@@ -4,6 +4,7 @@ firmware image running on the virtual board (both runtimes).
 SAVE_SCREENSHOTS=1 also writes tools/screenshots/control-page.png (the README's picture).
 """
 
+import json
 import os
 import time
 
@@ -353,3 +354,68 @@ def test_on_a_desktop_the_device_cards_sit_side_by_side(device_factory, app_brow
         assert page.locator("main").bounding_box()["width"] > 900
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_settings_round_trip_names_network_hostname_backup_and_factory_reset(device_factory, phone, runtime, tmp_path):
+    dev = device_factory(runtime, nets=("home:secret99:-48",))  # none configured: setup AP
+    page = _open(phone, dev)
+    page.get_by_text("Settings", exact=True).tap()
+    settings = page.locator("#settings")
+
+    # A new name shows on the card at once, with no restart.
+    settings.get_by_label("Light (led)").fill("Reading lamp")
+    settings.get_by_role("button", name="Save names").tap()
+    page.get_by_role("switch", name="Reading lamp on/off").wait_for()
+    assert dev.get("/api/board").json()["devices"][0]["label"] == "Reading lamp"
+
+    # A network picked from a scan, saved; the board restarts and joins it.
+    settings.get_by_role("button", name="Scan").tap()
+    page.wait_for_function("document.querySelectorAll('#netSeen option').length === 1")
+    settings.get_by_placeholder("Network name").fill("home")
+    settings.get_by_label("Password of the network to add").fill("secret99")
+    settings.get_by_role("button", name="Add").tap()
+    settings.get_by_role("button", name="Save networks and restart").tap()
+    page.wait_for_function("document.getElementById('setNote').textContent.includes('restarts')")
+    assert dev.wait_exit() in (0, 3), dev.output
+    dev.start()
+    page.wait_for_selector("#conn.live", timeout=20000)
+    page.wait_for_function("document.getElementById('foot').textContent === 'Wi-Fi: connected (home)'", timeout=10000)
+
+    # A bad network name is refused by the page's own check; a good one restarts the board.
+    hostname = settings.get_by_label("How the device is called on the network")
+    hostname.fill("porch light")
+    settings.locator("#hostForm").get_by_role("button", name="Save and restart").tap()
+    assert hostname.evaluate("input => !input.checkValidity()")
+    assert json.loads((dev.flash / "config.json").read_text())["hostname"] == "microhttp"
+    hostname.fill("porch")
+    settings.locator("#hostForm").get_by_role("button", name="Save and restart").tap()
+    assert dev.wait_exit() in (0, 3), dev.output
+    dev.start()
+    page.wait_for_function("document.title === 'porch'", timeout=20000)
+
+    # The backup downloads as a file; a bad one uploaded is refused with the field named.
+    with page.expect_download() as download:
+        settings.get_by_role("link", name="Download a backup").tap()
+    assert download.value.suggested_filename == "porch-config.json"
+    backup = json.loads(open(download.value.path()).read())
+    assert backup["hostname"] == "porch" and backup["labels"] == {"led": "Reading lamp"}
+    page.set_input_files("#restoreFile", files=[{"name": "bad.json", "mimeType": "application/json",
+                                                  "buffer": json.dumps(dict(backup, http_port=0)).encode()}])
+    page.wait_for_function("document.getElementById('setErr').textContent.includes('http_port')")
+    page.set_input_files("#restoreFile", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+    page.wait_for_function("document.getElementById('setErr').textContent.includes('notes.txt is not a JSON file')")
+    assert json.loads((dev.flash / "config.json").read_text())["http_port"] == 80
+
+    # The factory reset asks first, then forgets everything: setup mode, the board file's names.
+    settings.get_by_role("button", name="Factory reset").tap()
+    settings.get_by_role("button", name="Cancel").tap()
+    assert (dev.flash / "config.json").exists()
+    settings.get_by_role("button", name="Factory reset").tap()
+    settings.get_by_role("button", name="Erase everything").tap()
+    assert dev.wait_exit() in (0, 3), dev.output
+    dev.start()
+    page.wait_for_selector("#conn.live", timeout=20000)
+    page.wait_for_function("document.title === 'microhttp'", timeout=10000)
+    assert page.is_visible("#setup")
+    page.get_by_role("switch", name="Desk lamp on/off").wait_for()

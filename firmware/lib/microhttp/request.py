@@ -46,31 +46,38 @@ class Request:
         setattr(self, name, value)
         return value
 
-    def stream(self, max_size=None):
-        """Iterate the body in bytes chunks; ``max_size`` overrides the app's max_body (413)."""
-        from microhttp.body import BodyIterator
-
-        if max_size is not None:
-            self.connection.parser.max_body = max_size
-        return BodyIterator(self)
-
     # The body readers are in microhttp.body, loaded when a handler first reads a body (a GET
     # never does). Each method returns the coroutine to await: no extra frame per call.
-    def body(self):
+    # ``max_size`` overrides the app's max_body for this request (413 over it).
+    def _limit(self, max_size):
+        if max_size is not None:
+            self.connection.parser.max_body = max_size
+
+    def stream(self, max_size=None):
+        """Iterate the body in bytes chunks."""
+        from microhttp.body import BodyIterator
+
+        self._limit(max_size)
+        return BodyIterator(self)
+
+    def body(self, max_size=None):
         """``await request.body()``: the whole body as bytes (413 over max_body, checked before
         anything is allocated)."""
         from microhttp.body import read
 
+        self._limit(max_size)
         return read(self)
 
-    def json(self):
+    def json(self, max_size=None):
         """``await request.json()``: the body parsed as JSON (400 if it is not)."""
         from microhttp.body import read_json
 
+        self._limit(max_size)
         return read_json(self)
 
-    def form(self):
+    def form(self, max_size=None):
         """``await request.form()``: an application/x-www-form-urlencoded body as a MultiDict."""
         from microhttp.body import read_form
 
+        self._limit(max_size)
         return read_form(self)
