@@ -11,12 +11,8 @@
     GET  /api/events           server-sent events (see app.events)
     GET  /api/wifi/scan        networks in range
     POST /api/wifi             save {"ssid", "password"} first in the list, then reboot
-    GET  /api/settings         names, hostname, networks (no passwords), whether a password is set
-    PUT  /api/settings         change some of them (app.settings): 400 naming the field, saved
-    POST /api/restart          restart the board
-    GET  /api/config           the configuration as a backup file (without the password)
-    PUT  /api/config           upload one: checked whole, 400 naming the field, saved, restart
-    POST /api/factory-reset    {"confirm": true}: forget the configuration and state, restart
+    /api/settings...           names, hostname, networks, password, backup, restart, factory
+                               reset: app.settings, loaded by the first request there
     POST /api/login, /api/logout
 
 ``install(app, ctx)`` adds the routes; ``ctx`` is the ``app.firmware.Firmware`` with the
@@ -31,36 +27,10 @@ import time
 from drivers.device import CommandError, validate_command
 from microhttp import HTTPError, Response
 
-from app.catalog import Catalog
+from app.catalog import for_firmware
 from app.control import SUPERSEDED
 from app.firmware import VERSION, log, recent_lines
-
-_JSON = "application/json"
-
-
-def _error(status, message, field=None):
-    body = {"error": message}
-    if field is not None:
-        body["field"] = field
-    return Response.json(body, status)
-
-
-async def _json_object(request, max_size=None):
-    # ``max_size``: a body larger than the app's max_body may come (413 over it).
-    # Requiring a JSON media type also stops cross-site HTML forms (which cannot send one
-    # without a CORS preflight we never approve) from changing anything: a CSRF guard.
-    ctype = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if ctype != _JSON:
-        raise HTTPError(415, "send the body as application/json")
-    try:
-        body = await request.json(max_size)
-    except (HTTPError, OSError):
-        raise  # the server answers an HTTPError and ends a connection whose peer is gone
-    except Exception:
-        raise HTTPError(400, "body is not valid JSON")
-    if not isinstance(body, dict):
-        raise HTTPError(400, "body must be a JSON object")
-    return body
+from app.jsonapi import JSON, error, json_object, refused
 
 
 def _device(ctx, name):
@@ -79,34 +49,20 @@ def board_live(ctx):
     }
 
 
-def make_catalog(ctx):
-    """Render the static JSON of the board and its devices once (see app.catalog)."""
-    board = ctx.board
-    return Catalog({
-        "board": {"id": getattr(board, "id", None) or ctx.board_id,
-                  "name": getattr(board, "name", None) or ctx.board_id},
-        "hostname": ctx.settings["hostname"],
-    }, ctx.device_list)
-
-
 def _body(pieces):
-    return Response(pieces, content_type=_JSON)
-
-
-def _refused(exc):
-    return _error(400, str(exc), exc.field)
+    return Response(pieces, content_type=JSON)
 
 
 def install(app, ctx):
     # Now, at boot, while start-up collects often: what the catalog keeps sits low in the heap.
-    ctx.catalog = make_catalog(ctx)
+    ctx.catalog = for_firmware(ctx)
 
     if ctx.access is not None:  # a password is set
 
         @app.before_request
         def guard(request):
             if not ctx.access.allowed(request):
-                return _error(401, "authentication required")
+                return error(401, "authentication required")
             return None
 
     # Bodies of small pieces (app.catalog), streamed through the server's output buffer: no
@@ -126,13 +82,13 @@ def install(app, ctx):
     @app.post("/api/devices/<name>")
     async def command_device(request, name):
         dev = _device(ctx, name)
-        cmd = await _json_object(request)
+        cmd = await json_object(request)
         try:
             # Validate before queueing, so a bad command is refused at once and changes nothing.
             validate_command(dev.COMMANDS, dev.EXCLUSIVE, cmd)
             result = await ctx.commands.submit(name, cmd)
         except CommandError as exc:
-            return _refused(exc)
+            return refused(exc)
         if result == SUPERSEDED:
             return {"name": name, "applied": False, "state": dev.state()}
         return {"name": name, "applied": True, "state": result}
@@ -171,12 +127,12 @@ def install(app, ctx):
 
     @app.put("/api/bindings")
     async def put_bindings(request):
-        body = await _json_object(request)
+        body = await json_object(request)
         from app.bindings import check  # loaded when bindings are first set
 
         entries, errors = check(body.get("bindings"), ctx.devices)
         if errors:
-            return _refused(errors[0])
+            return refused(errors[0])
         from app import config  # the config writer, loaded only when a setting is saved
 
         settings = dict(ctx.settings)
@@ -196,13 +152,13 @@ def install(app, ctx):
 
     @app.post("/api/wifi")
     async def wifi_save(request):
-        body = await _json_object(request)
+        body = await json_object(request)
         ssid = body.get("ssid")
         password = body.get("password", "")
         if not isinstance(ssid, str) or not 0 < len(ssid) <= 32:
-            return _error(400, "field 'ssid' must be 1 to 32 characters", "ssid")
+            return error(400, "field 'ssid' must be 1 to 32 characters", "ssid")
         if not isinstance(password, str) or len(password) > 63 or 0 < len(password) < 8:
-            return _error(400, "field 'password' must be empty or 8 to 63 characters", "password")
+            return error(400, "field 'password' must be empty or 8 to 63 characters", "password")
         from app import config  # the config writer, loaded only when a setting is saved
 
         config.add_network(ctx.settings, ssid, password, ctx.config_path)
@@ -210,84 +166,28 @@ def install(app, ctx):
         ctx.schedule_reboot()
         return {"saved": ssid, "rebooting": True}, 202
 
-    # The settings' code (app.settings) loads with the first settings request: the page asks
+    # The settings' routes (app.settings) load with the first settings request: the page asks
     # only when its settings are opened.
-    @app.get("/api/settings")
-    def get_settings(request):
-        from app import settings
+    def settings_routes():
+        from app.settings import make_app
 
-        return settings.current(ctx)
+        return make_app(ctx)
 
-    @app.put("/api/settings")
-    async def put_settings(request):
-        body = await _json_object(request)
-        from app import settings
-
-        try:
-            saved, restart = settings.change(ctx, body, lambda candidate: ctx.access.verify(request, candidate))
-        except CommandError as exc:
-            return _refused(exc)
-        if "labels" in saved:
-            ctx.catalog = make_catalog(ctx)
-            ctx.live.publish("resync", {})  # every open page reads the new names
-        log("settings: %s saved" % ", ".join(saved))
-        if restart:
-            ctx.schedule_reboot()
-        return {"saved": saved, "rebooting": restart}
-
-    @app.post("/api/restart")
-    def restart(request):
-        log("restart asked for from %s" % request.client_addr[0])
-        ctx.schedule_reboot()
-        return {"rebooting": True}, 202
-
-    @app.get("/api/config")
-    def download_config(request):
-        from app import settings
-
-        resp = Response.json(settings.backup(ctx))
-        # RFC 6266: saved as a file named after the board, not shown.
-        resp.headers["content-disposition"] = 'attachment; filename="%s-config.json"' % ctx.settings["hostname"]
-        return resp
-
-    @app.put("/api/config")
-    async def upload_config(request):
-        from app import settings
-
-        body = await _json_object(request, settings.MAX_CONFIG_BYTES)
-        try:
-            settings.restore(ctx, body)
-        except CommandError as exc:
-            return _refused(exc)
-        log("settings: configuration uploaded")
-        ctx.schedule_reboot()
-        return {"saved": True, "rebooting": True}, 202
-
-    @app.post("/api/factory-reset")
-    async def factory_reset(request):
-        body = await _json_object(request)
-        if body.get("confirm") is not True:
-            return _error(400, 'send {"confirm": true} to forget every setting', "confirm")
-        from app import settings
-
-        settings.factory_reset(ctx)
-        log("settings: factory reset")
-        ctx.schedule_reboot()
-        return {"reset": True, "rebooting": True}, 202
+    app.mount(settings_routes, "/api/settings")
 
     @app.post("/api/login")
     async def login(request):
-        body = await _json_object(request)
+        body = await json_object(request)
         if ctx.access is None:
             return {"ok": True, "auth": False}
         wait = ctx.access.retry_after(request)  # this client's address only
         if wait:
-            resp = _error(429, "too many wrong passwords; try again in %d s" % wait)
+            resp = error(429, "too many wrong passwords; try again in %d s" % wait)
             resp.headers["retry-after"] = str(wait)  # RFC 6585 section 4
             return resp
         token = ctx.access.login(request, body.get("password"))
         if token is None:
-            return _error(401, "wrong password", "password")
+            return error(401, "wrong password", "password")
         resp = Response.json({"ok": True, "token": token})
         # Strict: the browser never sends it with a request started by another site.
         resp.set_cookie("sid", token, path="/", http_only=True, same_site="Strict")

@@ -188,3 +188,13 @@ class Catalog:
         out.append(b"], ")
         out.append(members)
         return Pieces(out, length + 3 + len(members))
+
+
+def for_firmware(firmware):
+    """The catalog of the running firmware's board and devices (app.firmware.Firmware)."""
+    board = firmware.board
+    return Catalog({
+        "board": {"id": getattr(board, "id", None) or firmware.board_id,
+                  "name": getattr(board, "name", None) or firmware.board_id},
+        "hostname": firmware.settings["hostname"],
+    }, firmware.device_list)

@@ -1,6 +1,7 @@
 """The settings a maker changes from the page: the devices' names, the hostname, the password
 and the Wi-Fi networks; the whole configuration as a backup, put back, or reset to the factory
-defaults (docs/device-api.md, "Settings"). Loaded by the first settings request.
+defaults (docs/device-api.md, "Settings"). Their routes (``make_app``) are mounted at
+/api/settings by app.api and loaded by the first request there.
 
 Every change is checked whole before anything is written: a bad field raises a CommandError
 naming it, as the device API names one, and nothing changes. Then config.json is written
@@ -16,9 +17,13 @@ import json
 import os
 
 from drivers.device import CommandError
+from microhttp import App, Response
 from microhttp.passwords import is_secret_hash
 
 from app import config, storage
+from app.catalog import for_firmware
+from app.firmware import log
+from app.jsonapi import error, json_object, refused
 
 MAX_LABEL = 32
 MAX_CONFIG_BYTES = 4096  # an uploaded configuration (16 bindings and 8 networks fit)
@@ -227,3 +232,68 @@ def factory_reset(firmware):
             os.remove(path)
         except OSError:
             pass  # not there: nothing to forget
+
+
+def make_app(firmware):
+    """The settings' routes, for app.api to mount at /api/settings."""
+    app = App()
+
+    @app.get("/")
+    def get_settings(request):
+        return current(firmware)
+
+    @app.put("/")
+    async def put_settings(request):
+        body = await json_object(request)
+
+        def password_ok(candidate):
+            return firmware.access is not None and firmware.access.verify(request, candidate)
+
+        try:
+            saved, restart = change(firmware, body, password_ok)
+        except CommandError as exc:
+            return refused(exc)
+        if "labels" in saved:
+            firmware.catalog = for_firmware(firmware)
+            firmware.live.publish("resync", {})  # every open page reads the new names
+        log("settings: %s saved" % ", ".join(saved))
+        if restart:
+            firmware.schedule_reboot()
+        return {"saved": saved, "rebooting": restart}
+
+    @app.post("/restart")
+    def restart(request):
+        log("settings: restart")
+        firmware.schedule_reboot()
+        return {"rebooting": True}, 202
+
+    @app.get("/config")
+    def download(request):
+        response = Response.json(backup(firmware))
+        # RFC 6266: saved as a file named after the board, not shown.
+        response.headers["content-disposition"] = 'attachment; filename="%s-config.json"' % (
+            firmware.settings["hostname"])
+        return response
+
+    @app.put("/config")
+    async def upload(request):
+        body = await json_object(request, MAX_CONFIG_BYTES)
+        try:
+            restore(firmware, body)
+        except CommandError as exc:
+            return refused(exc)
+        log("settings: configuration uploaded")
+        firmware.schedule_reboot()
+        return {"saved": True, "rebooting": True}, 202
+
+    @app.post("/factory-reset")
+    async def reset(request):
+        body = await json_object(request)
+        if body.get("confirm") is not True:
+            return error(400, 'send {"confirm": true} to forget every setting', "confirm")
+        factory_reset(firmware)
+        log("settings: factory reset")
+        firmware.schedule_reboot()
+        return {"reset": True, "rebooting": True}, 202
+
+    return app

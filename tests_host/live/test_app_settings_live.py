@@ -58,7 +58,7 @@ def test_names_hostname_and_networks_set_over_the_api_are_kept_across_the_restar
     assert _stored(dev)["wifi"]["networks"] == [{"ssid": "home", "password": "secret99"}]
     assert dev.get("/api/health").json()["wifi"]["rssi"] == -50
 
-    assert dev.post("/api/restart", {}).json() == {"rebooting": True}
+    assert dev.post("/api/settings/restart", {}).json() == {"rebooting": True}
     _restarted(dev)
     assert dev.get("/api/health").json()["hostname"] == "porch"
 
@@ -68,7 +68,7 @@ def test_the_backup_goes_back_whole_or_not_at_all_and_a_factory_reset_starts_afr
     dev = device_factory(runtime, config={"hostname": "porch", "labels": {"led": "Reading lamp"},
                                           "wifi": {"networks": [{"ssid": "home", "password": "secret99"}]}},
                          nets=("home:secret99:-50",))
-    backup = dev.get("/api/config")
+    backup = dev.get("/api/settings/config")
     assert backup.status_code == 200
     assert backup.headers["content-disposition"] == 'attachment; filename="porch-config.json"'
     data = backup.json()
@@ -77,24 +77,24 @@ def test_the_backup_goes_back_whole_or_not_at_all_and_a_factory_reset_starts_afr
     before = (dev.flash / "config.json").read_text()
     for upload, field in (({"hostname": "porch", "power_on": {"led": "maybe"}}, "power_on.led"),
                           ({"name": "Virtual board", "devices": []}, "name")):
-        bad = dev.put("/api/config", upload)
+        bad = dev.put("/api/settings/config", upload)
         assert bad.status_code == 400 and bad.json()["field"] == field, bad.text
-    too_big = dev.put("/api/config", dict(data, padding="x" * 5000))
+    too_big = dev.put("/api/settings/config", dict(data, padding="x" * 5000))
     assert too_big.status_code == 413
     assert (dev.flash / "config.json").read_text() == before
 
     data["hostname"] = "garden"
     data["power_on"] = {"pwm": "on"}
-    put = dev.put("/api/config", data)
+    put = dev.put("/api/settings/config", data)
     assert put.status_code == 202 and put.json() == {"saved": True, "rebooting": True}
     _restarted(dev)
     assert dev.get("/api/health").json()["hostname"] == "garden"
     assert dev.get("/api/devices/pwm").json()["state"]["duty"] == 1  # "on" at power-up, as uploaded
 
     dev.post("/api/devices/led", {"on": True})
-    unconfirmed = dev.post("/api/factory-reset", {})
+    unconfirmed = dev.post("/api/settings/factory-reset", {})
     assert unconfirmed.status_code == 400 and unconfirmed.json()["field"] == "confirm"
-    assert dev.post("/api/factory-reset", {"confirm": True}).status_code == 202
+    assert dev.post("/api/settings/factory-reset", {"confirm": True}).status_code == 202
     _restarted(dev)
     assert not (dev.flash / "state.json").exists()
     board = dev.get("/api/board").json()
@@ -107,13 +107,13 @@ def test_the_backup_goes_back_whole_or_not_at_all_and_a_factory_reset_starts_afr
 @pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_the_password_is_changed_only_with_the_current_one_and_never_returned(device_factory, runtime):
     dev = device_factory(runtime, config={"auth": {"password": "correct horse"}})
-    for method, path in (("GET", "/api/settings"), ("PUT", "/api/settings"), ("POST", "/api/restart"),
-                         ("GET", "/api/config"), ("PUT", "/api/config"), ("POST", "/api/factory-reset")):
+    for method, path in (("GET", "/api/settings"), ("PUT", "/api/settings"), ("POST", "/api/settings/restart"),
+                         ("GET", "/api/settings/config"), ("PUT", "/api/settings/config"), ("POST", "/api/settings/factory-reset")):
         with dev.client() as c:
             assert c.request(method, path, json={}).status_code == 401, path
     owner = ("", "correct horse")
     assert dev.get("/api/settings", auth=owner).json()["password_set"] is True
-    assert "pbkdf2" not in dev.get("/api/config", auth=owner).text
+    assert "pbkdf2" not in dev.get("/api/settings/config", auth=owner).text
 
     with dev.client(auth=owner) as c:
         missing = c.put("/api/settings", json={"password": "battery staple"})

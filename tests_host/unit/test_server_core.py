@@ -485,6 +485,39 @@ def test_hooks_error_handlers_and_mount():
     assert seen[:2] == ["outer", "inner"]
 
 
+def test_an_app_mounted_as_the_function_that_makes_it_is_made_by_the_first_request_under_its_prefix():
+    app = App()
+    made = []
+
+    @app.get("/")
+    def index(req):
+        return "home"
+
+    def make_settings():
+        sub = App()
+
+        @sub.get("/")
+        def settings(req):
+            return "settings"
+
+        @sub.post("/restart")
+        def restart(req):
+            return "restarting"
+
+        made.append(sub)
+        return sub
+
+    app.mount(make_settings, "/settings")
+    rs, _ = serve(app, req("GET / HTTP/1.1") + req("GET /settingsx HTTP/1.1"))
+    assert [(r[0], r[2]) for r in rs] == [(200, b"home"), (404, b'{"error": "not found"}')]
+    assert made == []  # nothing under its prefix asked yet: not made
+    rs, _ = serve(app, req("GET /settings HTTP/1.1") + req("POST /settings/restart HTTP/1.1", "Content-Length: 0\r\n")
+                  + req("GET /settings/restart HTTP/1.1"))
+    assert [(r[0], r[2]) for r in rs] == [(200, b"settings"), (200, b"restarting"),
+                                          (405, b'{"error": "method not allowed"}')]
+    assert len(made) == 1  # made once, then kept
+
+
 def test_after_request_hooks_run_for_error_responses_no_handler_answers():
     # A cross-origin client can read why a request failed only if the CORS headers an
     # after_request hook adds are on error responses too: 404, 405, 400 and 413 raised by

@@ -135,7 +135,9 @@ class App:
 
     def mount(self, app, prefix):
         """Serve ``app``'s routes under ``prefix`` (its hooks run for those routes only). This
-        app's own routes come first: a sub-app (static files, say) may be mounted at "/"."""
+        app's own routes come first: a sub-app (static files, say) may be mounted at "/".
+        ``app`` may also be a function that returns the App: it is called once, by the first
+        request under ``prefix``, so a feature's routes load when it is first used."""
         self.mounts.append((prefix.rstrip("/"), app))
 
     async def start(self, host="0.0.0.0", port=80, **limits):
@@ -189,8 +191,11 @@ class App:
                 result = await result
             return make(result)
         if self.mounts and not self.allowed(path):
-            for prefix, sub in self.mounts:
+            for index, (prefix, sub) in enumerate(self.mounts):
                 if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
+                    if not isinstance(sub, App):  # mounted as the function that makes it
+                        sub = sub()
+                        self.mounts[index] = (prefix, sub)
                     try:
                         response = await sub._answer(request, path[len(prefix):] or "/")
                     except MemoryError:
