@@ -49,6 +49,41 @@ def board_live(ctx):
     }
 
 
+def largest_free_block(free):
+    """The largest block the heap can give now, to within 256 bytes, or None where the runtime
+    has no heap figures (``free`` < 0). Far below ``free``, the heap is fragmented: that much
+    is free, but not in one piece. MicroPython has no call that returns it, so it is searched
+    for: with the collector held off, an allocation too large fails at once instead of first
+    collecting, and each one that fits is collected before the next try."""
+    if free < 0:
+        return None
+    low, high = 0, free
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        while high - low > 256:
+            size = (low + high) // 2
+            if _fits(size):
+                low = size
+                gc.collect()
+            else:
+                high = size
+    finally:
+        if enabled:
+            gc.enable()
+    return low
+
+
+def _fits(size):
+    # A call of its own: the collector is conservative, and a reference left in the caller's
+    # frame would keep the block allocated through the next try.
+    try:
+        bytearray(size)
+    except MemoryError:
+        return False
+    return True
+
+
 def _body(pieces):
     return Response(pieces, content_type=JSON)
 
@@ -101,6 +136,7 @@ def install(app, ctx):
         return {
             "uptime_s": time.ticks_diff(time.ticks_ms(), ctx.started) // 1000,
             "free_heap": free,
+            "largest_free_block": largest_free_block(free),
             "connections": ctx.connections(),
             "wifi": {"state": wifi.state if wifi else "off", "rssi": wifi.rssi() if wifi else None,
                      "ip": wifi.ip if wifi else None},
@@ -140,6 +176,7 @@ def install(app, ctx):
         config.save(ctx.config_path, settings)  # atomic: the old file or the new one
         ctx.settings = settings
         ctx.set_bindings(entries)
+        ctx.forget_problems("bindings")  # what boot said of the old ones
         log("bindings: %d saved" % len(entries))
         return {"bindings": entries}
 

@@ -88,6 +88,10 @@ class Firmware:
             self.bindings.close()
         self.bindings = Bindings(self.devices, entries, log) if entries else None
 
+    def forget_problems(self, setting):
+        """Drop the problems reported about ``setting`` (a config key), once it was set anew."""
+        self.problems = [problem for problem in self.problems if not problem.startswith(setting)]
+
     def show_wifi_state(self, state):
         command = status_led_command(state)
         if self.status_led is not None and command is not None:

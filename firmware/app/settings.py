@@ -254,6 +254,7 @@ def make_app(firmware):
         except CommandError as exc:
             return refused(exc)
         if "labels" in saved:
+            firmware.forget_problems("labels")  # what boot said of the old ones
             firmware.catalog = for_firmware(firmware)
             firmware.live.publish("resync", {})  # every open page reads the new names
         log("settings: %s saved" % ", ".join(saved))

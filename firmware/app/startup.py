@@ -178,14 +178,13 @@ async def start(config_path=None, net=None, hw=None):
     firmware.live.watch(firmware.device_list)
     log_listeners.append(firmware.live.log_line)
     if settings["bindings"]:
-        from app.bindings import Bindings, check
+        from app.bindings import check
 
         entries, errors = check(settings["bindings"], firmware.devices)
         for error in errors:
             firmware.problems.append("%s; left out" % error)
             log(firmware.problems[-1])
-        if entries:
-            firmware.bindings = Bindings(firmware.devices, entries, log)
+        firmware.set_bindings(entries)
     firmware.wifi = wifi_mod.WiFi(net, settings, log=log, on_state=firmware.show_wifi_state)
 
     app = App(max_body=1024)

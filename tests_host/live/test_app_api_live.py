@@ -59,7 +59,9 @@ def test_board_devices_health_and_not_found(device_factory, runtime):
     assert health["runtime"].startswith("micropython 1.25." if runtime == "micropython" else "cpython 3.")
     assert health["reset_cause"] == "power-on"
     if runtime == "micropython":
-        assert health["free_heap"] > 0
+        assert 0 < health["largest_free_block"] <= health["free_heap"]
+    else:
+        assert health["free_heap"] == -1 and health["largest_free_block"] is None  # no heap figures
 
 
 @pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
@@ -320,3 +322,16 @@ def test_a_bound_button_drives_the_lamp_with_no_page_and_bindings_are_checked_an
             assert time.monotonic() < deadline, "the click did not toggle the lamp (%s)" % boot
             time.sleep(0.1)
         assert _pwm(dev, PWM_PIN)["duty_u16"] == pytest.approx(32768, abs=2), boot
+
+
+@pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
+def test_what_boot_said_of_bad_bindings_and_names_goes_once_they_are_set_anew(device_factory, runtime):
+    dev = device_factory(runtime, config={
+        "bindings": [{"button": "button", "event": "click", "device": "heater", "command": {"on": True}}],
+        "labels": {"heater": "Heater"}})
+    problems = dev.get("/api/board").json()["problems"]
+    assert sorted(p.split(":")[0] for p in problems) == ["bindings[0].device", "labels.heater"], problems
+    assert dev.put("/api/bindings", {"bindings": []}).status_code == 200
+    assert [p.split(":")[0] for p in dev.get("/api/board").json()["problems"]] == ["labels.heater"]
+    assert dev.put("/api/settings", {"labels": {"led": "Reading lamp"}}).status_code == 200
+    assert dev.get("/api/board").json()["problems"] == []
