@@ -415,24 +415,39 @@ def measure(target, form, soak_requests, workdir):
 
 # Optional features, each switched on by the configuration: what a board has free after boot
 # with it, against the default (Wi-Fi joined, no password).
+# (name, what switches it on, config.json, the requests a phone makes after boot to use it)
 FEATURES = (
-    ("default", "Wi-Fi joined, no password", {}),
-    ("login", "a password set (auth.password): login, sessions, the API guarded", {"auth": {"password": "benchpass"}}),
-    ("setup", "no network in range: the setup access point and its captive-portal DNS", None),
+    ("default", "Wi-Fi joined, no password", {}, ()),
+    ("login", "a password set (auth.password): login, sessions, the API guarded", {"auth": {"password": "benchpass"}},
+     ()),
+    ("setup", "no network in range: the setup access point and its captive-portal DNS", None, ()),
     ("bindings", "a button bound to a device (bindings): a click toggles the LED, with no network",
-     {"bindings": [{"button": "button", "event": "click", "device": "led", "command": {"toggle": True}}]}),
+     {"bindings": [{"button": "button", "event": "click", "device": "led", "command": {"toggle": True}}]}, ()),
     ("power-on off", "every output off at power-up (power_on): no state kept, none written",
-     {"power_on": {"led": "off", "pwm": "off"}}),
+     {"power_on": {"led": "off", "pwm": "off"}}, ()),
+    ("settings", "the page's Settings panel opened (GET /api/settings): its routes stay loaded", {},
+     ("/api/settings",)),
 )
+
+
+def get_once(port, path):
+    """GET ``path`` on a connection of its own, as the page's fetch sends it; the status."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(phone_request(path))
+        return read_response(sock)[0]
 
 
 def feature_costs(target, form, workdir):
     mine = firmware_modules()
     rows = []
-    for name, what, config in FEATURES:
+    for name, what, config, paths in FEATURES:
         if config is None:  # the setup mode: no network to join, a captive DNS on a free port
             config = {"wifi": {"networks": []}, "dns_port": free_port()}
         with Booted(target, form, workdir, name, config) as board:
+            for path in paths:
+                status = get_once(board.http_port, path)
+                if status != 200:
+                    raise SystemExit("bench_firmware: %s answered %d on the %s board" % (path, status, name))
             time.sleep(1.0)
             modules = board.control.modules()
             rows.append({"feature": name, "what": what, "after_boot": settled(board.control)["free"],
@@ -495,7 +510,7 @@ def main(argv=None):
                         help="deploy form (repeatable; default: all)")
     parser.add_argument("--soak", type=int, default=2000, help="requests in the soak (0: none; default %(default)s)")
     parser.add_argument("--features", action="store_true",
-                        help="also measure what each optional feature costs (login, setup mode) on the first "
+                        help="also measure what each optional feature costs (login, setup mode, bindings, power-on off, settings) on the first "
                         "target and form")
     parser.add_argument("--json", help="also write the rows to this file")
     parser.add_argument("--workdir", help="where the virtual boards' flash goes (default: a temporary folder)")
