@@ -18,9 +18,8 @@ import os
 
 from drivers.device import CommandError
 from microhttp import App, Response
-from microhttp.passwords import is_secret_hash
 
-from app import config, storage
+from app import storage
 from app.catalog import for_firmware
 from app.firmware import log
 from app.jsonapi import error, json_object, refused
@@ -85,6 +84,8 @@ def check_networks(value, stored, field="networks"):
     """The networks in the order to try them. An entry without a password keeps the one saved
     for that network, so the page can reorder and remove networks it never saw the passwords
     of; a new network needs one (empty for an open network)."""
+    from app import config  # the config file's code: loaded when a setting is checked or saved
+
     if not isinstance(value, list):
         raise CommandError(field, "must be a list")
     if len(value) > config.MAX_NETWORKS:
@@ -153,13 +154,19 @@ def change(firmware, body, password_ok):
         new["auth"]["password"] = _hashed(password)
     elif "current_password" in body:
         raise CommandError("current_password", "is only needed to change the password")
-    config.save(firmware.config_path, new)  # atomic: the old file or the new one
-    firmware.settings = new
+    _save(firmware, new)
     if "labels" in body:
         for name, label in new["labels"].items():
             if name in firmware.devices:
                 firmware.devices[name].label = label
     return [key for key in _SAVED if key in body], any(key in body for key in _RESTART)
+
+
+def _save(firmware, new):
+    from app import config
+
+    config.save(firmware.config_path, new)  # atomic: the old file or the new one
+    firmware.settings = new
 
 
 def backup(firmware):
@@ -179,6 +186,8 @@ def check_config(data, firmware):
     board's password."""
     if not isinstance(data, dict):
         raise CommandError("config", "must be a JSON object")
+    from app import config
+
     new = config.merged(data, _refuse)
     check_hostname(new["hostname"])
     new["wifi"]["networks"] = check_networks(new["wifi"]["networks"], [], "wifi.networks")
@@ -206,6 +215,8 @@ def check_config(data, firmware):
             raise errors[0]
     if "auth" in data:
         password = new["auth"]["password"]
+        from microhttp.passwords import is_secret_hash
+
         new["auth"]["password"] = password if is_secret_hash(password) else _hashed(password)
     else:
         new["auth"] = dict(firmware.settings["auth"])
@@ -214,9 +225,7 @@ def check_config(data, firmware):
 
 def restore(firmware, data):
     """Save an uploaded configuration (checked whole first); the board restarts with it."""
-    new = check_config(data, firmware)
-    config.save(firmware.config_path, new)
-    firmware.settings = new
+    _save(firmware, check_config(data, firmware))
 
 
 def factory_reset(firmware):
