@@ -47,7 +47,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tools")]
 import deploy  # noqa: E402
 from bench_http import PHONE  # noqa: E402
 
-from tools.vboard.client import Client  # noqa: E402
+from tools.vboard.client import Client, ControlError  # noqa: E402
 from tools.vboard.supervisor import HEAP_BYTES, Supervisor, free_port  # noqa: E402
 
 FIRMWARE = ROOT / "firmware"
@@ -449,12 +449,18 @@ def feature_costs(target, form, workdir):
                 if status != 200:
                     raise SystemExit("bench_firmware: %s answered %d on the %s board" % (path, status, name))
             time.sleep(1.0)
-            modules = board.control.modules()
-            rows.append({"feature": name, "what": what, "after_boot": settled(board.control)["free"],
-                         "modules": [m for m in modules if m in mine]})
+            try:
+                modules = board.control.modules()
+                rows.append({"feature": name, "what": what, "after_boot": settled(board.control)["free"],
+                             "modules": [m for m in modules if m in mine]})
+            except ControlError as exc:  # the board's heap could not even answer the measurement
+                say("%s: %s; the board's log: %s" % (name, exc, board.log.name))
+                rows.append({"feature": name, "what": what, "after_boot": None, "modules": [],
+                             "failed": "the board ran out of memory"})
     default = rows[0]
     for row in rows:
-        row["cost"] = default["after_boot"] - row["after_boot"]
+        row["cost"] = None if None in (default["after_boot"], row["after_boot"]) else \
+            default["after_boot"] - row["after_boot"]
         row["loads"] = sorted(set(row["modules"]) - set(default["modules"]))
     return rows
 
@@ -468,7 +474,8 @@ def features_markdown(target, form, rows):
     out = ["", "Optional features, %s, %s form (free heap after boot; cost against the default):" % (target, form), "",
            "| feature | what switches it on | free after boot | cost | modules it loads |", "|---|---|---|---|---|"]
     for row in rows:
-        out.append("| %s | %s | %s | %s | %s |" % (row["feature"], row["what"], kb(row["after_boot"]),
+        out.append("| %s | %s | %s | %s | %s |" % (row["feature"], row["what"],
+                                                   row.get("failed") or kb(row["after_boot"]),
                                                    "-" if row["feature"] == "default" else kb(row["cost"]),
                                                    ", ".join(row["loads"]) or "-"))
     return "\n".join(out)
