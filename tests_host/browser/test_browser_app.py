@@ -326,6 +326,15 @@ def test_a_button_action_set_on_the_page_works_with_the_page_closed(device_facto
     page.wait_for_function("document.getElementById('actionList').textContent === 'None yet.'", timeout=5000)
     assert dev.get("/api/bindings").json()["bindings"] == []
 
+    # A dimmer button: each click a step down.
+    was = dev.get("/api/devices/led").json()["state"]
+    assert was["on"] and was["brightness"] >= 0.5
+    page.get_by_label("Action", exact=True).select_option(label="Desk lamp: dimmer")
+    page.get_by_role("button", name="Add").tap()
+    page.wait_for_selector("#actionList li button", timeout=5000)
+    dev.control(op="click", name="button")
+    assert _until(lambda: dev.get("/api/devices/led").json()["state"]["brightness"] == round(was["brightness"] - 0.25, 4))
+
 
 @pytest.mark.parametrize("runtime", launch.APP_RUNTIMES)
 def test_the_log_shows_the_boards_last_lines_and_new_ones_live(device_factory, phone, runtime):

@@ -80,6 +80,21 @@ def test_on_off_toggle_and_brightness_on_a_pwm_led():
     assert duty() == FULL
 
 
+def test_a_step_dims_as_a_dimmer_button_does():
+    led, _ = pwm_led()
+    led.command({"brightness": 0.6})  # remembered while off
+    assert led.command({"step": 0.25}) == dict(led.state(), on=True, brightness=0.25)  # from off: up from 0
+    assert led.command({"step": 0.5})["brightness"] == 0.75
+    assert led.command({"step": 0.5})["brightness"] == 1.0  # no further than full
+    state = led.command({"step": -0.25})
+    assert state["on"] is True and state["brightness"] == 0.75
+    state = led.command({"step": -1})
+    assert state["on"] is False and state["brightness"] == 0.75 and duty() == 0  # off, its brightness kept
+    led.command({"pattern": "blink"})
+    state = led.command({"step": -1})
+    assert state["on"] is False and state["pattern"] == "off"  # off stops a pattern, as "on": false does
+
+
 def test_brightness_steps_are_monotonic_in_duty():
     led, _ = pwm_led()
     led.command({"on": True})
@@ -202,6 +217,9 @@ BAD = (
     ({"transition_ms": -1}, "transition_ms"),
     ({"on": True, "toggle": True}, "toggle"),
     ({"on": True, "brightness": 2}, "brightness"),
+    ({"step": 1.5}, "step"),
+    ({"on": True, "step": 0.25}, "step"),
+    ({"brightness": 0.5, "step": 0.25}, "step"),
     ({"colour": "red"}, "colour"),
     ({}, "command"),
     ("on", "command"),
@@ -254,7 +272,7 @@ def test_describe_lists_commands_and_is_json_ready():
     info = json.loads(json.dumps(led.describe()))
     assert info["name"] == "led" and info["kind"] == "led" and info["state"]["dimmable"] is True
     names = [c["name"] for c in info["commands"]]
-    assert names == ["on", "toggle", "brightness", "pattern", "period_ms", "transition_ms"]
+    assert names == ["on", "toggle", "brightness", "pattern", "period_ms", "transition_ms", "step"]
     brightness = info["commands"][2]
     assert (brightness["type"], brightness["min"], brightness["max"]) == ("number", 0, 1)
     assert "blink" in info["commands"][3]["values"]

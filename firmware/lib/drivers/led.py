@@ -103,8 +103,10 @@ class Led(AnimatedDevice):
         field("period_ms", "int", "pattern period", min=100, max=60000),
         field("transition_ms", "int", "crossfade length (default: 300 for a pattern change, else 0)",
               min=0, max=10000),
+        field("step", "number", "brightness up or down by this much, as a dimmer button does: from off, up "
+              "from 0 and on; down to 0 or below, off", min=-1, max=1),
     )
-    EXCLUSIVE = (("on", "toggle"),)
+    EXCLUSIVE = (("on", "toggle", "step"), ("brightness", "step"))
     EVENTS = ("state",)
     ON_COMMAND = {"on": True}
 
@@ -192,6 +194,17 @@ class Led(AnimatedDevice):
                 pattern = "off"
         if "brightness" in f:
             brightness = int(f["brightness"] * _FULL + 0.5)
+        if "step" in f:
+            # As a dimmer does (and Home Assistant's brightness_step): a lamp that is off
+            # counts as 0; a step that ends at 0 or below switches it off and keeps the
+            # brightness it had for the next time it is switched on.
+            level = (brightness if on else 0) + int(f["step"] * _FULL)
+            if level <= 0:
+                on = False
+                pattern = "off"
+            else:
+                on = True
+                brightness = min(level, _FULL)
         if "pattern" in f:
             pattern = f["pattern"]
             if pattern != "off":
