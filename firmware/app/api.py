@@ -203,8 +203,8 @@ def install(app, ctx):
         ctx.schedule_reboot()
         return {"saved": ssid, "rebooting": True}, 202
 
-    # The settings' routes (app.settings) load with the first settings request: the page asks
-    # only when its settings are opened.
+    # The settings' routes (app.settings) are loaded by each settings request and leave RAM
+    # after it; the page asks only when its settings are opened.
     def settings_routes():
         from app.settings import make_app
 

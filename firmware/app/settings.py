@@ -1,7 +1,9 @@
 """The settings a maker changes from the page: the devices' names, the hostname, the password
 and the Wi-Fi networks; the whole configuration as a backup, put back, or reset to the factory
 defaults (docs/device-api.md, "Settings"). Their routes (``make_app``) are mounted at
-/api/settings by app.api and loaded by the first request there.
+/api/settings by app.api. This module is imported by each request there and leaves RAM after
+it: settings change seldom, and a board that loads its code from .mpy files has no room to keep
+it loaded in between.
 
 Every change is checked whole before anything is written: a bad field raises a CommandError
 naming it, as the device API names one, and nothing changes. Then config.json is written
@@ -15,6 +17,7 @@ The backup does hold the Wi-Fi passwords, as a restore onto a new board needs th
 
 import json
 import os
+import sys
 
 from drivers.device import CommandError
 from microhttp import App, Response
@@ -246,6 +249,15 @@ def factory_reset(firmware):
 def make_app(firmware):
     """The settings' routes, for app.api to mount at /api/settings."""
     app = App()
+
+    @app.after_request
+    def leave_ram(request, response):
+        # Forgotten as app.runner forgets the start-up's modules: the next settings request
+        # imports it again.
+        sys.modules.pop(__name__, None)
+        package = sys.modules.get("app")
+        if package is not None and hasattr(package, "settings"):
+            delattr(package, "settings")
 
     @app.get("/")
     def get_settings(request):

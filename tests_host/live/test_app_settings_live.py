@@ -30,6 +30,8 @@ def test_names_hostname_and_networks_set_over_the_api_are_kept_across_the_restar
     assert dev.get("/api/settings").json() == {"hostname": "microhttp", "labels": labels, "networks": [],
                                                "password_set": False}
 
+    # Imported by each settings request and gone after it: no RAM kept between two.
+    assert "app.settings" not in dev.control(op="modules")["modules"]
     renamed = dev.put("/api/settings", {"labels": {"led": "Reading lamp", "pwm": "Ceiling fan"}})
     assert renamed.json() == {"saved": ["labels"], "rebooting": False}
     labels = {d["name"]: d["label"] for d in dev.get("/api/board").json()["devices"]}

@@ -485,7 +485,7 @@ def test_hooks_error_handlers_and_mount():
     assert seen[:2] == ["outer", "inner"]
 
 
-def test_an_app_mounted_as_the_function_that_makes_it_is_made_by_the_first_request_under_its_prefix():
+def test_an_app_mounted_as_the_function_that_makes_it_is_made_by_each_request_under_its_prefix():
     app = App()
     made = []
 
@@ -515,7 +515,7 @@ def test_an_app_mounted_as_the_function_that_makes_it_is_made_by_the_first_reque
                   + req("GET /settings/restart HTTP/1.1"))
     assert [(r[0], r[2]) for r in rs] == [(200, b"settings"), (200, b"restarting"),
                                           (405, b'{"error": "method not allowed"}')]
-    assert len(made) == 1  # made once, then kept
+    assert len(made) == 3  # made for each request, and not kept
 
 
 def test_after_request_hooks_run_for_error_responses_no_handler_answers():

@@ -136,8 +136,10 @@ class App:
     def mount(self, app, prefix):
         """Serve ``app``'s routes under ``prefix`` (its hooks run for those routes only). This
         app's own routes come first: a sub-app (static files, say) may be mounted at "/".
-        ``app`` may also be a function that returns the App: it is called once, by the first
-        request under ``prefix``, so a feature's routes load when it is first used."""
+        ``app`` may also be a function that returns the App: it is called by each request
+        under ``prefix``, and what it makes is dropped after the request, so the routes of a
+        feature used seldom take RAM only while they answer (a function that wants its App
+        kept keeps it itself)."""
         self.mounts.append((prefix.rstrip("/"), app))
 
     async def start(self, host="0.0.0.0", port=80, **limits):
@@ -191,11 +193,10 @@ class App:
                 result = await result
             return make(result)
         if self.mounts and not self.allowed(path):
-            for index, (prefix, sub) in enumerate(self.mounts):
+            for prefix, sub in self.mounts:
                 if path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/"):
                     if not isinstance(sub, App):  # mounted as the function that makes it
                         sub = sub()
-                        self.mounts[index] = (prefix, sub)
                     try:
                         response = await sub._answer(request, path[len(prefix):] or "/")
                     except MemoryError:
