@@ -425,7 +425,7 @@ FEATURES = (
      {"bindings": [{"button": "button", "event": "click", "device": "led", "command": {"toggle": True}}]}, ()),
     ("power-on off", "every output off at power-up (power_on): no state kept, none written",
      {"power_on": {"led": "off", "pwm": "off"}}, ()),
-    ("settings", "the page's Settings panel opened (GET /api/settings): its routes stay loaded", {},
+    ("settings", "the page's Settings panel opened (GET /api/settings): its code leaves RAM after each request", {},
      ("/api/settings",)),
 )
 
