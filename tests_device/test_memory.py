@@ -22,6 +22,7 @@ NOT_LOADED = (
     "microhttp.crypto",
     "app.dns",  # the captive portal: only in access-point mode
     "app.bindings",  # button bindings: only when config.json has some (or one is set)
+    "app.settings",  # the settings: loaded by each request under /api/settings, gone after it
 )
 LOGIN = ("app.access", "microhttp.passwords", "microhttp.crypto")
 
