@@ -129,7 +129,7 @@ def test_cold_load_is_small_precompressed_and_cached(device_factory, phone, runt
     page = _open(phone, dev)
     # Everything but the endless event stream, which is not part of loading the page.
     total = sum(page.transferred)
-    assert 0 < total <= PAGE_BUDGET, (total, list(zip(page.requested, page.transferred)))
+    assert 0 < total <= PAGE_BUDGET, (total, list(zip(page.requested, page.transferred, strict=False)))
     with dev.client() as c:
         first = c.get("/", headers={"Accept-Encoding": "gzip"})
         assert first.headers["content-encoding"] == "gzip"
