@@ -12,7 +12,7 @@
     GET  /api/wifi/scan        networks in range
     POST /api/wifi             save {"ssid", "password"} first in the list, then reboot
     /api/settings...           names, hostname, networks, password, backup, restart, factory
-                               reset: app.settings, loaded by the first request there
+                               reset: app.settings, loaded by each request there
     POST /api/login, /api/logout
 
 ``install(app, ctx)`` adds the routes; ``ctx`` is the ``app.firmware.Firmware`` with the
