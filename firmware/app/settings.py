@@ -206,7 +206,8 @@ def check_config(data, firmware):
     from app.power_on import MODES
 
     for name in new["power_on"]:
-        if name not in devices:
+        device = devices.get(name)
+        if device is None or device.restore_command() is None:  # none, or an input
             raise CommandError("power_on." + str(name), "the board has no output of that name")
         if new["power_on"][name] not in MODES:
             raise CommandError("power_on." + name, "must be off, on or restore")

@@ -180,6 +180,7 @@ def test_an_upload_is_checked_whole_and_a_bad_one_changes_nothing():
                 ({"labels": {"heater": "Heater"}}, "labels.heater"),
                 ({"power_on": {"lamp": "sometimes"}}, "power_on.lamp"),
                 ({"power_on": {"heater": "on"}}, "power_on.heater"),
+                ({"power_on": {"button": "on"}}, "power_on.button"),  # an input: nothing to switch
                 ({"status_led": "heater"}, "status_led"),
                 ({"bindings": [good_binding, dict(good_binding, command={"brightness": 2})]},
                  "bindings[1].command.brightness"),
