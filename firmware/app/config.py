@@ -3,9 +3,10 @@
 ``settings, problems = load(path)`` never raises: a missing or corrupt file (or a wrong-typed
 key) gives the defaults for what is wrong, and each reason is a line in ``problems`` for the
 log and the page. ``merged(loaded, report, strict=True)`` is the same merge for a
-configuration uploaded as a whole (app.settings), which refuses instead. ``settings`` is plain data (dicts, lists, strings, numbers), so nothing
-that runs later holds on to this module: it is needed at boot and when a setting is saved,
-and leaves RAM in between (app.runner). ``save(path, data)`` writes it atomically
+configuration uploaded as a whole (app.settings), which refuses instead. ``settings`` is
+plain data (dicts, lists, strings, numbers), so nothing that runs later holds on to this
+module: it is needed at boot and when a setting is saved, and leaves RAM in between
+(app.runner). ``save(path, data)`` writes it atomically
 (app.storage), so a power cut leaves either the old file or the new one, never half of one.
 """
 

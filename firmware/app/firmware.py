@@ -4,6 +4,7 @@ app.startup builds a ``Firmware`` at boot; app.runner keeps it until a reboot is
 """
 
 import asyncio
+import sys
 import time
 
 from app.wifi import AP, CONNECTED, CONNECTING
@@ -42,6 +43,18 @@ def log(msg):
         del recent_lines[0]
     for listener in log_listeners:
         listener(msg)
+
+
+def release(name):
+    """Forget module ``name`` (code needed only now and then: start-up, the settings): out of
+    sys.modules and off its package, so the collector takes it back once nothing refers to it."""
+    sys.modules.pop(name, None)
+    package, _, attribute = name.rpartition(".")
+    if package in sys.modules:
+        try:
+            delattr(sys.modules[package], attribute)
+        except (AttributeError, TypeError):
+            pass
 
 
 class Firmware:

@@ -5,14 +5,13 @@ setup page saved a network) and then returns "reboot"; main.py resets the board.
 
 What only the start needs leaves RAM once the firmware serves: app.startup, the config loader
 (app.config, imported again when a setting is saved) and the board loader (drivers.board,
-which startup releases itself). ``release()`` forgets such a module; the garbage collector
-takes its code and data back once nothing refers to them.
+which startup releases itself). ``app.firmware.release()`` forgets such a module; the garbage
+collector takes its code and data back once nothing refers to them.
 """
 
 import gc
-import sys
 
-from app.firmware import log
+from app.firmware import log, release
 
 # The garbage collector runs when a block cannot be allocated, or once this many bytes were
 # allocated since the last collection. Between two collections new objects go ever higher in
@@ -22,17 +21,6 @@ from app.firmware import log
 # code and for requests. Serving collects less often, trading that for speed.
 STARTUP_COLLECT_BYTES = 1024
 SERVING_COLLECT_BYTES = 4096
-
-
-def release(name):
-    """Forget module ``name`` (boot-only code): out of sys.modules and off its package."""
-    sys.modules.pop(name, None)
-    package, _, attribute = name.rpartition(".")
-    if package in sys.modules:
-        try:
-            delattr(sys.modules[package], attribute)
-        except (AttributeError, TypeError):
-            pass
 
 
 async def main(config_path=None, net=None, hw=None):

@@ -17,14 +17,13 @@ The backup does hold the Wi-Fi passwords, as a restore onto a new board needs th
 
 import json
 import os
-import sys
 
 from drivers.device import CommandError
 from microhttp import App, Response
 
 from app import storage
 from app.catalog import for_firmware
-from app.firmware import log
+from app.firmware import log, release
 from app.jsonapi import error, json_object, refused
 
 MAX_LABEL = 32
@@ -253,12 +252,7 @@ def make_app(firmware):
 
     @app.after_request
     def leave_ram(request, response):
-        # Forgotten as app.runner forgets the start-up's modules: the next settings request
-        # imports it again.
-        sys.modules.pop(__name__, None)
-        package = sys.modules.get("app")
-        if package is not None and hasattr(package, "settings"):
-            delattr(package, "settings")
+        release(__name__)  # the next settings request imports it again
 
     @app.get("/")
     def get_settings(request):
