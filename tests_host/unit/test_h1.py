@@ -68,8 +68,12 @@ def get(target="/", version="HTTP/1.1", headers=(("host", "h"),), keep=True, len
 VALID = [
     (b"GET / HTTP/1.1\r\n" + H + b"\r\n", [get(), "END"], {}),
     (b"GET /a/b?x=1&y=%20 HTTP/1.1\r\n" + H + b"\r\n", [get("/a/b?x=1&y=%20"), "END"], {}),
-    # RFC 9112 section 2.2: empty lines before the request line are ignored.
-    (b"\r\n\r\nGET / HTTP/1.1\r\n" + H + b"\r\n", [get(), "END"], {}),
+    # RFC 9112 section 2.2: an empty line before the request line is ignored.
+    (b"\r\nGET / HTTP/1.1\r\n" + H + b"\r\n", [get(), "END"], {}),
+    # Host values (RFC 9112 section 3.2): a port, an IP literal, empty (RFC 9110 section 7.2).
+    (b"GET / HTTP/1.1\r\nHost: h.local:8080\r\n\r\n", [get(headers=(("host", "h.local:8080"),)), "END"], {}),
+    (b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n", [get(headers=(("host", "[::1]:80"),)), "END"], {}),
+    (b"GET / HTTP/1.1\r\nHost:\r\n\r\n", [get(headers=(("host", ""),)), "END"], {}),
     (b"GET / HTTP/1.0\r\n\r\n", [get(version="HTTP/1.0", headers=(), keep=False), "END"], {}),
     (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
      [get(version="HTTP/1.0", headers=(("connection", "Keep-Alive"),), keep=True), "END"], {}),
@@ -133,6 +137,11 @@ ERRORS = [
     (b"GET / HTTP/0.9\r\n" + H + b"\r\n", 505, {}, []),
     (b"GET / HTTP/1.1\r\n\r\n", 400, {}, []),  # no Host
     (b"GET / HTTP/1.1\r\n" + H + H + b"\r\n", 400, {}, []),  # two Hosts
+    (b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n", 400, {}, []),  # a Host value that is no host
+    (b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n", 400, {}, []),
+    (b"GET / HTTP/1.1\r\nHost: user@h\r\n\r\n", 400, {}, []),
+    (b"GET / HTTP/1.1\r\nHost: caf\xc3\xa9\r\n\r\n", 400, {}, []),
+    (b"\r\n\r\nGET / HTTP/1.1\r\n" + H + b"\r\n", 400, {}, []),  # a second empty line first
     (b"GET / HTTP/1.1\r\n" + H + b"Bad : x\r\n\r\n", 400, {}, []),  # space before colon
     (b"GET / HTTP/1.1\r\n" + H + b"NoColon\r\n\r\n", 400, {}, []),
     (b"GET / HTTP/1.1\r\n" + H + b": x\r\n\r\n", 400, {}, []),

@@ -143,6 +143,28 @@ def _token(buffer, start, end, lowercase=False):
     return True
 
 
+# Bytes a Host value may hold besides token characters (RFC 3986 section 3.2.2: sub-delims,
+# the port's colon, an IP literal's brackets), and token characters it may not.
+_HOST_ONLY = (40, 41, 44, 58, 59, 61, 91, 93)  # ( ) , : ; = [ ]
+_NOT_IN_HOST = (35, 94, 96, 124)  # # ^ ` |
+
+
+def _host_value(buffer, start, end):
+    # Whether buffer[start:end], a Host field's value with its optional whitespace, is
+    # uri-host [":" port] (RFC 9112 section 3.2): unreserved characters, percent-encodings,
+    # sub-delims, a colon and brackets. Empty is valid (RFC 9110 section 7.2).
+    while start < end and buffer[start] in (32, 9):
+        start += 1
+    while end > start and buffer[end - 1] in (32, 9):
+        end -= 1
+    while start < end:
+        byte = buffer[start]
+        if byte > 126 or not ((_TCHAR[byte] == 49 and byte not in _NOT_IN_HOST) or byte in _HOST_ONLY):
+            return False
+        start += 1
+    return True
+
+
 class Parser:
     """Incremental HTTP/1.1 request parser over one preallocated buffer.
 
@@ -185,6 +207,7 @@ class Parser:
         # came, how many were Host; the text of those kept (see _keep_fields).
         self._fields = self._field_count = self._hosts = 0
         self._texts = None
+        self._blank_skipped = False  # whether an empty line before this request was ignored
         self.state = _HEAD
         # A pooled parser must not keep its last request's strings and dict alive.
         self.data = self.method = self.target = None
@@ -250,9 +273,11 @@ class Parser:
         state, buffer, start, end = self.state, self.buffer, self.start, self.end
         if state == _HEAD or state == _FIELD:
             if state == _HEAD:
-                # RFC 9112 section 2.2: ignore empty lines received before the request line.
-                while end - start > 1 and buffer[start] == 13 and buffer[start + 1] == 10:
+                # RFC 9112 section 2.2: ignore an empty line received before the request line
+                # (one: an old client's CRLF after a POST body). A second one is garbage (400).
+                if not self._blank_skipped and end - start > 1 and buffer[start] == 13 and buffer[start + 1] == 10:
                     start += 2
+                    self._blank_skipped = True
                 self.start = start
                 self._counted = 0  # head bytes so far (chunked reuses it for the body's)
                 self._field_count = self._hosts = 0
@@ -278,6 +303,7 @@ class Parser:
         if state == _BODY:
             if not self._remaining:
                 self.state = _HEAD
+                self._blank_skipped = False
                 return END
             if self.length > self.max_body:
                 raise self._fail(413)  # before any body byte is read
@@ -319,6 +345,7 @@ class Parser:
             if state == _TRAILER:
                 if length == 2:  # the empty line that ends the message
                     self.state = _HEAD
+                    self._blank_skipped = False
                     return END
                 self._trailer_left -= length
                 continue
@@ -414,8 +441,9 @@ class Parser:
                 self._field_count += 1
                 if colon - start == 4 and buffer.find(b"host", start, colon) == start:
                     self._hosts += 1
-                    if self._hosts > 1:
-                        raise ValueError  # RFC 9112 section 3.2: exactly one Host
+                    # RFC 9112 section 3.2: exactly one Host, with a valid value.
+                    if self._hosts > 1 or not _host_value(buffer, colon + 1, cr):
+                        raise ValueError
                 return False
             # The empty line: the head is complete.
             if start > self._fields:
