@@ -824,19 +824,17 @@ class _IdleConn:
 
 class _StalledConn:
     """What Server.close_stalled() looks at in a connection: its phase (1: reading a head, 0:
-    idle, 4: in its handler) entered ``for_ms`` ago, whether it has answered a request, and
-    how many bytes of the next one it holds."""
+    idle, 4: in its handler), since when (``for_ms`` ago: its head's first byte, or its accept
+    while it has sent nothing), whether it has answered a request, and whether it is a
+    newcomer on trial."""
 
-    def __init__(self, srv, phase, for_ms, answered=False, buffered=0):
+    def __init__(self, srv, phase, for_ms, answered=False, trial=False):
         from microhttp.compat import ticks_add, ticks_ms
 
-        self.phase, self.answered, self.held = phase, answered, buffered
-        self.deadline = ticks_add(ticks_ms(), srv.timeouts_ms[phase] - for_ms) if phase < 4 else None
-        self.expired = self.cancelled = False
-        self.parser = self.task = self
-
-    def buffered(self):
-        return self.held
+        self.phase, self.answered, self.trial = phase, answered, trial
+        self.since = ticks_add(ticks_ms(), -for_ms)
+        self.expired = self.evicted = self.cancelled = False
+        self.task = self
 
     def cancel(self):
         self.cancelled = True
@@ -844,19 +842,20 @@ class _StalledConn:
 
 def test_at_the_cap_the_connection_stalled_longest_makes_room():
     srv = Server(App())
-    young_head = _StalledConn(srv, 1, 500)
+    young_head = _StalledConn(srv, 1, 100)  # its head may still be on its way
     old_head = _StalledConn(srv, 1, 3000)
-    silent = _StalledConn(srv, 0, 2000)  # accepted 2 s ago, nothing read: its request may be in the socket
+    silent = _StalledConn(srv, 0, 2500)  # accepted 2.5 s ago, nothing sent since
+    quiet_newcomer = _StalledConn(srv, 0, 500)  # its request may be waiting unread
     kept_alive = _StalledConn(srv, 0, 5000, answered=True)  # close_idle's, not this one's
-    arriving = _StalledConn(srv, 0, 5000, buffered=3)  # a request's first bytes are in
-    handling = _StalledConn(srv, 4, 0)
-    srv.conns[:] = [young_head, old_head, silent, kept_alive, arriving, handling]
+    handling = _StalledConn(srv, 4, 5000)
+    newcomer = _StalledConn(srv, 1, 5000, trial=True)  # the one that wants a slot
     second_head = _StalledConn(srv, 1, 2000)
-    srv.conns.append(second_head)
-    assert srv.close_stalled() and old_head.cancelled and old_head.expired
-    assert srv.close_stalled() and second_head.cancelled and second_head.expired
-    assert not srv.close_stalled()  # a head started under a second ago is not stalled
-    assert [c.cancelled for c in srv.conns] == [False, True, False, False, False, False, True]
+    srv.conns[:] = [young_head, old_head, silent, kept_alive, handling, newcomer, second_head, quiet_newcomer]
+    assert srv.close_stalled() and old_head.cancelled and old_head.expired and old_head.evicted
+    assert srv.close_stalled() and silent.cancelled and silent.evicted
+    assert srv.close_stalled() and second_head.cancelled
+    assert not srv.close_stalled()  # a head started 100 ms ago, a connection silent for 500 ms
+    assert [c.cancelled for c in srv.conns] == [False, True, True, False, False, False, True, False]
     srv.conns[:] = []
 
 

@@ -128,9 +128,8 @@ async def listen(handler, host, port, backlog, room):
     return server
 
 
-async def close(writer):
+def close(writer):
     try:
-        writer.close()
-        await writer.wait_closed()
+        writer.close()  # the transport closes soon after; nothing waits for it
     except Exception:
         pass

@@ -40,7 +40,19 @@ _RUN = const(4)  # in the handler: no deadline
 _LINGER_MS = const(2000)  # in all
 _LINGER_QUIET_MS = const(500)  # with nothing received: the client has sent all it had
 _LINGER_BYTES = const(65536)
-_SLOT_WAIT_MS = const(1000)  # how long a connection over max_conns waits for a slot (see slot)
+_SLOT_WAIT_MS = const(1000)  # how long a request over max_conns waits for a slot (see take_slot)
+# Over max_conns a new connection is on trial (see Connection.serve): its head must arrive
+# within this, or it is answered 503 with Retry-After.
+_TRIAL_MS = const(250)
+# At the cap, a head unfinished this long gives its slot to a complete request on trial, and
+# so does a connection that has sent nothing for _SILENT_MS (see close_stalled).
+_STALLED_MS = const(250)
+_SILENT_MS = const(1000)
+# A head's deadline (RFC 9112 has none; a minimum data rate as Apache's mod_reqtimeout): this
+# long from its first byte, plus 2 ms for each byte received (500 B/s), never more than
+# head_timeout. A client dribbling its head gives its slot back within seconds.
+_HEAD_START_MS = const(2000)
+_RETRY = b"retry-after: 1\r\n"
 # The largest read buffer the parser pool keeps: one that a phone browser's head grew fits.
 _POOLED_BUFFER = const(1024)
 
@@ -48,11 +60,14 @@ _POOLED_BUFFER = const(1024)
 class Server:
     """A running microhttp server; ``App.start()`` makes one. Limits (keyword arguments):
 
-    :param max_conns: concurrent connections (8); over it an idle kept-alive connection is
-        closed to make room, else the oldest head unfinished for a second or more (408), else
-        the new one waits for a slot, and gets 503 with Retry-After if none is free within 1 s
+    :param max_conns: concurrent connections (8). Over it a new connection is on trial: its
+        head must arrive within 250 ms (else 503 with Retry-After); then an idle kept-alive
+        connection is closed to make room for it, else the one whose head has made the least
+        progress for 250 ms or more (408), else it waits for a slot, and gets 503 with
+        Retry-After if none is free within 1 s
     :param idle_timeout: seconds a kept-alive connection may wait for its next request (30)
-    :param head_timeout: seconds from a request's first byte to its complete head (10)
+    :param head_timeout: seconds from a request's first byte to its complete head (10), and
+        a minimum rate: 2 s from the first byte plus 2 ms a byte received
     :param body_timeout: seconds a request's body may take to arrive (10), plus 1 s for every
         500 bytes received (a minimum rate), and seconds any one response write may take
     :param out_size: bytes of the output buffer all connections share (1024): a response
@@ -61,18 +76,20 @@ class Server:
         are open (8 KB on a 32-bit board, 16 KB on a 64-bit build; 0: never wait), and twice
         that to start handling a request while others are in flight. Below it the newcomer waits
         in the listen backlog (deferred accept, MicroPython; not when every open connection
-        is an event stream or WebSocket, as nothing would end), the request waits until the
+        is an event stream or WebSocket, as nothing would end) for a second at most, then
+        gets 503 with Retry-After if there is still no room; the request waits until the
         others are answered (5 s at most: ``admit_ms``), and a kept-alive connection idle
-        for a second or more is closed to make room
-    :param backlog: listen backlog (8): connections the network stack completes before they
-        are accepted. A burst (a phone's page opens six at once) beyond it loses its handshake
-        and its request waits for the client's retransmission, a second or more.
+        for half a second or more is closed to make room
+    :param backlog: listen backlog (16): connections the network stack completes before they
+        are accepted (a board's stack may allow fewer). A burst beyond it (two phones opening
+        a page's six connections each is twelve) loses its handshakes, and its requests wait
+        for the clients' retransmissions, a second or more.
     Parser limits (see microhttp.h1.Parser): max_head (2048), max_line (1024), max_headers
     (32), max_chunk_line (128), max_trailer (1024). Body size: App(max_body=...).
     """
 
     def __init__(self, app, max_conns=8, idle_timeout=30, head_timeout=10, body_timeout=10,
-                 out_size=1024, min_free=compat.WORD * 2048, backlog=8, **limits):
+                 out_size=1024, min_free=compat.WORD * 2048, backlog=16, **limits):
         self.app = app
         self.max_conns = max_conns
         self.min_free = min_free
@@ -81,6 +98,7 @@ class Server:
         self.backlog = backlog
         self.limits = limits
         self.conns = []
+        self.on_trial = 0  # of those, the new ones over max_conns (see Connection.serve)
         # The first connection's parser and buffer, allocated now (and unknown limits
         # rejected now).
         self.pool = [h1.Parser(**limits)]
@@ -108,8 +126,8 @@ class Server:
         # the heap is short, waiting helps only if something will free memory: a request
         # being read or answered, or an idle connection that has_room() closes. When every
         # open connection is an event stream or a WebSocket, which may live for hours, the
-        # wait would end only at its 5 s bound, with a phone's page blank meanwhile: accept now
-        # (its requests then wait for room like any other, Connection.serve).
+        # wait would end only at its bound with a 503: accept now (its requests then wait for
+        # room like any other, Connection.serve).
         if self.has_room():
             return True
         if self.busy:
@@ -126,8 +144,8 @@ class Server:
         # free, room for one more connection or request. A connection that cannot
         # be served in the heap left would fail half-way (503, or a dropped connection when
         # even that cannot be allocated); deferred, it waits in the listen backlog until a
-        # connection ends (5 s at most: see compat.listen). The first connection is always
-        # taken: nothing else would free memory.
+        # connection ends (a second at most, then 503: see compat.listen and accept). The
+        # first connection is always taken: nothing else would free memory.
         if not self.conns:
             return True
         if 0 < ticks_diff(self.room_until, ticks_ms()) <= 20:
@@ -137,7 +155,7 @@ class Server:
             gc.collect()  # the free figure counts garbage as used until a collection
             f = compat.mem_free()
             if f < self.min_free:
-                self.close_idle(1000)
+                self.close_idle(500)
         if f >= 2 * self.min_free or f < self.min_free:
             # Plenty, or short even after a collection. Measuring walks the heap's whole
             # block table and collecting the whole heap, on a board far longer than a
@@ -162,36 +180,42 @@ class Server:
                 return True
         return False
 
-    async def slot(self):
-        # Whether a newly accepted connection may be served. Over max_conns it waits, a
-        # second at most, for one to end or to become one that may be closed to make room:
-        # a phone loading a page opens several connections at once, and each of them is
-        # answered in milliseconds. Then it is turned away (503), not left in silence.
+    async def take_slot(self):
+        # A request on trial (its connection came over max_conns) has its head: whether it
+        # may go on. It waits, a second at most, for a connection to end or to become one
+        # that may be closed to make room: a phone loading a page opens several connections
+        # at once, and each of them is answered in milliseconds.
         began = ticks_ms()
-        while len(self.conns) >= self.max_conns and not self.close_idle(0) and not self.close_stalled():
+        while len(self.conns) - self.on_trial >= self.max_conns and not self.close_idle(0) and not self.close_stalled():
             if ticks_diff(ticks_ms(), began) >= _SLOT_WAIT_MS:
                 return False
             await compat.wait_ms(50)  # woken when a connection ends or a request is answered
         return True
 
     def close_stalled(self):
-        # At the cap with no idle kept-alive connection to close: make room by closing the
-        # connection whose head started longest ago, a second or more, and is still
-        # unfinished (408). Clients that dribble their heads (slowloris) then cannot hold
-        # every slot against a phone; whether there was one. (A connection that has sent
-        # nothing yet is left alone: under load its request may be waiting unread in the
-        # socket, and closing it would reset the client.)
+        # At the cap with no idle kept-alive connection to close, for a complete request on
+        # trial: close the connection whose head has made the least progress, that is the
+        # one unfinished for longest (_STALLED_MS or more), or one that has sent nothing
+        # since it was accepted _SILENT_MS ago (408, then a lingering close: under load a
+        # request may be waiting unread in its socket). Clients that dribble their heads
+        # (slowloris) or open connections and send nothing cannot hold every slot against
+        # a phone; whether there was one.
         now = ticks_ms()
-        stalled = stalled_since = None
+        stalled = None
         for conn in self.conns:
-            if conn.expired or conn.phase != _HEAD:
+            if conn.expired or conn.trial:
                 continue
-            since = ticks_add(conn.deadline, -self.timeouts_ms[_HEAD])  # its first byte
-            if ticks_diff(now, since) >= 1000 and (stalled is None or ticks_diff(since, stalled_since) < 0):
-                stalled, stalled_since = conn, since
+            if conn.phase == _HEAD:
+                least = _STALLED_MS
+            elif conn.phase == _IDLE and not conn.answered:
+                least = _SILENT_MS
+            else:
+                continue
+            if ticks_diff(now, conn.since) >= least and (stalled is None or ticks_diff(conn.since, stalled.since) < 0):
+                stalled = conn
         if stalled is None:
             return False
-        stalled.expired = True
+        stalled.expired = stalled.evicted = True
         stalled.task.cancel()
         return True
 
@@ -237,11 +261,17 @@ class Server:
         # The task of one connection, from accept to close.
         conn = None
         linger = False  # whether the client may still be sending when we close (see _LINGER_MS)
+        self.room_until = 0  # a new connection takes heap: the next reading must be fresh
         try:
-            if len(self.conns) >= self.max_conns and not await self.slot():
-                linger = await _canned(writer, 503, b"retry-after: 1\r\n")
+            trial = len(self.conns) - self.on_trial >= self.max_conns
+            if trial and not self.has_room():
+                # Over the cap and no room for another parser: a fast answer without one. (A
+                # heap run dry is worse than a refusal: MicroPython's select.poll, which
+                # asyncio waits with, is left broken by a MemoryError while it registers a
+                # socket.)
+                linger = await _canned(writer, 503, _RETRY)
                 return
-            conn = Connection(self, reader, writer)
+            conn = Connection(self, reader, writer, trial)
             while await conn.serve():
                 pass
             linger = conn.unread
@@ -251,13 +281,19 @@ class Server:
                 takeover, conn.takeover = conn.takeover, None
                 await takeover
         except asyncio.CancelledError:
-            if conn and conn.expired and not conn.sent and conn.phase in (_HEAD, _BODY):
-                linger = await _canned(writer, 408)
+            if conn and conn.expired and not conn.sent:
+                if conn.trial:  # over the cap, and its request did not come in time
+                    linger = await _canned(writer, 503, _RETRY)
+                elif conn.phase in (_HEAD, _BODY) or conn.evicted:  # not one idle for its timeout
+                    linger = await _canned(writer, 408)
         except MemoryError:
             # Free what this request held, then try to say so; the server keeps serving.
             gc.collect()
             if not (conn and conn.sent):
-                linger = await _canned(writer, 503)
+                try:
+                    linger = await _canned(writer, 503)
+                except MemoryError:
+                    pass  # no heap even for the answer: the close below still happens
         except Exception as e:
             if not (isinstance(e, OSError) and compat.gone(e)):
                 from microhttp.log import logger
@@ -268,6 +304,7 @@ class Server:
         finally:
             if conn:
                 self.busy -= conn.admitted
+                self.on_trial -= conn.trial
                 self.conns.remove(conn)
                 if conn.parser:
                     self.release(conn.parser)
@@ -282,8 +319,10 @@ class Server:
                     # there synchronously and never read, and every user of that buffer fills
                     # it and hands it to its socket with no await in between.
                     await compat.linger(reader, writer, self.out, _LINGER_MS, _LINGER_QUIET_MS, _LINGER_BYTES)
+            except MemoryError:
+                pass  # closed at once then: the client may see a reset instead of the end
             finally:
-                await compat.close(writer)
+                compat.close(writer)  # allocates nothing: a socket is never left open
 
     def take_parser(self):
         # A new connection's parser: a pooled one, else a new one.
@@ -328,22 +367,29 @@ async def _canned(writer, status, fields=b""):
 class Connection:
     """One client connection: its parser, deadline and task, and the request being served."""
 
-    def __init__(self, server, reader, writer):
+    def __init__(self, server, reader, writer, trial=False):
         self.server = server
         self.reader = reader
         self.writer = writer
         self.deadline = None
         self.expired = self.sent = self.expect_continue = self.body_done = self.admitted = False
+        self.evicted = False  # closed to make room for a complete request (see close_stalled)
         self.answered = False  # whether a response has been sent on this connection
         self.unread = False  # whether the last response closes with the request not read to its end
         self.takeover = None  # the coroutine that owns the connection after this response
         self.phase = _IDLE
+        self.trial = trial  # over max_conns: on trial until its head has a slot (see serve)
+        self.since = ticks_ms()  # accepted, or the current head's first byte (see close_stalled)
+        self.head_limit = 0  # the latest the current head's deadline may move to (see fill)
         self.task = asyncio.current_task()
         self.parser = server.take_parser()
         self.out = server.out  # where the response head is assembled (see _put)
         self.body_ms_left = 0  # ms left for reading this request's body (see fill)
-        server.conns.append(self)
         compat.nodelay(writer)
+        # Last, where nothing allocates after it: a connection counted is one that
+        # Server.accept will also uncount, whatever runs out of memory.
+        server.conns.append(self)
+        server.on_trial += trial
 
     def is_idle(self):
         """Between requests, with nothing of the next one received."""
@@ -352,6 +398,8 @@ class Connection:
     def _phase(self, phase):
         self.phase = phase
         self.deadline = ticks_add(ticks_ms(), self.server.timeouts_ms[phase]) if phase < _RUN else None
+        if self.trial and phase < _RUN:
+            self.deadline = ticks_add(self.since, _TRIAL_MS)
 
     async def fill(self, phase):
         """Read more bytes into the parser; 0 at end of stream."""
@@ -369,6 +417,10 @@ class Connection:
         if phase == _BODY:
             self.body_ms_left -= ticks_diff(ticks_ms(), began) - 2 * n
             self._phase(_RUN)
+        elif self.phase == _HEAD and not self.trial and self.deadline is not None:
+            # Its minimum rate: each byte earns 2 ms, up to head_timeout from the first byte.
+            deadline = ticks_add(self.deadline, 2 * n)
+            self.deadline = self.head_limit if ticks_diff(deadline, self.head_limit) > 0 else deadline
         self.parser.feed(n)
         return n
 
@@ -422,7 +474,7 @@ class Connection:
         while not parser.buffered():
             if not await self.fill(_HEAD):
                 return False
-        self._phase(_HEAD)  # the head deadline runs from the first byte
+        self._head_started()
         # Admission, before the head is parsed (its strings and headers dict are most of
         # what a request holds). A request in flight holds a few hundred bytes to a few KB,
         # in pieces: with several at once in a short heap, the free bytes end up in holes
@@ -444,6 +496,15 @@ class Connection:
             request = self._request()
         except HTTPError as e:
             return await self.send(None, server.app.error_response(None, e))
+        if self.trial:
+            # Over the cap, its head complete: a slot, else 503 (Retry-After).
+            self._phase(_RUN)
+            if not await server.take_slot():
+                self.unread = True
+                self.sent = await _canned(self.writer, 503, _RETRY)
+                return False
+            self.trial = False
+            server.on_trial -= 1
         if more and server.busy and not server.has_room(2):
             await self._admission(began)  # others started while the rest of this head arrived
         # In flight from here (a head still arriving holds no one back: it may take seconds).
@@ -451,6 +512,19 @@ class Connection:
         self.admitted = True
         response = await server.app.dispatch(request)
         return await self.send(request, response)
+
+    def _head_started(self):
+        # The head's first bytes are in: its deadline runs from now, with its minimum rate
+        # (see fill); on trial, its trial's deadline stands.
+        now = ticks_ms()
+        self.phase = _HEAD
+        if self.trial:
+            return
+        self.since = now
+        self.head_limit = ticks_add(now, self.server.timeouts_ms[_HEAD])
+        self.deadline = ticks_add(now, min(_HEAD_START_MS, self.server.timeouts_ms[_HEAD]) + 2 * self.parser.buffered())
+        if ticks_diff(self.deadline, self.head_limit) > 0:
+            self.deadline = self.head_limit
 
     async def _admission(self, began):
         # Wait while the heap is short and others are in flight, until admit_ms after
