@@ -380,7 +380,6 @@ class Connection:
         self.phase = _IDLE
         self.trial = trial  # over max_conns: on trial until its head has a slot (see serve)
         self.since = ticks_ms()  # accepted, or the current head's first byte (see close_stalled)
-        self.head_limit = 0  # the latest the current head's deadline may move to (see fill)
         self.task = asyncio.current_task()
         self.parser = server.take_parser()
         self.out = server.out  # where the response head is assembled (see _put)
@@ -419,8 +418,7 @@ class Connection:
             self._phase(_RUN)
         elif self.phase == _HEAD and not self.trial and self.deadline is not None:
             # Its minimum rate: each byte earns 2 ms, up to head_timeout from the first byte.
-            deadline = ticks_add(self.deadline, 2 * n)
-            self.deadline = self.head_limit if ticks_diff(deadline, self.head_limit) > 0 else deadline
+            self._head_deadline(ticks_add(self.deadline, 2 * n))
         self.parser.feed(n)
         return n
 
@@ -516,15 +514,16 @@ class Connection:
     def _head_started(self):
         # The head's first bytes are in: its deadline runs from now, with its minimum rate
         # (see fill); on trial, its trial's deadline stands.
-        now = ticks_ms()
         self.phase = _HEAD
         if self.trial:
             return
-        self.since = now
-        self.head_limit = ticks_add(now, self.server.timeouts_ms[_HEAD])
-        self.deadline = ticks_add(now, min(_HEAD_START_MS, self.server.timeouts_ms[_HEAD]) + 2 * self.parser.buffered())
-        if ticks_diff(self.deadline, self.head_limit) > 0:
-            self.deadline = self.head_limit
+        self.since = ticks_ms()
+        self._head_deadline(ticks_add(self.since, _HEAD_START_MS + 2 * self.parser.buffered()))
+
+    def _head_deadline(self, deadline):
+        # ``deadline`` for the head, unless that is more than head_timeout after its first byte.
+        limit = ticks_add(self.since, self.server.timeouts_ms[_HEAD])
+        self.deadline = limit if ticks_diff(deadline, limit) > 0 else deadline
 
     async def _admission(self, began):
         # Wait while the heap is short and others are in flight, until admit_ms after
