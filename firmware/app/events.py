@@ -9,6 +9,7 @@ Event types on the stream:
     state   {"name": "led", "state": {...}}
     button  {"name": "button", "event": "press"|"release"|"click"|..., "state": {...}, "data": ...}
     log     {"line": "wifi: connected to 'home' as 192.168.1.40"}
+    resync  {}: read /api/board again (the Wi-Fi state or the devices' names changed)
 """
 
 import json

@@ -109,6 +109,10 @@ class Firmware:
         command = status_led_command(state)
         if self.status_led is not None and command is not None:
             self.status_led.command(command)
+        if self.live is not None:
+            # The pages show the Wi-Fi state from /api/board: a page whose stream opened while
+            # the board was still joining would show "connecting" until reloaded.
+            self.live.publish("resync", {})
         if state == CONNECTED and self.dns is not None:
             # Back on a saved network from setup mode: no more captive portal.
             self.dns.stop()

@@ -204,3 +204,23 @@ def test_joining_a_network_from_setup_mode_ends_the_captive_portal():
     assert firmware.dns is portal and not portal.stopped
     firmware.show_wifi_state(wifi.CONNECTED)
     assert portal.stopped and firmware.dns is None
+
+
+def test_every_wifi_state_change_tells_the_open_pages_to_read_the_board_again():
+    # A page whose event stream opened while the board was still joining showed "connecting"
+    # until reloaded: the pages read the Wi-Fi state from /api/board, on a resync event.
+    from app.firmware import Firmware
+
+    class Live:
+        def __init__(self):
+            self.events = []
+
+        def publish(self, event, payload):
+            self.events.append((event, payload))
+
+    firmware = Firmware({}, [], "config.json")
+    firmware.show_wifi_state(wifi.CONNECTING)  # before the pages' hub exists: nothing to tell
+    firmware.live = Live()
+    firmware.show_wifi_state(wifi.CONNECTING)
+    firmware.show_wifi_state(wifi.CONNECTED)
+    assert firmware.live.events == [("resync", {}), ("resync", {})]
