@@ -152,7 +152,7 @@ if MICROPYTHON:
     async def listen(handler, host, port, backlog, room):
         """Listen and accept in a task; returns it (cancel() stops and closes the socket).
         A pending connection is accepted once ``room()`` is true (asked again at every
-        wake()), or after a second.
+        wake()), or after 5 s.
 
         Our own accept loop instead of asyncio.start_server, whose loop dies for good when
         creating the connection's Stream or task raises MemoryError, and which cannot defer
@@ -174,26 +174,19 @@ if MICROPYTHON:
     async def _accept(listener, handler, room):
         from asyncio import core  # type: ignore[attr-defined]
 
-        short_since = None  # since when the server has had no room (None: it has room)
         try:
             while True:
                 yield core._io_queue.queue_read(listener)
                 # Deferred accept: the client waits in the listen backlog while the server
-                # has no room, until something ends (the server calls wake()), for a second
-                # at most: then its request waits for room in the server, where it is read
-                # and answered in turn. The second counts from when the room ran out, not per
-                # connection: the ones queued behind are not kept a second each.
+                # has no room, until something ends (the server calls wake()), for 5 s at
+                # most: if nothing ends meanwhile, an answer (503 if the heap is still short)
+                # is better than waiting for ever.
+                began = ticks_ms()
                 try:
-                    while not room():
-                        if short_since is None:
-                            short_since = ticks_ms()
-                        if ticks_diff(ticks_ms(), short_since) >= 1000:
-                            break
+                    while not room() and ticks_diff(ticks_ms(), began) < 5000:
                         # Asked again at least every 100 ms: an idle connection that room() may
                         # close to make room ends nothing by itself, so wakes no one.
                         await wait_ms(100)
-                    else:
-                        short_since = None
                     client, peer = listener.accept()
                 except MemoryError:
                     import gc

@@ -76,10 +76,9 @@ class Server:
         are open (8 KB on a 32-bit board, 16 KB on a 64-bit build; 0: never wait), and twice
         that to start handling a request while others are in flight. Below it the newcomer waits
         in the listen backlog (deferred accept, MicroPython; not when every open connection
-        is an event stream or WebSocket, as nothing would end) for a second at most, then
-        gets 503 with Retry-After if there is still no room; the request waits until the
+        is an event stream or WebSocket, as nothing would end), the request waits until the
         others are answered (5 s at most: ``admit_ms``), and a kept-alive connection idle
-        for half a second or more is closed to make room
+        for a second or more is closed to make room
     :param backlog: listen backlog (16): connections the network stack completes before they
         are accepted (a board's stack may allow fewer). A burst beyond it (two phones opening
         a page's six connections each is twelve) loses its handshakes, and its requests wait
@@ -126,8 +125,8 @@ class Server:
         # the heap is short, waiting helps only if something will free memory: a request
         # being read or answered, or an idle connection that has_room() closes. When every
         # open connection is an event stream or a WebSocket, which may live for hours, the
-        # wait would end only at its bound with a 503: accept now (its requests then wait for
-        # room like any other, Connection.serve).
+        # wait would end only at its 5 s bound, with a phone's page blank meanwhile: accept now
+        # (its requests then wait for room like any other, Connection.serve).
         if self.has_room():
             return True
         if self.busy:
@@ -144,8 +143,8 @@ class Server:
         # free, room for one more connection or request. A connection that cannot
         # be served in the heap left would fail half-way (503, or a dropped connection when
         # even that cannot be allocated); deferred, it waits in the listen backlog until a
-        # connection ends (a second at most, then 503: see compat.listen and accept). The
-        # first connection is always taken: nothing else would free memory.
+        # connection ends (5 s at most: see compat.listen). The first connection is always
+        # taken: nothing else would free memory.
         if not self.conns:
             return True
         if 0 < ticks_diff(self.room_until, ticks_ms()) <= 20:
@@ -155,7 +154,7 @@ class Server:
             gc.collect()  # the free figure counts garbage as used until a collection
             f = compat.mem_free()
             if f < self.min_free:
-                self.close_idle(500)
+                self.close_idle(1000)
         if f >= 2 * self.min_free or f < self.min_free:
             # Plenty, or short even after a collection. Measuring walks the heap's whole
             # block table and collecting the whole heap, on a board far longer than a
@@ -261,7 +260,6 @@ class Server:
         # The task of one connection, from accept to close.
         conn = None
         linger = False  # whether the client may still be sending when we close (see _LINGER_MS)
-        self.room_until = 0  # a new connection takes heap: the next reading must be fresh
         try:
             trial = len(self.conns) - self.on_trial >= self.max_conns
             if trial and not self.has_room():
