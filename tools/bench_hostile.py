@@ -30,6 +30,7 @@ import selectors
 import socket
 import struct
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -348,9 +349,8 @@ def slowloris(port, slow_count, seconds, poll_s=0.25, poll_timeout_s=3.0):
     """``slow_count`` connections that send a head a byte a second and never end it (each
     opened again when the server closes it) while a normal client sends GET /api/status on a
     new connection every ``poll_s`` for ``seconds``. {"polls", "ok" (200s), "statuses",
-    "longest_without_200" (seconds), "slow_closed" (how often the server closed a slow one)}."""
-    import threading
-
+    "timings" (seconds each poll took), "longest_without_200" (seconds), "slow_closed" (how
+    often the server closed a slow one)}."""
     stop = threading.Event()
     closed = [0]
 
