@@ -289,7 +289,7 @@ class Server:
             gc.collect()
             if not (conn and conn.sent):
                 try:
-                    linger = await _canned(writer, 503)
+                    linger = await _canned(writer, 503, _RETRY)
                 except MemoryError:
                     pass  # no heap even for the answer: the close below still happens
         except Exception as e:
